@@ -1,0 +1,32 @@
+"""Shared test helpers: fixtures from ../shared (which must exist: tests never skip on them)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = Path(os.environ.get("MATKERAS_FIXTURES", REPO.parent / "shared" / "fixtures"))
+
+
+def fixture_path(*parts):
+    """Path of a file in ../shared/fixtures; fails the test loudly when it is missing."""
+    path = SHARED_FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(
+            f"Required fixture {path} is missing. The tests read real MATLAB-saved files and data "
+            "from ../shared/fixtures beside the repository (or MATKERAS_FIXTURES); they never "
+            "skip without them.",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture
+def rng(request):
+    """A numpy Generator seeded from the test's name: reproducible, different per test."""
+    seed = sum(ord(ch) * (k + 1) for k, ch in enumerate(request.node.name)) % (2**32)
+    return np.random.default_rng(seed)

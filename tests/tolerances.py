@@ -1,0 +1,19 @@
+"""Every numerical tolerance the tests use, in one place (see DESIGN.md, house style 4)."""
+
+#: matkeras in float64 against the float64 numpy oracle.
+FLOAT64_ATOL = 1e-10
+#: matkeras in float32 against the float64 numpy oracle.
+FLOAT32_ATOL = 1e-5
+#: matkeras under the mixed_float16 policy (float16 compute, float32 weights) against the oracle:
+#: float16 has an 11-bit significand (eps 9.8e-4), and rounding errors accumulate over the steps.
+MIXED_FLOAT16_ATOL = 2e-2
+#: Two float32 implementations of the same equations (matkeras vs stock Keras, vs ONNX's float32
+#: reference outputs): both round differently, each within FLOAT32_ATOL of exact.
+FLOAT32_PAIR_ATOL = 1e-5
+#: The Rossler fixture's RMSE, as the fixture README states it (0.0749 +- 0.0005).
+ROSSLER_LSTM60_RMSE = 0.0749
+ROSSLER_LSTM60_RMSE_TOL = 0.0005
+#: Relative tolerance on a sample variance over n >= 10^4 draws (standard error sqrt(2/n) <= 1.5%).
+VARIANCE_RTOL = 0.06
+#: Orthogonality of initialized matrices, float32 Q^T Q against the identity.
+ORTHOGONALITY_ATOL = 1e-5
