@@ -55,13 +55,13 @@ class TestLSTMMatchesOracle:
         assert _max_diff(y, expected) <= ATOL[dtype]
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("time", [1, 2000])
+    @pytest.mark.parametrize("time,batch", [(1, 1), (1, 7), (2000, 1), (2000, 7)],
+                             ids=["T1-N1", "T1-N7", "T2000-N1", "T2000-N7"])
     @pytest.mark.parametrize("output_mode", ["sequence", "last"])
     @pytest.mark.parametrize("gate", GATE_ACTIVATIONS)
     @pytest.mark.parametrize("state", STATE_ACTIVATIONS)
     def test_state_inputs_and_outputs_match_oracle(self, rng, state, gate, output_mode, time,
-                                                   dtype):
-        batch = 7
+                                                   batch, dtype):
         params = random_lstm_params(rng, C, H, state_activation=state)
         h0, c0 = rng.normal(0, 0.5, (batch, H)), rng.normal(0, 0.5, (batch, H))
         x = random_sequences(rng, batch, time, C)
