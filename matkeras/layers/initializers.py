@@ -28,20 +28,24 @@ from keras import ops
 
 WEIGHT_INITIALIZERS = ("glorot", "he", "orthogonal", "narrow-normal", "zeros", "ones")
 BIAS_INITIALIZERS = ("unit-forget-gate", "narrow-normal", "ones", "zeros")
+#: gruLayer has no forget gate.
+GRU_BIAS_INITIALIZERS = ("zeros", "narrow-normal", "ones")
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
 class UnitForgetGate(keras.initializers.Initializer):
-    """MATLAB's ``"unit-forget-gate"`` bias: zeros, except ones on the forget-gate block.
+    """MATLAB's ``"unit-forget-gate"`` bias: zeros, except ones on the forget-gate blocks.
 
     Args:
-        num_gates: number of stacked gate blocks in the bias (4 for an LSTM).
-        forget_gate_index: 0-based index of the forget-gate block (1 in MATLAB's i, f, g, o).
+        num_gates: number of stacked gate blocks in the bias (4 for an LSTM, 8 for a BiLSTM).
+        forget_gate_index: 0-based index (or indices) of the forget-gate blocks: 1 in MATLAB's
+            i, f, g, o; (1, 5) for a BiLSTM's two directions.
     """
 
     def __init__(self, num_gates=4, forget_gate_index=1):
         self.num_gates = int(num_gates)
-        self.forget_gate_index = int(forget_gate_index)
+        indices = np.atleast_1d(forget_gate_index)
+        self.forget_gate_index = int(indices[0]) if indices.size == 1 else [int(i) for i in indices]
 
     def __call__(self, shape, dtype=None):
         size = int(shape[-1])
@@ -50,8 +54,9 @@ class UnitForgetGate(keras.initializers.Initializer):
                 f"UnitForgetGate: bias length {size} is not a multiple of {self.num_gates} gates."
             )
         units = size // self.num_gates
+        forget = set(np.atleast_1d(self.forget_gate_index).tolist())
         blocks = [
-            ops.ones((units,), dtype) if g == self.forget_gate_index else ops.zeros((units,), dtype)
+            ops.ones((units,), dtype) if g in forget else ops.zeros((units,), dtype)
             for g in range(self.num_gates)
         ]
         return ops.concatenate(blocks, axis=0)
@@ -64,15 +69,18 @@ class MatlabFunction(keras.initializers.Initializer):
     """Wraps a MATLAB-style function-handle initializer ``W = f(sz)``.
 
     `f` receives MATLAB's size tuple (the Keras shape reversed, e.g. ``(4*H, C)``) and returns an
-    array of that shape in MATLAB layout; it is transposed into the Keras layout. Serializable only
+    array of that shape in MATLAB layout; it is transposed into the Keras layout. With
+    ``transpose=False`` (projector matrices, whose Keras layout is MATLAB's) nothing is reversed. Serializable only
     when `f` is registered with ``keras.saving.register_keras_serializable``.
     """
 
-    def __init__(self, function):
+    def __init__(self, function, transpose=True):
         self.function = function
+        self.transpose = bool(transpose)
 
     def __call__(self, shape, dtype=None):
-        matlab_shape = tuple(int(s) for s in reversed(shape))
+        shape = tuple(int(s) for s in shape)
+        matlab_shape = tuple(reversed(shape)) if self.transpose else shape
         value = np.asarray(self.function(matlab_shape))
         if value.shape != matlab_shape:
             raise ValueError(
@@ -80,24 +88,27 @@ class MatlabFunction(keras.initializers.Initializer):
                 f"returned shape {value.shape}; expected the MATLAB size {matlab_shape} it was "
                 "called with."
             )
-        return ops.convert_to_tensor(value.T, dtype=dtype)
+        return ops.convert_to_tensor(value.T if self.transpose else value, dtype=dtype)
 
     def get_config(self):
-        return {"function": keras.saving.serialize_keras_object(self.function)}
+        return {"function": keras.saving.serialize_keras_object(self.function),
+                "transpose": self.transpose}
 
     @classmethod
     def from_config(cls, config):
-        return cls(keras.saving.deserialize_keras_object(config["function"]))
+        return cls(keras.saving.deserialize_keras_object(config["function"]),
+                   config.get("transpose", True))
 
 
-def get(identifier, *, allowed, num_gates=4, argument, matlab_property, where):
+def get(identifier, *, allowed, argument, matlab_property, where, num_gates=4,
+        forget_gate_index=1, transpose=True):
     """The Keras initializer for a MATLAB initializer name, a callable or a Keras initializer."""
     if isinstance(identifier, keras.initializers.Initializer):
         return identifier
     if isinstance(identifier, dict):
         return keras.initializers.deserialize(identifier)
     if callable(identifier):
-        return MatlabFunction(identifier)
+        return MatlabFunction(identifier, transpose=transpose)
     name = identifier.lower() if isinstance(identifier, str) else identifier
     if name not in allowed:
         options = ", ".join(f'"{a}"' for a in allowed)
@@ -118,7 +129,7 @@ def get(identifier, *, allowed, num_gates=4, argument, matlab_property, where):
         return keras.initializers.Zeros()
     if name == "ones":
         return keras.initializers.Ones()
-    return UnitForgetGate(num_gates=num_gates)
+    return UnitForgetGate(num_gates=num_gates, forget_gate_index=forget_gate_index)
 
 
 def serialize(identifier):

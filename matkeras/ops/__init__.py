@@ -5,6 +5,7 @@ The functions take Keras-layout weights and batch-major sequences and return the
 their own.
 """
 
+from matkeras.ops.gru import gru
 from matkeras.ops.lstm import lstm
 
-__all__ = ["lstm"]
+__all__ = ["gru", "lstm"]

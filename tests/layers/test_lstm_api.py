@@ -105,7 +105,7 @@ class TestLSTMErrors:
         layer = LSTM(4, input_weights=np.zeros((16, 5)), name="lstm")
         with pytest.raises(ValueError, match=_literal(
                 "InputWeights has shape (16, 5); expected (4*NumHiddenUnits, InputSize) = "
-                "(16, 3) for inputs with 3 features")):
+                "(16, 3).")):
             layer(np.zeros((1, 2, 3), "float32"))
 
     def test_set_matlab_weights_checks_shapes(self):

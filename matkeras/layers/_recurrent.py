@@ -1,0 +1,464 @@
+"""What every MATLAB recurrent layer shares: options, weights, MATLAB-layout views, config.
+
+A concrete layer sets the class attributes below and implements ``_recur``. Keras-layout
+variables: ``kernel`` (input width, D*G*H), ``recurrent_kernel`` (recurrent width, D*G*H),
+``bias_variable`` (chunks*D*G*H,), the initial states (D*H,) as non-trainable variables, and for
+projected layers ``input_projector_variable`` (C, P_in) and ``output_projector_variable``
+(H, P_out), whose Keras layout is MATLAB's. D = directions, G = gate blocks, H = units.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from matkeras.converters import layouts
+from matkeras.layers import _options, initializers
+from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
+from matkeras.layers.regularizers import MatlabL2Mixin, check_l2_regularization
+
+OUTPUT_MODES = ("sequence", "last")
+
+
+class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
+    """Base of matkeras's recurrent layers (not used directly)."""
+
+    _LAYER = "Recurrent"  # the class name used in messages
+    _KIND = "lstm"  # converters.layouts kind of the stacked gate blocks
+    _GATES = 4  # gate blocks per direction
+    _DIRECTIONS = 1
+    _STATES = (("hidden_state", "HiddenState"), ("cell_state", "CellState"))
+    _BIAS_INITIALIZERS = initializers.BIAS_INITIALIZERS
+    _PROJECTED = False
+
+    def __init__(self, units, *, output_mode, state_activation, gate_activation,
+                 has_state_inputs, has_state_outputs, initial_states, input_weights_initializer,
+                 recurrent_weights_initializer, bias_initializer, input_weights_l2_factor,
+                 recurrent_weights_l2_factor, bias_l2_factor, l2_regularization, input_weights,
+                 recurrent_weights, bias, use_mask, projectors=None, **kwargs):
+        where = _options.layer_label(self._LAYER, kwargs.get("name"))
+        units = _options.positive_int(units, argument="units", matlab_property="NumHiddenUnits",
+                                      where=where)
+        choices = {}
+        for argument, matlab_property, value, allowed in (
+            ("output_mode", "OutputMode", output_mode, OUTPUT_MODES),
+            ("state_activation", "StateActivationFunction", state_activation,
+             tuple(STATE_ACTIVATIONS)),
+            ("gate_activation", "GateActivationFunction", gate_activation,
+             tuple(GATE_ACTIVATIONS)),
+        ):
+            choices[argument] = _options.choose(value, allowed, argument=argument,
+                                                matlab_property=matlab_property, where=where)
+        flags = {
+            argument: _options.boolean(value, argument=argument, matlab_property=prop,
+                                       where=where)
+            for argument, prop, value in (
+                ("has_state_inputs", "HasStateInputs", has_state_inputs),
+                ("has_state_outputs", "HasStateOutputs", has_state_outputs),
+                ("use_mask", "(none: a matkeras option)", use_mask),
+            )
+        }
+        if flags["has_state_inputs"] and any(v is not None for v in initial_states.values()):
+            names = " and ".join(prop for _, prop in self._STATES)
+            args = " and ".join(f"{arg}=None" for arg, _ in self._STATES)
+            raise ValueError(
+                f"{where}: {names} must be empty when HasStateInputs is true (the states come "
+                f"from the layer's inputs); pass {args}, or has_state_inputs=False."
+            )
+        blocks = self._DIRECTIONS * self._GATES
+        factors = {
+            argument: _options.factor(value, blocks=blocks, argument=argument,
+                                      matlab_property=prop, where=where)
+            for argument, prop, value in (
+                ("input_weights_l2_factor", "InputWeightsL2Factor", input_weights_l2_factor),
+                ("recurrent_weights_l2_factor", "RecurrentWeightsL2Factor",
+                 recurrent_weights_l2_factor),
+                ("bias_l2_factor", "BiasL2Factor", bias_l2_factor),
+            )
+        }
+        init_args = [
+            ("input_weights_initializer", "InputWeightsInitializer", input_weights_initializer,
+             initializers.WEIGHT_INITIALIZERS, True),
+            ("recurrent_weights_initializer", "RecurrentWeightsInitializer",
+             recurrent_weights_initializer, initializers.WEIGHT_INITIALIZERS, True),
+            ("bias_initializer", "BiasInitializer", bias_initializer, self._BIAS_INITIALIZERS,
+             True),
+        ]
+        projectors = dict(projectors or {})
+        for which, prop in (("input", "InputProjector"), ("output", "OutputProjector")):
+            if f"{which}_projector_size" in projectors:
+                projectors[f"{which}_projector_size"] = _options.positive_int(
+                    projectors[f"{which}_projector_size"], argument=f"{which}_projector_size",
+                    matlab_property=f"{prop}Size", where=where)
+                init_args.append((f"{which}_projector_initializer", f"{prop}Initializer",
+                                  projectors[f"{which}_projector_initializer"],
+                                  initializers.WEIGHT_INITIALIZERS, False))
+                factors[f"{which}_projector_l2_factor"] = _options.factor(
+                    projectors[f"{which}_projector_l2_factor"], blocks=1,
+                    argument=f"{which}_projector_l2_factor", matlab_property=f"{prop}L2Factor",
+                    where=where)
+        forget = tuple(d * self._GATES + 1 for d in range(self._DIRECTIONS))
+        resolved = {
+            argument: initializers.get(value, allowed=allowed, argument=argument,
+                                       matlab_property=prop, where=where, num_gates=blocks,
+                                       forget_gate_index=forget, transpose=transpose)
+            for argument, prop, value, allowed, transpose in init_args
+        }
+        states = {
+            argument: None if value is None else _options.matlab_array(
+                value, (self._DIRECTIONS * units,), matlab_property=prop,
+                shape_text=self._state_shape_text(), where=where, allow_column=True)
+            for (argument, prop), value in zip(self._STATES, initial_states.values(),
+                                               strict=True)
+        }
+        l2 = check_l2_regularization(l2_regularization, where)
+
+        super().__init__(**kwargs)
+        self._where = where
+        self.units = units
+        self.output_mode = choices["output_mode"]
+        self.state_activation = choices["state_activation"]
+        self.gate_activation = choices["gate_activation"]
+        self.has_state_inputs = flags["has_state_inputs"]
+        self.has_state_outputs = flags["has_state_outputs"]
+        self.use_mask = flags["use_mask"]
+        self._initializer_args = {a: v for a, _, v, _, _ in init_args}
+        self._initializers = resolved
+        self._factors = factors
+        self._l2_regularization = l2
+        self._initial_states = states
+        self.input_projector_size = projectors.get("input_projector_size")
+        self.output_projector_size = projectors.get("output_projector_size")
+        self.supports_masking = True
+        self._explicit = {"input_weights": input_weights, "recurrent_weights": recurrent_weights,
+                          "bias": bias}
+        for key in ("input_projector", "output_projector"):
+            if projectors.get(key) is not None:
+                self._explicit[key] = projectors[key]
+        input_dependent = ("input_projector",) if self._PROJECTED else ("input_weights",)
+        for key, value in self._explicit.items():  # what does not need the input size: now
+            if value is not None and key not in input_dependent:
+                self._explicit[key] = self._check(key, value, 0)
+        self._state_variables = []
+
+    # ---- sizes, in MATLAB terms ---------------------------------------------------------------
+    def _state_shape_text(self):
+        return "(NumHiddenUnits,)" if self._DIRECTIONS == 1 else "(2*NumHiddenUnits,)"
+
+    def _bias_chunks(self):
+        return 1
+
+    def _rows(self):
+        return self._DIRECTIONS * self._GATES * self.units
+
+    def _rows_text(self):
+        return f"{self._DIRECTIONS * self._GATES}*NumHiddenUnits"
+
+    def _input_width(self, input_size):
+        return self.input_projector_size if self._PROJECTED else input_size
+
+    def _recurrent_width(self):
+        return self.output_projector_size if self._PROJECTED else self.units
+
+    def _matlab_shapes(self, input_size):
+        """(expected shape, description) of every MATLAB-layout learnable and state."""
+        rows, text = self._rows(), self._rows_text()
+        in_text = "InputProjectorSize" if self._PROJECTED else "InputSize"
+        rec_text = "OutputProjectorSize" if self._PROJECTED else "NumHiddenUnits"
+        shapes = {
+            "input_weights": ((rows, self._input_width(input_size)), "InputWeights",
+                              f"({text}, {in_text})"),
+            "recurrent_weights": ((rows, self._recurrent_width()), "RecurrentWeights",
+                                  f"({text}, {rec_text})"),
+            "bias": ((self._bias_chunks() * rows,), "Bias",
+                     f"({self._bias_chunks() * self._DIRECTIONS * self._GATES}*NumHiddenUnits,)"),
+        }
+        if self._PROJECTED:
+            shapes["input_projector"] = ((input_size, self.input_projector_size),
+                                         "InputProjector", "(InputSize, InputProjectorSize)")
+            shapes["output_projector"] = ((self.units, self.output_projector_size),
+                                          "OutputProjector",
+                                          "(NumHiddenUnits, OutputProjectorSize)")
+        for argument, prop in self._STATES:
+            shapes[argument] = ((self._DIRECTIONS * self.units,), prop, self._state_shape_text())
+        return shapes
+
+    def _check(self, key, value, input_size):
+        shape, prop, text = self._matlab_shapes(input_size)[key]
+        return _options.matlab_array(value, shape, matlab_property=prop, shape_text=text,
+                                     where=self._where, allow_column=len(shape) == 1)
+
+    # ---- Keras layer --------------------------------------------------------------------------
+    def build(self, input_shape):
+        sequence_shape = input_shape[0] if self.has_state_inputs else input_shape
+        if len(sequence_shape) != 3 or sequence_shape[-1] is None:
+            raise ValueError(
+                f"{self._where}: expected input of shape (batch, time, features) with a known "
+                f"number of features; received shape {tuple(sequence_shape)}."
+            )
+        input_size = int(sequence_shape[-1])
+        self.input_size = input_size
+        for key, value in self._explicit.items():  # fail before creating anything
+            if value is not None:
+                self._explicit[key] = self._check(key, value, input_size)
+        rows = self._rows()
+        init = self._initializers
+        if self._PROJECTED:
+            self.input_projector_variable = self.add_weight(
+                shape=(input_size, self.input_projector_size), name="input_projector",
+                initializer=init["input_projector_initializer"])
+            self.output_projector_variable = self.add_weight(
+                shape=(self.units, self.output_projector_size), name="output_projector",
+                initializer=init["output_projector_initializer"])
+        self.kernel = self.add_weight(shape=(self._input_width(input_size), rows), name="kernel",
+                                      initializer=init["input_weights_initializer"])
+        self.recurrent_kernel = self.add_weight(
+            shape=(self._recurrent_width(), rows), name="recurrent_kernel",
+            initializer=init["recurrent_weights_initializer"])
+        self.bias_variable = self.add_weight(shape=(self._bias_chunks() * rows,), name="bias",
+                                             initializer=init["bias_initializer"])
+        self._state_variables = []
+        if not self.has_state_inputs:
+            for argument, _ in self._STATES:
+                variable = self.add_weight(shape=(self._DIRECTIONS * self.units,), name=argument,
+                                           initializer="zeros", trainable=False)
+                if self._initial_states[argument] is not None:
+                    variable.assign(self._initial_states[argument])
+                self._state_variables.append(variable)
+        self.built = True
+        self._attach_l2()
+        self._assign_matlab({k: v for k, v in self._explicit.items() if v is not None})
+
+    def _l2_targets(self):
+        chunks = self._bias_chunks()
+        kind, factors = self._KIND, self._factors
+        targets = [
+            (self.kernel, layouts.factors_to_keras(kind, factors["input_weights_l2_factor"]), -1),
+            (self.recurrent_kernel,
+             layouts.factors_to_keras(kind, factors["recurrent_weights_l2_factor"]), -1),
+            (self.bias_variable,
+             layouts.factors_to_keras(kind, factors["bias_l2_factor"], chunks), -1),
+        ]
+        if self._PROJECTED:
+            targets.append((self.input_projector_variable,
+                            factors["input_projector_l2_factor"], -1))
+            targets.append((self.output_projector_variable,
+                            factors["output_projector_l2_factor"], -1))
+        return targets
+
+    def call(self, inputs, mask=None):
+        count = len(self._STATES)
+        if self.has_state_inputs:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 1 + count:
+                names = ", ".join(["x"] + [a.split("_")[0] for a, _ in self._STATES])
+                raise ValueError(
+                    f"{self._where}: HasStateInputs is true, so the layer takes [{names}]; "
+                    f"received {type(inputs).__name__}."
+                )
+            sequences, *states = inputs
+            if isinstance(mask, (list, tuple)):
+                mask = mask[0]
+        else:
+            sequences = inputs
+            batch = ops.shape(sequences)[0]
+            states = [
+                ops.broadcast_to(ops.cast(v, sequences.dtype)[None, :],
+                                 (batch, self._DIRECTIONS * self.units))
+                for v in self._state_variables
+            ]
+        dtype = sequences.dtype
+        weights = {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
+                   "bias": self.bias_variable}
+        if self._PROJECTED:
+            weights.update(input_projector=self.input_projector_variable,
+                           output_projector=self.output_projector_variable)
+        weights = {k: ops.cast(v, dtype) for k, v in weights.items()}
+        states = [ops.cast(s, dtype) for s in states]
+        results = self._recur(sequences, weights, states, mask if self.use_mask else None)
+        return list(results) if self.has_state_outputs else results[0]
+
+    def _recur(self, sequences, weights, states, mask):
+        """Returns ``(output, *final_states)``."""
+        raise NotImplementedError
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if (self.use_mask and self.output_mode == "sequence") else None
+        if self.has_state_outputs:
+            return [output_mask] + [None] * len(self._STATES)
+        return output_mask
+
+    def compute_output_shape(self, input_shape):
+        sequence_shape = input_shape[0] if self.has_state_inputs else input_shape
+        batch, time = sequence_shape[0], sequence_shape[1]
+        width = self._DIRECTIONS * self.units
+        output = (batch, time, width) if self.output_mode == "sequence" else (batch, width)
+        if self.has_state_outputs:
+            return [output] + [(batch, width)] * len(self._STATES)
+        return output
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "output_mode": self.output_mode,
+            "state_activation": self.state_activation,
+            "gate_activation": self.gate_activation,
+            "has_state_inputs": self.has_state_inputs,
+            "has_state_outputs": self.has_state_outputs,
+            "l2_regularization": self._l2_regularization,
+            "use_mask": self.use_mask,
+        })
+        for argument, _ in self._STATES:
+            value = self._initial_states[argument]
+            config[argument] = None if value is None else [float(v) for v in value]
+        for argument, value in self._initializer_args.items():
+            config[argument] = initializers.serialize(value)
+        config.update(self._factors)
+        return config
+
+    # ---- MATLAB-layout views ------------------------------------------------------------------
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(
+                f"{self._where}: {what} is not set yet: the layer has no input size until it is "
+                "built. Call the layer on data, or set weights with set_matlab_weights()."
+            )
+
+    def _matlab_value(self, key):
+        """The MATLAB-layout numpy value of a learnable or state."""
+        prop = {"input_weights": "InputWeights", "recurrent_weights": "RecurrentWeights",
+                "bias": "Bias", "input_projector": "InputProjector",
+                "output_projector": "OutputProjector"}.get(key)
+        if key in dict(self._STATES):
+            if self.has_state_inputs:
+                return None
+            if not self.built:
+                value = self._initial_states[key]
+                return np.zeros(self._DIRECTIONS * self.units) if value is None else value.copy()
+            index = [a for a, _ in self._STATES].index(key)
+            return ops.convert_to_numpy(self._state_variables[index])
+        self._require_built(prop)
+        if key == "input_weights":
+            return layouts.weights_to_matlab(self._KIND, ops.convert_to_numpy(self.kernel))
+        if key == "recurrent_weights":
+            return layouts.weights_to_matlab(self._KIND,
+                                             ops.convert_to_numpy(self.recurrent_kernel))
+        if key == "bias":
+            return layouts.bias_to_matlab(self._KIND, ops.convert_to_numpy(self.bias_variable),
+                                          self._bias_chunks())
+        return ops.convert_to_numpy(getattr(self, f"{key}_variable"))
+
+    @property
+    def input_weights(self):
+        """MATLAB ``InputWeights`` (gates*H, C), MATLAB gate order (a numpy copy)."""
+        return self._matlab_value("input_weights")
+
+    @input_weights.setter
+    def input_weights(self, value):
+        self.set_matlab_weights(input_weights=value)
+
+    @property
+    def recurrent_weights(self):
+        """MATLAB ``RecurrentWeights`` (gates*H, H) (a numpy copy)."""
+        return self._matlab_value("recurrent_weights")
+
+    @recurrent_weights.setter
+    def recurrent_weights(self, value):
+        self.set_matlab_weights(recurrent_weights=value)
+
+    @property
+    def bias(self):
+        """MATLAB ``Bias`` (a numpy copy). The Keras variable is ``bias_variable``."""
+        return self._matlab_value("bias")
+
+    @bias.setter
+    def bias(self, value):
+        self.set_matlab_weights(bias=value)
+
+    @property
+    def hidden_state(self):
+        """MATLAB ``HiddenState``: the initial hidden state, or None with state inputs."""
+        return self._matlab_value("hidden_state")
+
+    def set_matlab_weights(self, **values):
+        """Sets learnables and initial states from MATLAB-layout arrays, checking their shapes.
+
+        Keywords are the MATLAB properties in snake case (``input_weights``,
+        ``recurrent_weights``, ``bias``, the states, and the projectors of projected layers).
+        Builds the layer from the input size the values imply if it is not built yet.
+        """
+        known = set(self._matlab_shapes(0))
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{self._where}: unknown MATLAB properties {unknown}; expected some "
+                             f"of {sorted(known)}.")
+        values = {k: v for k, v in values.items() if v is not None}
+        if not self.built:
+            source = "input_projector" if self._PROJECTED else "input_weights"
+            if source not in values:
+                self._require_built("the layer's weights")
+            value = np.asarray(values[source])
+            size = value.shape[0 if self._PROJECTED else -1] if value.ndim == 2 else None
+            if size is None:
+                self._check(source, value, 0)
+            shape = (None, None, int(size))
+            if self.has_state_inputs:
+                shape = [shape] + [(None, self._DIRECTIONS * self.units)] * len(self._STATES)
+            self.build(shape)
+        self._assign_matlab(values)
+
+    def _assign_matlab(self, values):
+        checked = {k: self._check(k, v, self.input_size) for k, v in values.items()}
+        for key, value in checked.items():
+            if key in dict(self._STATES) and self.has_state_inputs:
+                raise ValueError(f"{self._where}: {dict(self._STATES)[key]} cannot be set when "
+                                 "HasStateInputs is true.")
+        for key, value in checked.items():
+            if key == "input_weights":
+                self.kernel.assign(layouts.weights_to_keras(self._KIND, value))
+            elif key == "recurrent_weights":
+                self.recurrent_kernel.assign(layouts.weights_to_keras(self._KIND, value))
+            elif key == "bias":
+                self.bias_variable.assign(
+                    layouts.bias_to_keras(self._KIND, value, self._bias_chunks()))
+            elif key in dict(self._STATES):
+                index = [a for a, _ in self._STATES].index(key)
+                self._state_variables[index].assign(value)
+            else:
+                getattr(self, f"{key}_variable").assign(value)
+
+
+class CellStateMixin:
+    """The ``cell_state`` property of LSTM-like layers."""
+
+    @property
+    def cell_state(self):
+        """MATLAB ``CellState``: the initial cell state, or None with state inputs."""
+        return self._matlab_value("cell_state")
+
+
+class ProjectorsMixin:
+    """The ``input_projector``/``output_projector`` MATLAB views of projected layers."""
+
+    _PROJECTED = True
+
+    @property
+    def input_projector(self):
+        """MATLAB ``InputProjector`` (C, InputProjectorSize) (a numpy copy; the Keras variable,
+        same layout, is ``input_projector_variable``)."""
+        return self._matlab_value("input_projector")
+
+    @input_projector.setter
+    def input_projector(self, value):
+        self.set_matlab_weights(input_projector=value)
+
+    @property
+    def output_projector(self):
+        """MATLAB ``OutputProjector`` (H, OutputProjectorSize) (a numpy copy; the Keras variable
+        is ``output_projector_variable``)."""
+        return self._matlab_value("output_projector")
+
+    @output_projector.setter
+    def output_projector(self, value):
+        self.set_matlab_weights(output_projector=value)

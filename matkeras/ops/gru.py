@@ -1,0 +1,105 @@
+"""The GRU recurrence of MATLAB's gruLayer (and gruProjectedLayer), every ResetGateMode.
+
+MATLAB (column vectors, gate rows r, z, h)::
+
+    r = sigma(W_r x + R_r h + b_r [+ bR_r])          bR: recurrent bias, 6H-bias mode only
+    z = sigma(W_z x + R_z h + b_z [+ bR_z])
+    after-multiplication:                 h~ = phi(W_h x + b_h + r * (R_h h))
+    recurrent-bias-after-multiplication:  h~ = phi(W_h x + b_h + r * (R_h h + bR_h))
+    before-multiplication:                h~ = phi(W_h x + R_h (r * h) + b_h)
+    h_t = (1 - z) * h~ + z * h_{t-1}
+
+matkeras keeps Keras's block order z, r, h in its kernels (so weights move to stock
+``keras.layers.GRU``); ``matkeras.converters.layouts`` converts from MATLAB's r, z, h. Projected
+(gruProjectedLayer): every ``R h`` becomes ``R' (Q_o^T h)`` and ``W x`` becomes ``W' (Q_i^T x)``.
+"""
+
+from keras import ops
+
+from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
+from matkeras.ops import _loop
+
+RESET_GATE_MODES = (
+    "after-multiplication",
+    "before-multiplication",
+    "recurrent-bias-after-multiplication",
+)
+
+
+def gru(
+    inputs,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_hidden,
+    *,
+    reset_gate_mode="after-multiplication",
+    state_activation="tanh",
+    gate_activation="sigmoid",
+    return_sequences=True,
+    mask=None,
+    go_backwards=False,
+    input_projector=None,
+    output_projector=None,
+    implementation="auto",
+):
+    """Runs MATLAB's GRU over a batch of sequences.
+
+    Args:
+        inputs: ``(batch, time, C)``.
+        kernel: ``(C, 3H)`` (``(P_in, 3H)`` when projected), blocks z, r, h.
+        recurrent_kernel: ``(H, 3H)`` (``(P_out, 3H)`` when projected), blocks z, r, h.
+        bias: ``(3H,)``, or ``(6H,)`` = [input bias; recurrent bias] for
+            ``"recurrent-bias-after-multiplication"``; blocks z, r, h.
+        initial_hidden: ``(batch, H)``.
+        reset_gate_mode: MATLAB ``ResetGateMode``.
+        state_activation, gate_activation, return_sequences, mask, go_backwards,
+            input_projector, output_projector, implementation: as ``matkeras.ops.lstm``.
+
+    Returns:
+        ``(outputs, h_T)``.
+    """
+    if reset_gate_mode not in RESET_GATE_MODES:
+        raise ValueError(
+            f"reset_gate_mode must be one of {RESET_GATE_MODES}; received {reset_gate_mode!r}."
+        )
+    gates = ops.shape(kernel)[-1]
+    recurrent_bias = None
+    if reset_gate_mode == "recurrent-bias-after-multiplication":
+        bias, recurrent_bias = bias[:gates], bias[gates:]
+    projected, keep = _loop.prepare(inputs, kernel, bias, mask, input_projector, go_backwards)
+    outputs, final = _loop.run(
+        _gru_step, projected, keep, (initial_hidden,),
+        (recurrent_kernel, recurrent_bias, output_projector),
+        (state_activation, gate_activation, reset_gate_mode), return_sequences, implementation,
+    )
+    return _loop.finish(outputs, final, return_sequences, go_backwards)
+
+
+def _project(hidden, output_projector):
+    return hidden if output_projector is None else ops.matmul(hidden, output_projector)
+
+
+def _gru_step(x_t, states, weights, config):
+    (hidden,) = states
+    recurrent_kernel, recurrent_bias, output_projector = weights
+    phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
+    x_z, x_r, x_h = ops.split(x_t, 3, axis=-1)
+    if config[2] == "before-multiplication":
+        units = recurrent_kernel.shape[-1] // 3
+        recurrent = ops.matmul(_project(hidden, output_projector),
+                               recurrent_kernel[:, :2 * units])
+        rec_z, rec_r = ops.split(recurrent, 2, axis=-1)
+        update = sigma(x_z + rec_z)
+        reset = sigma(x_r + rec_r)
+        candidate = phi(x_h + ops.matmul(_project(reset * hidden, output_projector),
+                                         recurrent_kernel[:, 2 * units:]))
+    else:
+        recurrent = ops.matmul(_project(hidden, output_projector), recurrent_kernel)
+        if recurrent_bias is not None:
+            recurrent = recurrent + recurrent_bias
+        rec_z, rec_r, rec_h = ops.split(recurrent, 3, axis=-1)
+        update = sigma(x_z + rec_z)
+        reset = sigma(x_r + rec_r)
+        candidate = phi(x_h + reset * rec_h)
+    return ((1.0 - update) * candidate + update * hidden,)
