@@ -410,7 +410,7 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
 
     def _assign_matlab(self, values):
         checked = {k: self._check(k, v, self.input_size) for k, v in values.items()}
-        for key, value in checked.items():
+        for key in checked:
             if key in dict(self._STATES) and self.has_state_inputs:
                 raise ValueError(f"{self._where}: {dict(self._STATES)[key]} cannot be set when "
                                  "HasStateInputs is true.")

@@ -70,8 +70,8 @@ class MatlabFunction(keras.initializers.Initializer):
 
     `f` receives MATLAB's size tuple (the Keras shape reversed, e.g. ``(4*H, C)``) and returns an
     array of that shape in MATLAB layout; it is transposed into the Keras layout. With
-    ``transpose=False`` (projector matrices, whose Keras layout is MATLAB's) nothing is reversed. Serializable only
-    when `f` is registered with ``keras.saving.register_keras_serializable``.
+    ``transpose=False`` (projector matrices, whose Keras layout is MATLAB's) nothing is reversed.
+    Serializable only when `f` is registered with ``keras.saving.register_keras_serializable``.
     """
 
     def __init__(self, function, transpose=True):
