@@ -34,7 +34,8 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                  has_state_inputs, has_state_outputs, initial_states, input_weights_initializer,
                  recurrent_weights_initializer, bias_initializer, input_weights_l2_factor,
                  recurrent_weights_l2_factor, bias_l2_factor, l2_regularization, input_weights,
-                 recurrent_weights, bias, use_mask, projectors=None, **kwargs):
+                 recurrent_weights, bias, use_mask, projectors=None, bias_chunks=1,
+                 go_backwards=False, **kwargs):
         where = _options.layer_label(self._LAYER, kwargs.get("name"))
         units = _options.positive_int(units, argument="units", matlab_property="NumHiddenUnits",
                                       where=where)
@@ -55,6 +56,7 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                 ("has_state_inputs", "HasStateInputs", has_state_inputs),
                 ("has_state_outputs", "HasStateOutputs", has_state_outputs),
                 ("use_mask", "(none: a matkeras option)", use_mask),
+                ("go_backwards", "(none: a Keras option)", go_backwards),
             )
         }
         if flags["has_state_inputs"] and any(v is not None for v in initial_states.values()):
@@ -121,6 +123,8 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
         self.has_state_inputs = flags["has_state_inputs"]
         self.has_state_outputs = flags["has_state_outputs"]
         self.use_mask = flags["use_mask"]
+        self.go_backwards = flags["go_backwards"]
+        self._chunks = int(bias_chunks)
         self._initializer_args = {a: v for a, _, v, _, _ in init_args}
         self._initializers = resolved
         self._factors = factors
@@ -145,7 +149,18 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
         return "(NumHiddenUnits,)" if self._DIRECTIONS == 1 else "(2*NumHiddenUnits,)"
 
     def _bias_chunks(self):
-        return 1
+        return self._chunks
+
+    # ---- the attributes keras.layers.Bidirectional reads --------------------------------------
+    stateful = False
+
+    @property
+    def return_sequences(self):
+        return self.output_mode == "sequence"
+
+    @property
+    def return_state(self):
+        return self.has_state_outputs
 
     def _rows(self):
         return self._DIRECTIONS * self._GATES * self.units
@@ -245,9 +260,11 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                             factors["output_projector_l2_factor"], -1))
         return targets
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs, mask=None, initial_state=None):
         count = len(self._STATES)
-        if self.has_state_inputs:
+        if initial_state is not None and not self.has_state_inputs:  # Keras-style states
+            inputs = [inputs, *initial_state]
+        if self.has_state_inputs or initial_state is not None:
             if not isinstance(inputs, (list, tuple)) or len(inputs) != 1 + count:
                 names = ", ".join(["x"] + [a.split("_")[0] for a, _ in self._STATES])
                 raise ValueError(
@@ -273,12 +290,22 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                            output_projector=self.output_projector_variable)
         weights = {k: ops.cast(v, dtype) for k, v in weights.items()}
         states = [ops.cast(s, dtype) for s in states]
-        results = self._recur(sequences, weights, states, mask if self.use_mask else None)
-        return list(results) if self.has_state_outputs else results[0]
+        results = list(self._recur(sequences, weights, states,
+                                   mask if self.use_mask else None))
+        if self.go_backwards and self.output_mode == "sequence":
+            results[0] = ops.flip(results[0], axis=1)  # Keras's order for a backward layer
+        return results if self.has_state_outputs else results[0]
 
     def _recur(self, sequences, weights, states, mask):
-        """Returns ``(output, *final_states)``."""
+        """Returns ``(output, *final_states)`` in original time order."""
         raise NotImplementedError
+
+    def _op_options(self, mask):
+        """The keyword arguments every op takes, from this layer's options."""
+        return {"state_activation": self.state_activation,
+                "gate_activation": self.gate_activation,
+                "return_sequences": self.output_mode == "sequence", "mask": mask,
+                "go_backwards": self.go_backwards}
 
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, (list, tuple)):
@@ -308,6 +335,7 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
             "has_state_outputs": self.has_state_outputs,
             "l2_regularization": self._l2_regularization,
             "use_mask": self.use_mask,
+            "go_backwards": self.go_backwards,
         })
         for argument, _ in self._STATES:
             value = self._initial_states[argument]

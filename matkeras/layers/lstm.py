@@ -58,7 +58,9 @@ class LSTM(CellStateMixin, RecurrentLayer):
         recurrent_weights: ``RecurrentWeights``: explicit (4H, H) initial value.
         bias: ``Bias``: explicit (4H,) or (4H, 1) initial value.
         use_mask: False (MATLAB). True honours an incoming Keras mask (a deviation from MATLAB).
-        **kwargs: Keras layer arguments (``name``, ``dtype``, ...).
+        **kwargs: Keras layer arguments (``name``, ``dtype``, ...), and ``go_backwards`` (False)
+            so that ``keras.layers.Bidirectional`` can wrap the layer (it returns reversed
+            sequences, as Keras's backward layers do).
 
     Input shape:
         ``(batch, time, C)``; ``time`` may be None. With state inputs: ``[x, (batch, H),
@@ -121,8 +123,6 @@ class LSTM(CellStateMixin, RecurrentLayer):
     def _recur(self, sequences, weights, states, mask):
         return lstm_op(
             sequences, weights["kernel"], weights["recurrent_kernel"], weights["bias"], *states,
-            state_activation=self.state_activation, gate_activation=self.gate_activation,
-            return_sequences=self.output_mode == "sequence", mask=mask,
             input_projector=weights.get("input_projector"),
-            output_projector=weights.get("output_projector"),
+            output_projector=weights.get("output_projector"), **self._op_options(mask),
         )

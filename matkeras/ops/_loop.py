@@ -37,9 +37,11 @@ def run(step, projected, keep, states, weights, config, return_sequences, implem
         )
     if implementation == "auto":
         implementation = "while" if keras.backend.backend() == "tensorflow" else "scan"
-    loop = _while_loop() if implementation == "while" else _scan_loop
-    return loop(step, projected, keep, tuple(states), tuple(weights), tuple(config),
-                bool(return_sequences))
+    states, weights, config = tuple(states), tuple(weights), tuple(config)
+    if implementation == "scan":
+        return _scan_loop(step, projected, keep, states, weights, config, bool(return_sequences))
+    loop = _while_loop(step, config, bool(return_sequences))
+    return loop(projected, keep, states, weights)
 
 
 def _masked_step(step, x_t, keep_t, states, weights, config):
@@ -62,11 +64,13 @@ def _scan_loop(step, projected, keep, states, weights, config, return_sequences)
 
 
 @functools.cache
-def _while_loop():
+def _while_loop(step, config, return_sequences):
+    """A tf.while_loop recurrence, compiled once per cell configuration (eager calls run fast;
+    one tf.function per configuration keeps TensorFlow from warning about retracing)."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True, autograph=False)
-    def loop(step, projected, keep, states, weights, config, return_sequences):
+    def loop(projected, keep, states, weights):
         steps = tf.shape(projected)[0]
         outputs = tf.TensorArray(projected.dtype, size=steps if return_sequences else 0,
                                  element_shape=states[0].shape)
@@ -84,6 +88,9 @@ def _while_loop():
         )
         return (outputs.stack() if return_sequences else None), final
 
+    # TensorFlow's "frequent retracing" warning counts every closure of this code together; here
+    # each configuration is its own function and traces once per input signature, by design.
+    loop._omit_frequent_tracing_warning = True
     return loop
 
 
