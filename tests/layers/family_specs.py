@@ -1,6 +1,5 @@
 """The recurrent family's variants, with random MATLAB-layout parameters and oracle calls."""
 
-import numpy as np
 
 from matkeras.layers import GRU, BiLSTM, GRUProjected, LSTMProjected
 from tests.reference.gru import gru_forward
