@@ -63,15 +63,19 @@ def gru(
         raise ValueError(
             f"reset_gate_mode must be one of {RESET_GATE_MODES}; received {reset_gate_mode!r}."
         )
-    gates = ops.shape(kernel)[-1]
-    recurrent_bias = None
+    gates = kernel.shape[-1]
+    recurrent_bias = candidate_kernel = None
     if reset_gate_mode == "recurrent-bias-after-multiplication":
         bias, recurrent_bias = bias[:gates], bias[gates:]
+    if reset_gate_mode == "before-multiplication":  # r * h meets the candidate block alone
+        units = gates // 3
+        recurrent_kernel, candidate_kernel = (recurrent_kernel[:, :2 * units],
+                                              recurrent_kernel[:, 2 * units:])
     projected, keep = _loop.prepare(inputs, kernel, bias, mask, input_projector, go_backwards)
     outputs, final = _loop.run(
         _gru_step, projected, keep, (initial_hidden,),
-        (recurrent_kernel, recurrent_bias, output_projector),
-        (state_activation, gate_activation, reset_gate_mode), return_sequences, implementation,
+        (recurrent_kernel, candidate_kernel, recurrent_bias, output_projector),
+        (state_activation, gate_activation), return_sequences, implementation,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
 
@@ -82,24 +86,19 @@ def _project(hidden, output_projector):
 
 def _gru_step(x_t, states, weights, config):
     (hidden,) = states
-    recurrent_kernel, recurrent_bias, output_projector = weights
+    recurrent_kernel, candidate_kernel, recurrent_bias, output_projector = weights
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
     x_z, x_r, x_h = ops.split(x_t, 3, axis=-1)
-    if config[2] == "before-multiplication":
-        units = recurrent_kernel.shape[-1] // 3
-        recurrent = ops.matmul(_project(hidden, output_projector),
-                               recurrent_kernel[:, :2 * units])
+    recurrent = ops.matmul(_project(hidden, output_projector), recurrent_kernel)
+    if candidate_kernel is not None:  # before-multiplication: recurrent holds z, r only
         rec_z, rec_r = ops.split(recurrent, 2, axis=-1)
-        update = sigma(x_z + rec_z)
-        reset = sigma(x_r + rec_r)
+        update, reset = sigma(x_z + rec_z), sigma(x_r + rec_r)
         candidate = phi(x_h + ops.matmul(_project(reset * hidden, output_projector),
-                                         recurrent_kernel[:, 2 * units:]))
+                                         candidate_kernel))
     else:
-        recurrent = ops.matmul(_project(hidden, output_projector), recurrent_kernel)
         if recurrent_bias is not None:
             recurrent = recurrent + recurrent_bias
         rec_z, rec_r, rec_h = ops.split(recurrent, 3, axis=-1)
-        update = sigma(x_z + rec_z)
-        reset = sigma(x_r + rec_r)
+        update, reset = sigma(x_z + rec_z), sigma(x_r + rec_r)
         candidate = phi(x_h + reset * rec_h)
     return ((1.0 - update) * candidate + update * hidden,)

@@ -8,42 +8,24 @@ no peephole connections, so no matkeras LSTM can express it.
 
 import keras
 import numpy as np
-import onnx
 import pytest
-from onnx import numpy_helper
 
 from matkeras.converters import layouts
 from matkeras.layers import LSTM
 from tests import tolerances as tol
-from tests.conftest import fixture_path
+from tests.layers.onnx_cases import batch_major, load_case
 
 CASES = ["test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_reverse",
          "test_lstm_batchwise", "test_lstm_bidirectional"]
 
 
-def _load_case(name):
-    folder = fixture_path("onnx_node", name)
-    node = onnx.load(str(folder / "model.onnx")).graph.node[0]
-    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    tensors = {}
-    for kind, names in (("input", node.input), ("output", node.output)):
-        present = [n for n in names if n]
-        for index, tensor_name in enumerate(present):
-            proto = onnx.TensorProto()
-            proto.ParseFromString((folder / "test_data_set_0" / f"{kind}_{index}.pb").read_bytes())
-            assert proto.name == tensor_name
-            tensors[tensor_name] = numpy_helper.to_array(proto)
-    return attributes, tensors
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_onnx_node_case_matches(case):
-    attributes, tensors = _load_case(case)
+    attributes, tensors = load_case(case)
     assert "activations" not in attributes and "clip" not in attributes
     units = attributes["hidden_size"]
     direction = attributes.get("direction", b"forward").decode()
-    batchwise = attributes.get("layout", 0) == 1
-    x = tensors["X"] if batchwise else np.transpose(tensors["X"], (1, 0, 2))  # (N, T, C)
+    x, expected_output = batch_major(attributes, tensors)
     directions = ["forward", "reverse"] if direction == "bidirectional" else [direction]
     compared = 0
     for d, which in enumerate(directions):
@@ -58,17 +40,9 @@ def test_onnx_node_case_matches(case):
         y, h_t, c_t = (keras.ops.convert_to_numpy(t) for t in layer(inputs.astype("float32")))
         if which == "reverse":
             y = y[:, ::-1]
-        expected = {
-            "Y_h": tensors.get("Y_h"), "Y_c": tensors.get("Y_c"), "Y": tensors.get("Y"),
-        }
         got = {"Y_h": h_t, "Y_c": c_t, "Y": y}
-        for name, value in expected.items():
-            if value is None:
-                continue
-            if name == "Y":  # (T, dirs, N, H), or (N, T, dirs, H) when batchwise
-                reference = value[:, :, d] if batchwise else np.transpose(value[:, d], (1, 0, 2))
-            else:  # (dirs, N, H), or (N, dirs, H) when batchwise
-                reference = value[:, d] if batchwise else value[d]
+        for name in set(got) & set(tensors):
+            reference = expected_output(name, d)
             assert np.max(np.abs(got[name] - reference)) <= tol.FLOAT32_PAIR_ATOL, name
             compared += 1
     assert compared >= 1
