@@ -62,3 +62,21 @@ def test_state_inputs_and_outputs_match_oracle(rng, spec, state, gate, output_mo
     assert len(finals) == len(expected_finals)
     for got, want in zip(finals, expected_finals, strict=True):
         assert _max_diff(got, want.T) <= ATOL[dtype]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+def test_mixed_float16_policy_matches_oracle(rng, spec):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = spec.make(state_activation="softsign")
+        layer.set_matlab_weights(**spec.random_params(rng))
+        x = rng.normal(0, 1, (3, 30, 3))
+        y = keras.ops.convert_to_numpy(layer(x.astype("float32")))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    stored = {key: getattr(layer, key) for key in spec.random_params(rng)}  # as float32 holds
+    Y, _, _ = spec.oracle(to_cbt(x), stored, [None] * len(spec.state_names), "softsign",
+                          "sigmoid")
+    assert y.dtype == np.float16 and layer.kernel.dtype == "float32"
+    assert _max_diff(y, from_hnt(Y)) <= tol.MIXED_FLOAT16_ATOL
