@@ -144,6 +144,16 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                 self._explicit[key] = self._check(key, value, 0)
         self._state_variables = []
 
+    @classmethod
+    def _base_arguments(cls, arguments, exclude=()):
+        """The base constructor's keyword arguments from a subclass ``__init__``'s ``locals()``
+        (taken first thing), its MATLAB state arguments gathered into ``initial_states``."""
+        arguments = {k: v for k, v in arguments.items()
+                     if k not in ("self", "__class__", *exclude)}
+        kwargs = arguments.pop("kwargs")
+        arguments["initial_states"] = {name: arguments.pop(name) for name, _ in cls._STATES}
+        return {**arguments, **kwargs}
+
     # ---- sizes, in MATLAB terms ---------------------------------------------------------------
     def _state_shape_text(self):
         return "(NumHiddenUnits,)" if self._DIRECTIONS == 1 else "(2*NumHiddenUnits,)"

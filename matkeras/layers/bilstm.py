@@ -90,6 +90,7 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
         backward_last_output="final-state",
         **kwargs,
     ):
+        arguments = self._base_arguments(locals(), exclude=("backward_last_output",))
         where = _options.layer_label("BiLSTM", kwargs.get("name"))
         backward_last_output = _options.choose(
             backward_last_output, BACKWARD_LAST_OUTPUTS, argument="backward_last_output",
@@ -98,19 +99,7 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
         if kwargs.get("go_backwards"):
             raise ValueError(f"{where}: go_backwards is for one-directional layers wrapped in "
                              "keras.layers.Bidirectional; a BiLSTM already runs both ways.")
-        super().__init__(
-            units, output_mode=output_mode, state_activation=state_activation,
-            gate_activation=gate_activation, has_state_inputs=has_state_inputs,
-            has_state_outputs=has_state_outputs,
-            initial_states={"hidden_state": hidden_state, "cell_state": cell_state},
-            input_weights_initializer=input_weights_initializer,
-            recurrent_weights_initializer=recurrent_weights_initializer,
-            bias_initializer=bias_initializer, input_weights_l2_factor=input_weights_l2_factor,
-            recurrent_weights_l2_factor=recurrent_weights_l2_factor,
-            bias_l2_factor=bias_l2_factor, l2_regularization=l2_regularization,
-            input_weights=input_weights, recurrent_weights=recurrent_weights, bias=bias,
-            use_mask=use_mask, **kwargs,
-        )
+        super().__init__(**arguments)
         self.backward_last_output = backward_last_output
 
     def _recur(self, sequences, weights, states, mask):

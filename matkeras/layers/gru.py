@@ -93,24 +93,15 @@ class GRU(RecurrentLayer):
         use_mask=False,
         **kwargs,
     ):
+        arguments = self._base_arguments(locals(), exclude=("reset_gate_mode",))
         reset_gate_mode = _options.choose(
             reset_gate_mode, RESET_GATE_MODES, argument="reset_gate_mode",
             matlab_property="ResetGateMode",
             where=_options.layer_label(self._LAYER, kwargs.get("name")),
         )
         super().__init__(
-            units, output_mode=output_mode, state_activation=state_activation,
-            gate_activation=gate_activation, has_state_inputs=has_state_inputs,
-            has_state_outputs=has_state_outputs, initial_states={"hidden_state": hidden_state},
-            input_weights_initializer=input_weights_initializer,
-            recurrent_weights_initializer=recurrent_weights_initializer,
-            bias_initializer=bias_initializer, input_weights_l2_factor=input_weights_l2_factor,
-            recurrent_weights_l2_factor=recurrent_weights_l2_factor,
-            bias_l2_factor=bias_l2_factor, l2_regularization=l2_regularization,
-            input_weights=input_weights, recurrent_weights=recurrent_weights, bias=bias,
-            use_mask=use_mask,
             bias_chunks=2 if reset_gate_mode == "recurrent-bias-after-multiplication" else 1,
-            **kwargs,
+            **arguments,
         )
         self.reset_gate_mode = reset_gate_mode
 

@@ -106,19 +106,7 @@ class LSTM(CellStateMixin, RecurrentLayer):
         use_mask=False,
         **kwargs,
     ):
-        super().__init__(
-            units, output_mode=output_mode, state_activation=state_activation,
-            gate_activation=gate_activation, has_state_inputs=has_state_inputs,
-            has_state_outputs=has_state_outputs,
-            initial_states={"hidden_state": hidden_state, "cell_state": cell_state},
-            input_weights_initializer=input_weights_initializer,
-            recurrent_weights_initializer=recurrent_weights_initializer,
-            bias_initializer=bias_initializer, input_weights_l2_factor=input_weights_l2_factor,
-            recurrent_weights_l2_factor=recurrent_weights_l2_factor,
-            bias_l2_factor=bias_l2_factor, l2_regularization=l2_regularization,
-            input_weights=input_weights, recurrent_weights=recurrent_weights, bias=bias,
-            use_mask=use_mask, **kwargs,
-        )
+        super().__init__(**self._base_arguments(locals()))
 
     def _recur(self, sequences, weights, states, mask):
         return lstm_op(

@@ -16,9 +16,14 @@ class _Projected(ProjectorsMixin):
 
     _PLAIN = None  # the unprojected class
 
-    def _setup_projectors(self, output_projector_size, input_projector_size, options):
-        return {"output_projector_size": output_projector_size,
-                "input_projector_size": input_projector_size, **options}
+    def __init__(self, units, output_projector_size, input_projector_size,
+                 input_projector_initializer="orthogonal",
+                 output_projector_initializer="orthogonal", input_projector_l2_factor=1.0,
+                 output_projector_l2_factor=1.0, input_projector=None, output_projector=None,
+                 **kwargs):
+        projectors = {k: v for k, v in locals().items()
+                      if k not in ("self", "__class__", "units", "kwargs")}
+        super().__init__(units, projectors=projectors, **kwargs)
 
     def get_config(self):
         config = super().get_config()
@@ -91,37 +96,9 @@ class LSTMProjected(_Projected, LSTM):
     _LAYER = "LSTMProjected"
     _PLAIN = LSTM
 
-    def __init__(self, units, output_projector_size, input_projector_size,
-                 input_projector_initializer="orthogonal",
-                 output_projector_initializer="orthogonal", input_projector_l2_factor=1.0,
-                 output_projector_l2_factor=1.0, input_projector=None, output_projector=None,
-                 **kwargs):
-        super().__init__(units, projectors=self._setup_projectors(
-            output_projector_size, input_projector_size, {
-                "input_projector_initializer": input_projector_initializer,
-                "output_projector_initializer": output_projector_initializer,
-                "input_projector_l2_factor": input_projector_l2_factor,
-                "output_projector_l2_factor": output_projector_l2_factor,
-                "input_projector": input_projector, "output_projector": output_projector,
-            }), **kwargs)
-
 
 @keras.saving.register_keras_serializable(package="matkeras")
 class GRUProjected(_Projected, GRU):
     __doc__ = _projected_docstring("GRU", "gruProjectedLayer", "matkeras.layers.GRU", 3)
     _LAYER = "GRUProjected"
     _PLAIN = GRU
-
-    def __init__(self, units, output_projector_size, input_projector_size,
-                 input_projector_initializer="orthogonal",
-                 output_projector_initializer="orthogonal", input_projector_l2_factor=1.0,
-                 output_projector_l2_factor=1.0, input_projector=None, output_projector=None,
-                 **kwargs):
-        super().__init__(units, projectors=self._setup_projectors(
-            output_projector_size, input_projector_size, {
-                "input_projector_initializer": input_projector_initializer,
-                "output_projector_initializer": output_projector_initializer,
-                "input_projector_l2_factor": input_projector_l2_factor,
-                "output_projector_l2_factor": output_projector_l2_factor,
-                "input_projector": input_projector, "output_projector": output_projector,
-            }), **kwargs)
