@@ -1,0 +1,180 @@
+"""MATLAB's fullyConnectedLayer, dropoutLayer, reluLayer and softmaxLayer as Keras layers."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from matkeras.layers import _options, initializers
+from matkeras.layers.regularizers import (
+    DEFAULT_L2_REGULARIZATION,
+    MatlabL2Mixin,
+    check_l2_regularization,
+)
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class FullyConnected(MatlabL2Mixin, keras.layers.Layer):
+    """Fully connected layer: MATLAB's ``fullyConnectedLayer(outputSize)``.
+
+    ``y = W x + b`` on the channel axis, at every time step of a sequence (MATLAB's CBT -> CBT).
+    Spatial inputs must be flattened first (:class:`matkeras.layers.Flatten`, column-major as
+    MATLAB).
+
+    Args:
+        output_size: ``OutputSize``.
+        weights_initializer: ``WeightsInitializer`` (``"glorot"``: numIn = InputSize,
+            numOut = OutputSize).
+        bias_initializer: ``BiasInitializer`` (``"zeros"``).
+        weights_l2_factor: ``WeightsL2Factor`` (1). bias_l2_factor: ``BiasL2Factor`` (0).
+        l2_regularization: MATLAB's global ``L2Regularization`` (1e-4).
+        weights, bias: explicit MATLAB values: ``Weights`` (OutputSize, InputSize), ``Bias``.
+        **kwargs: Keras layer arguments.
+
+    Input shape: ``(batch, ..., InputSize)``. Output shape: ``(batch, ..., OutputSize)``.
+
+    MATLAB layout: ``matlab_weights`` (OutputSize, InputSize) and ``bias`` (numpy); the Keras
+    variables are ``kernel`` (InputSize, OutputSize) and ``bias_variable``.
+    """
+
+    def __init__(self, output_size, weights_initializer="glorot", bias_initializer="zeros",
+                 weights_l2_factor=1.0, bias_l2_factor=0.0,
+                 l2_regularization=DEFAULT_L2_REGULARIZATION, weights=None, bias=None, **kwargs):
+        where = _options.layer_label("FullyConnected", kwargs.get("name"))
+        self._checked = dict(
+            output_size=_options.positive_int(output_size, argument="output_size",
+                                              matlab_property="OutputSize", where=where),
+            weights_l2_factor=_options.factor(weights_l2_factor, blocks=1,
+                                              argument="weights_l2_factor",
+                                              matlab_property="WeightsL2Factor", where=where),
+            bias_l2_factor=_options.factor(bias_l2_factor, blocks=1, argument="bias_l2_factor",
+                                           matlab_property="BiasL2Factor", where=where),
+        )
+        inits = {
+            name: initializers.get(value, allowed=allowed, argument=name,
+                                   matlab_property=prop, where=where)
+            for name, prop, value, allowed in (
+                ("weights_initializer", "WeightsInitializer", weights_initializer,
+                 initializers.WEIGHT_INITIALIZERS),
+                ("bias_initializer", "BiasInitializer", bias_initializer,
+                 initializers.GRU_BIAS_INITIALIZERS),
+            )
+        }
+        l2 = check_l2_regularization(l2_regularization, where)
+        super().__init__(**kwargs)
+        self._where = where
+        self.output_size = self._checked["output_size"]
+        self.weights_l2_factor = self._checked["weights_l2_factor"]
+        self.bias_l2_factor = self._checked["bias_l2_factor"]
+        self.weights_initializer, self.bias_initializer = weights_initializer, bias_initializer
+        self._inits = inits
+        self._l2_regularization = l2
+        self._explicit = {"weights": weights, "bias": bias}
+
+    def build(self, input_shape):
+        input_size = input_shape[-1]
+        if input_size is None:
+            raise ValueError(f"{self._where}: the input's last axis (InputSize) must be known.")
+        self.input_size = int(input_size)
+        self.kernel = self.add_weight(shape=(self.input_size, self.output_size), name="kernel",
+                                      initializer=self._inits["weights_initializer"])
+        self.bias_variable = self.add_weight(shape=(self.output_size,), name="bias",
+                                             initializer=self._inits["bias_initializer"])
+        self.built = True
+        self._attach_l2()
+        self.set_matlab_weights(**self._explicit)
+
+    def _l2_targets(self):
+        return ((self.kernel, self.weights_l2_factor, -1),
+                (self.bias_variable, self.bias_l2_factor, -1))
+
+    def call(self, inputs):
+        return ops.matmul(inputs, ops.cast(self.kernel, inputs.dtype)) + ops.cast(
+            self.bias_variable, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.output_size)
+
+    @property
+    def matlab_weights(self):
+        """MATLAB ``Weights`` (OutputSize, InputSize) (a numpy copy)."""
+        return ops.convert_to_numpy(self.kernel).T
+
+    @property
+    def bias(self):
+        """MATLAB ``Bias`` (OutputSize,) (a numpy copy)."""
+        return ops.convert_to_numpy(self.bias_variable)
+
+    def set_matlab_weights(self, weights=None, bias=None):
+        """Sets ``Weights`` (OutputSize, InputSize) and/or ``Bias`` (OutputSize,) or (.., 1)."""
+        if not self.built:
+            if weights is None:
+                raise ValueError(f"{self._where}: give weights to build the layer, or call it.")
+            self.build((None, np.shape(weights)[-1]))
+        if weights is not None:
+            self.kernel.assign(_options.matlab_array(
+                weights, (self.output_size, self.input_size), matlab_property="Weights",
+                shape_text="(OutputSize, InputSize)", where=self._where).T)
+        if bias is not None:
+            self.bias_variable.assign(_options.matlab_array(
+                np.ravel(bias) if np.ndim(bias) == 2 and 1 in np.shape(bias) else bias,
+                (self.output_size,), matlab_property="Bias", shape_text="(OutputSize,)",
+                where=self._where))
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size,
+                "weights_initializer": initializers.serialize(self.weights_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "weights_l2_factor": self.weights_l2_factor,
+                "bias_l2_factor": self.bias_l2_factor,
+                "l2_regularization": self._l2_regularization}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Dropout(keras.layers.Dropout):
+    """MATLAB's ``dropoutLayer(Probability)``: inverted dropout (kept units scaled by
+    1/(1-p)) while training, identity at prediction; the mask is drawn per element.
+
+    Args:
+        probability: ``Probability`` (0.5).
+    """
+
+    def __init__(self, probability=0.5, **kwargs):
+        value = float(probability)
+        if not 0 <= value < 1:
+            raise ValueError(
+                f"{_options.layer_label('Dropout', kwargs.get('name'))}: probability (MATLAB "
+                f"'Probability') must be in [0, 1); received {probability!r}."
+            )
+        kwargs.pop("rate", None)
+        super().__init__(rate=value, **kwargs)
+
+    @property
+    def probability(self):
+        return self.rate
+
+    def get_config(self):
+        config = super().get_config()
+        config["probability"] = config.pop("rate")
+        return config
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class ReLU(keras.layers.Layer):
+    """MATLAB's ``reluLayer``: ``max(x, 0)`` elementwise."""
+
+    def call(self, inputs):
+        return ops.relu(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Softmax(keras.layers.Layer):
+    """MATLAB's ``softmaxLayer``: softmax over the channel axis, at every time step."""
+
+    def call(self, inputs):
+        return ops.softmax(inputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

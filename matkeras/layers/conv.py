@@ -1,0 +1,206 @@
+"""MATLAB's convolution1dLayer and convolution2dLayer, with MATLAB's padding options."""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from matkeras.layers import _options, initializers
+from matkeras.layers.regularizers import (
+    DEFAULT_L2_REGULARIZATION,
+    MatlabL2Mixin,
+    check_l2_regularization,
+)
+
+#: MATLAB PaddingValue names and the keras.ops.pad modes they are.
+PADDING_VALUES = {"symmetric-include-edge": "symmetric", "symmetric-exclude-edge": "reflect"}
+
+
+def explicit_padding(padding, spatial, where):
+    """MATLAB ``Padding`` -> (Keras padding mode, explicit [(before, after)] per spatial axis).
+
+    ``"same"``/``"causal"`` map to Keras's own modes (``"same"`` splits as TF's SAME, the extra
+    element at the end, which is MATLAB's rule); numbers are explicit padding: p (all sides),
+    ``(l, r)`` in 1-D, ``(t, b, l, r)`` or ``(h, w)`` in 2-D.
+    """
+    if isinstance(padding, str):
+        allowed = ("same", "causal") if spatial == 1 else ("same",)
+        mode = _options.choose(padding, allowed, argument="padding", matlab_property="Padding",
+                               where=where)
+        return mode, None
+    values = [int(v) for v in np.ravel(padding)]
+    if any(v < 0 for v in values):
+        raise ValueError(f"{where}: padding (MATLAB 'Padding') must be non-negative; received "
+                         f"{padding!r}.")
+    if len(values) == 1:
+        pads = [(values[0], values[0])] * spatial
+    elif spatial == 1 and len(values) == 2:
+        pads = [(values[0], values[1])]
+    elif spatial == 2 and len(values) == 2:
+        pads = [(values[0], values[0]), (values[1], values[1])]
+    elif spatial == 2 and len(values) == 4:
+        pads = [(values[0], values[1]), (values[2], values[3])]
+    else:
+        raise ValueError(f"{where}: padding (MATLAB 'Padding') {padding!r} does not fit a "
+                         f"{spatial}-D layer.")
+    return "valid", pads
+
+
+def pad(inputs, pads, value, leading_axes):
+    """Pads the spatial axes of ``(leading..., spatial..., channels)`` inputs."""
+    if pads is None or all(p == (0, 0) for p in pads):
+        return inputs
+    widths = [(0, 0)] * leading_axes + list(pads) + [(0, 0)]
+    if isinstance(value, str):
+        return ops.pad(inputs, widths, mode=PADDING_VALUES[value])
+    return ops.pad(inputs, widths, constant_values=float(value))
+
+
+class _MatlabConv(MatlabL2Mixin):
+    """MATLAB options around a Keras convolution: explicit padding, padding values, L2."""
+
+    _SPATIAL = 1
+    _KERAS = None
+
+    def __init__(self, filter_size, num_filters, stride=1, dilation_factor=1, padding=0,
+                 padding_value=0.0, weights_initializer="glorot", bias_initializer="zeros",
+                 weights_l2_factor=1.0, bias_l2_factor=0.0,
+                 l2_regularization=DEFAULT_L2_REGULARIZATION, weights=None, bias=None,
+                 **kwargs):
+        where = _options.layer_label(type(self).__name__, kwargs.get("name"))
+        mode, pads = explicit_padding(padding, self._SPATIAL, where)
+        if not (isinstance(padding_value, numbers.Real) or padding_value in PADDING_VALUES):
+            raise ValueError(f"{where}: padding_value (MATLAB 'PaddingValue') must be a number "
+                             f"or one of {sorted(PADDING_VALUES)}; received {padding_value!r}.")
+        inits = {
+            name: initializers.get(value, allowed=allowed, argument=name, matlab_property=prop,
+                                   where=where, transpose=False)
+            for name, prop, value, allowed in (
+                ("weights_initializer", "WeightsInitializer", weights_initializer,
+                 initializers.WEIGHT_INITIALIZERS),
+                ("bias_initializer", "BiasInitializer", bias_initializer,
+                 initializers.GRU_BIAS_INITIALIZERS))
+        }
+        self._matlab = {
+            "filter_size": filter_size, "num_filters": num_filters, "stride": stride,
+            "dilation_factor": dilation_factor, "padding": padding,
+            "padding_value": padding_value, "weights_initializer": weights_initializer,
+            "bias_initializer": bias_initializer,
+            "weights_l2_factor": _options.factor(weights_l2_factor, blocks=1,
+                                                 argument="weights_l2_factor",
+                                                 matlab_property="WeightsL2Factor", where=where),
+            "bias_l2_factor": _options.factor(bias_l2_factor, blocks=1,
+                                              argument="bias_l2_factor",
+                                              matlab_property="BiasL2Factor", where=where),
+            "l2_regularization": check_l2_regularization(l2_regularization, where),
+        }
+        for key in ("filters", "kernel_size", "strides", "dilation_rate", "padding",
+                    "kernel_initializer", "bias_initializer"):
+            kwargs.pop(key, None)
+        super().__init__(
+            filters=_options.positive_int(num_filters, argument="num_filters",
+                                          matlab_property="NumFilters", where=where),
+            kernel_size=filter_size, strides=stride, dilation_rate=dilation_factor,
+            padding=mode, kernel_initializer=inits["weights_initializer"],
+            bias_initializer=inits["bias_initializer"], **kwargs)
+        self._pads = pads
+        self._l2_regularization = self._matlab["l2_regularization"]
+        self._explicit = (weights, bias)
+
+    def build(self, input_shape):
+        shape = list(input_shape)
+        if self._pads is not None:
+            for axis, (before, after) in enumerate(self._pads, start=len(shape) - 1 -
+                                                    self._SPATIAL):
+                if shape[axis] is not None:
+                    shape[axis] += before + after
+        super().build(tuple(shape))
+        self._attach_l2()
+        self.set_matlab_weights(*self._explicit)
+
+    def _l2_targets(self):
+        return ((self.kernel, self._matlab["weights_l2_factor"], -1),
+                (self.bias, self._matlab["bias_l2_factor"], -1))
+
+    def call(self, inputs):
+        leading = len(inputs.shape) - 1 - self._SPATIAL
+        return super().call(pad(inputs, self._pads, self._matlab["padding_value"], leading))
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        if self._pads is not None:
+            for axis, (before, after) in enumerate(self._pads, start=len(shape) - 1 -
+                                                    self._SPATIAL):
+                if shape[axis] is not None:
+                    shape[axis] += before + after
+        return super().compute_output_shape(tuple(shape))
+
+    @property
+    def matlab_weights(self):
+        """MATLAB ``Weights``: (FilterSize, NumChannels, NumFilters) in 1-D, (h, w, C, F) in 2-D
+        (the Keras kernel layout, unchanged)."""
+        return ops.convert_to_numpy(self.kernel)
+
+    def set_matlab_weights(self, weights=None, bias=None):
+        """Sets ``Weights`` (Keras's kernel layout) and ``Bias`` (NumFilters values)."""
+        if weights is not None:
+            weights = np.asarray(weights, dtype="float64")
+            if tuple(weights.shape) != tuple(self.kernel.shape):
+                raise ValueError(f"{self.name}: Weights has shape {weights.shape}; expected "
+                                 f"{tuple(self.kernel.shape)}.")
+            self.kernel.assign(weights)
+        if bias is not None:
+            self.bias.assign(np.ravel(bias))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("filters", "kernel_size", "strides", "dilation_rate", "padding",
+                    "kernel_initializer", "bias_initializer", "groups", "activation",
+                    "use_bias", "data_format", "kernel_regularizer", "bias_regularizer",
+                    "activity_regularizer", "kernel_constraint", "bias_constraint"):
+            config.pop(key, None)
+        matlab = dict(self._matlab)
+        for key in ("weights_initializer", "bias_initializer"):
+            matlab[key] = initializers.serialize(matlab[key])
+        for key in ("padding", "filter_size", "stride", "dilation_factor"):
+            value = matlab[key]
+            matlab[key] = value if isinstance(value, (str, numbers.Number)) else list(
+                np.ravel(value).tolist())
+        return {**config, **matlab}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Conv1D(_MatlabConv, keras.layers.Conv1D):
+    """MATLAB's ``convolution1dLayer(filterSize, numFilters)`` over the time axis.
+
+    A cross-correlation as MATLAB's (no kernel flip). ``Weights`` (FilterSize, NumChannels,
+    NumFilters) is the Keras kernel as it is.
+
+    Args:
+        filter_size: ``FilterSize``. num_filters: ``NumFilters``.
+        stride: ``Stride`` (1). dilation_factor: ``DilationFactor`` (1).
+        padding: ``Padding``: 0 (valid, default), ``"same"`` (output ceil(T/stride), the odd
+            element on the right), ``"causal"`` (left (k-1)*d), p, or ``(left, right)``.
+        padding_value: ``PaddingValue`` (0), a number, ``"symmetric-include-edge"`` or
+            ``"symmetric-exclude-edge"`` (explicit padding only).
+        weights_initializer (``"glorot"``: numIn = FilterSize*NumChannels, numOut =
+            FilterSize*NumFilters), bias_initializer (``"zeros"``), weights_l2_factor (1),
+            bias_l2_factor (0), l2_regularization (1e-4): as MATLAB.
+        weights, bias: explicit ``Weights`` and ``Bias``.
+
+    Input shape: ``(batch, time, channels)``. Output shape: ``(batch, new_time, NumFilters)``.
+    """
+
+    _SPATIAL = 1
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Conv2D(_MatlabConv, keras.layers.Conv2D):
+    """MATLAB's ``convolution2dLayer(filterSize, numFilters)`` on images ``(batch, h, w, c)``.
+
+    Same options as :class:`Conv1D`, with 2-D sizes; ``padding`` p, ``(h, w)`` or ``(top,
+    bottom, left, right)``. ``Weights`` (h, w, NumChannels, NumFilters) is the Keras kernel.
+    """
+
+    _SPATIAL = 2

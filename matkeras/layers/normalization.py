@@ -1,0 +1,115 @@
+"""MATLAB's batchNormalizationLayer and layerNormalizationLayer (epsilon 1e-5, MATLAB names)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from matkeras.layers import _options
+
+#: MATLAB's default (and minimum) Epsilon of both normalization layers.
+MATLAB_EPSILON = 1e-5
+
+
+def _check_epsilon(epsilon, layer, name):
+    value = float(epsilon)
+    if not value >= MATLAB_EPSILON:
+        raise ValueError(
+            f"{_options.layer_label(layer, name)}: epsilon (MATLAB 'Epsilon') must be at least "
+            f"{MATLAB_EPSILON}; received {epsilon!r}."
+        )
+    return value
+
+
+class _MatlabViews:
+    """Reads and writes Keras normalization variables under MATLAB's property names."""
+
+    _VIEWS = {}  # MATLAB snake-case name -> Keras attribute
+
+    def set_matlab_weights(self, **values):
+        """Sets MATLAB properties (e.g. ``offset``, ``scale``, ``trained_mean``), each a vector
+        of NumChannels values (MATLAB's 1x1xC or Cx1 shapes are flattened)."""
+        unknown = sorted(set(values) - set(self._VIEWS))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown MATLAB properties {unknown}; expected some "
+                             f"of {sorted(self._VIEWS)}.")
+        if not self.built:
+            first = np.ravel(next(iter(values.values())))
+            self.build((None, None, first.size))
+        for key, value in values.items():
+            variable = getattr(self, self._VIEWS[key])
+            flat = np.ravel(np.asarray(value, dtype="float64"))
+            if flat.shape != tuple(variable.shape):
+                raise ValueError(
+                    f"{self.name}: {key} has {flat.size} values; expected NumChannels = "
+                    f"{variable.shape[0]}."
+                )
+            variable.assign(flat)
+
+    def _view(self, key):
+        return ops.convert_to_numpy(getattr(self, self._VIEWS[key]))
+
+    @property
+    def offset(self):
+        """MATLAB ``Offset`` (beta), NumChannels values (a numpy copy)."""
+        return self._view("offset")
+
+    @property
+    def matlab_scale(self):
+        """MATLAB ``Scale`` (gamma; Keras's own ``scale`` is the use-gamma flag)."""
+        return self._view("scale")
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
+    """MATLAB's ``batchNormalizationLayer``: per channel, statistics over batch and time.
+
+    At prediction ``y = Scale * (x - TrainedMean) / sqrt(TrainedVariance + Epsilon) + Offset``.
+    MATLAB's Epsilon default is 1e-5 (Keras's is 1e-3); the running statistics decay as MATLAB's
+    MeanDecay/VarianceDecay 0.1 (Keras momentum 0.9).
+
+    Args:
+        epsilon: ``Epsilon`` (1e-5, at least 1e-5).
+        **kwargs: ``keras.layers.BatchNormalization`` arguments.
+
+    MATLAB properties (numpy; ``set_matlab_weights(offset=, scale=, trained_mean=,
+    trained_variance=)`` writes them): ``offset``, ``matlab_scale``, ``trained_mean``,
+    ``trained_variance``.
+    """
+
+    _VIEWS = {"offset": "beta", "scale": "gamma", "trained_mean": "moving_mean",
+              "trained_variance": "moving_variance"}
+
+    def __init__(self, epsilon=MATLAB_EPSILON, momentum=0.9, **kwargs):
+        super().__init__(epsilon=_check_epsilon(epsilon, "BatchNormalization",
+                                                kwargs.get("name")),
+                         momentum=momentum, **kwargs)
+
+    @property
+    def trained_mean(self):
+        """MATLAB ``TrainedMean`` (a numpy copy)."""
+        return self._view("trained_mean")
+
+    @property
+    def trained_variance(self):
+        """MATLAB ``TrainedVariance`` (a numpy copy)."""
+        return self._view("trained_variance")
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
+    """MATLAB's ``layerNormalizationLayer``: over the channels of each time step (MATLAB's
+    'auto'/'channel-only' on sequences), ``y = Scale * (x - mean) / sqrt(var + Epsilon) +
+    Offset``.
+
+    Args:
+        epsilon: ``Epsilon`` (1e-5).
+        **kwargs: ``keras.layers.LayerNormalization`` arguments.
+
+    MATLAB properties: ``offset``, ``matlab_scale`` (``set_matlab_weights(offset=, scale=)``).
+    """
+
+    _VIEWS = {"offset": "beta", "scale": "gamma"}
+
+    def __init__(self, epsilon=MATLAB_EPSILON, **kwargs):
+        super().__init__(epsilon=_check_epsilon(epsilon, "LayerNormalization",
+                                                kwargs.get("name")), **kwargs)
