@@ -98,6 +98,15 @@ class _MatlabConv(MatlabL2Mixin):
         for key in ("filters", "kernel_size", "strides", "dilation_rate", "padding",
                     "kernel_initializer", "bias_initializer"):
             kwargs.pop(key, None)
+        strides = tuple(np.broadcast_to(np.ravel(stride), (self._SPATIAL,)).astype(int))
+        dilations = np.broadcast_to(np.ravel(dilation_factor), (self._SPATIAL,)).astype(int)
+        # Keras convolutions cannot stride and dilate at once; MATLAB's can: then the layer pads
+        # as MATLAB would for that stride, convolves at stride 1 and keeps every stride-th output.
+        self._subsample = strides if (max(strides) > 1 and max(dilations) > 1) else None
+        if self._subsample is not None:
+            stride = 1
+            if mode == "same":
+                mode, pads = "valid", "same"
         super().__init__(
             filters=_options.positive_int(num_filters, argument="num_filters",
                                           matlab_property="NumFilters", where=where),
@@ -110,7 +119,9 @@ class _MatlabConv(MatlabL2Mixin):
 
     def build(self, input_shape):
         shape = list(input_shape)
-        if self._pads is not None:
+        if self._pads == "same":
+            shape[-1 - self._SPATIAL:-1] = [None] * self._SPATIAL
+        elif self._pads is not None:
             for axis, (before, after) in enumerate(self._pads, start=len(shape) - 1 -
                                                     self._SPATIAL):
                 if shape[axis] is not None:
@@ -123,18 +134,43 @@ class _MatlabConv(MatlabL2Mixin):
         return ((self.kernel, self._matlab["weights_l2_factor"], -1),
                 (self.bias, self._matlab["bias_l2_factor"], -1))
 
+    def _same_pads(self, inputs):
+        """MATLAB's 'same' padding for the real stride (used when striding is done here)."""
+        sizes = ops.shape(inputs)[len(inputs.shape) - 1 - self._SPATIAL:-1]
+        pads = []
+        for size, k, d, s in zip(sizes, self.kernel_size, self.dilation_rate, self._subsample,
+                                 strict=True):
+            total = ops.maximum((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return pads
+
     def call(self, inputs):
         leading = len(inputs.shape) - 1 - self._SPATIAL
-        return super().call(pad(inputs, self._pads, self._matlab["padding_value"], leading))
+        pads = self._same_pads(inputs) if self._pads == "same" else self._pads
+        outputs = super().call(pad(inputs, pads, self._matlab["padding_value"], leading))
+        if self._subsample is not None:
+            index = (slice(None),) * leading + tuple(slice(None, None, s)
+                                                     for s in self._subsample)
+            outputs = outputs[index]
+        return outputs
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
+        spatial = range(len(shape) - 1 - self._SPATIAL, len(shape) - 1)
+        if self._pads == "same":
+            out = list(super().compute_output_shape(tuple(shape)))
+            for axis, s in zip(spatial, self._subsample, strict=True):
+                out[axis] = None if shape[axis] is None else -(-shape[axis] // s)
+            return tuple(out)
         if self._pads is not None:
-            for axis, (before, after) in enumerate(self._pads, start=len(shape) - 1 -
-                                                    self._SPATIAL):
+            for axis, (before, after) in zip(spatial, self._pads, strict=True):
                 if shape[axis] is not None:
                     shape[axis] += before + after
-        return super().compute_output_shape(tuple(shape))
+        out = list(super().compute_output_shape(tuple(shape)))
+        if self._subsample is not None:
+            for axis, s in zip(spatial, self._subsample, strict=True):
+                out[axis] = None if out[axis] is None else -(-out[axis] // s)
+        return tuple(out)
 
     @property
     def matlab_weights(self):

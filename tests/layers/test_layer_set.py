@@ -1,0 +1,213 @@
+"""The seed's non-recurrent layers against independent numpy versions of MATLAB's formulas."""
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras import layers as L
+from tests import tolerances as tol
+from tests.layers.lstm_helpers import to_cbt
+from tests.reference import layers as ref
+
+
+def _np(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def _close(got, expected, atol=tol.FLOAT64_ATOL):
+    assert np.shape(got) == np.shape(expected)
+    assert float(np.max(np.abs(np.asarray(got) - expected))) <= atol
+
+
+class TestFullyConnected:
+    def test_applies_matlab_weights_at_every_time_step(self, rng):
+        W, b = rng.normal(size=(4, 3)), rng.normal(size=4)
+        layer = L.FullyConnected(4, weights=W, bias=b[:, None], dtype="float64")
+        x = rng.normal(size=(2, 5, 3))
+        _close(_np(layer(x)), np.transpose(ref.fully_connected(to_cbt(x), W, b), (1, 2, 0)))
+        _close(layer.matlab_weights, W, 0)
+
+    def test_wrong_weight_shape_names_the_property(self):
+        layer = L.FullyConnected(4, weights=np.zeros((4, 2)), name="fc")
+        with pytest.raises(ValueError, match=r"Weights has shape \(4, 2\); expected "
+                                             r"\(OutputSize, InputSize\) = \(4, 3\)"):
+            layer(np.zeros((1, 2, 3), "float32"))
+
+
+class TestConv1D:
+    @pytest.mark.parametrize("padding,stride,dilation", [
+        (0, 1, 1), ("same", 1, 1), ("same", 2, 1), ("same", 3, 2), ("causal", 1, 2),
+        (2, 1, 1), ((3, 1), 2, 1), ((3, 1), 2, 2),
+    ], ids=str)
+    def test_matches_numpy_cross_correlation(self, rng, padding, stride, dilation):
+        k, C, F, T = 4, 3, 5, 11
+        W, b = rng.normal(size=(k, C, F)), rng.normal(size=F)
+        layer = L.Conv1D(k, F, stride=stride, dilation_factor=dilation, padding=padding,
+                         weights=W, bias=b, dtype="float64")
+        x = rng.normal(size=(2, T, C))
+        if padding == "same":
+            pads = ref.same_padding(T, k, stride, dilation)
+        elif padding == "causal":
+            pads = ((k - 1) * dilation, 0)
+        else:
+            pads = tuple(np.broadcast_to(np.ravel(padding), (2,)))
+        expected = ref.conv1d(to_cbt(x), W, b, stride, dilation, pads)
+        _close(_np(layer(x)), np.transpose(expected, (1, 2, 0)))
+
+    def test_same_padding_puts_the_odd_element_on_the_right(self):
+        assert ref.same_padding(10, 4, 1) == (1, 2)
+
+    def test_symmetric_padding_value(self, rng):
+        W, b = rng.normal(size=(3, 2, 2)), np.zeros(2)
+        layer = L.Conv1D(3, 2, padding=(2, 2), padding_value="symmetric-include-edge",
+                         weights=W, bias=b, dtype="float64")
+        x = rng.normal(size=(1, 6, 2))
+        padded = np.concatenate([x[:, 1::-1], x, x[:, :-3:-1]], axis=1)
+        _close(_np(layer(x)), np.transpose(ref.conv1d(to_cbt(padded), W, b), (1, 2, 0)))
+
+
+def test_conv2d_matches_numpy(rng):
+    W, b = rng.normal(size=(3, 2, 4, 5)), rng.normal(size=5)
+    layer = L.Conv2D((3, 2), 5, weights=W, bias=b, dtype="float64")
+    images = rng.normal(size=(2, 6, 7, 4))
+    got = _np(layer(images))
+    for n in range(2):
+        _close(got[n], ref.conv2d_valid(images[n], W, b))
+
+
+class TestPooling:
+    @pytest.mark.parametrize("padding_value", [0.0, "mean"], ids=["counted", "mean"])
+    @pytest.mark.parametrize("padding,stride", [((1, 2), 1), (1, 2), ("same", 1), ("same", 2)],
+                             ids=str)
+    def test_average_pooling(self, rng, padding, stride, padding_value):
+        size, T = 3, 8
+        x = rng.normal(size=(2, T, 3))
+        pads = (ref.same_padding(T, size, stride) if padding == "same"
+                else tuple(np.broadcast_to(np.ravel(padding), (2,))))
+        layer = L.AveragePooling1D(size, stride=stride, padding=padding,
+                                   padding_value=padding_value, dtype="float64")
+        expected = ref.pool1d(to_cbt(x), size, stride, pads, "average", padding_value)
+        _close(_np(layer(x)), np.transpose(expected, (1, 2, 0)))
+
+    @pytest.mark.parametrize("padding,stride", [(0, 1), ((1, 1), 1), ("same", 2)], ids=str)
+    def test_max_pooling_default_stride_is_one(self, rng, padding, stride):
+        size, T = 2, 7
+        x = -np.abs(rng.normal(size=(2, T, 3)))  # negative: padding must never win
+        pads = (ref.same_padding(T, size, stride) if padding == "same"
+                else tuple(np.broadcast_to(np.ravel(padding), (2,))))
+        layer = L.MaxPooling1D(size, stride=stride, padding=padding, dtype="float64")
+        expected = ref.pool1d(to_cbt(x), size, stride, pads, "max")
+        _close(_np(layer(x)), np.transpose(expected, (1, 2, 0)))
+
+    def test_global_pooling_includes_every_step(self, rng):
+        x = rng.normal(size=(2, 6, 3))
+        _close(_np(L.GlobalAveragePooling1D(dtype="float64")(x)), x.mean(axis=1))
+        _close(_np(L.GlobalMaxPooling1D(dtype="float64")(x)), x.max(axis=1))
+
+
+class TestFoldingAndFlatten:
+    def test_flatten_is_column_major(self, rng):
+        x = rng.normal(size=(2, 3, 4, 5, 6))
+        got = _np(L.Flatten(dtype="float64")(x))
+        expected = np.stack([np.stack([ref.flatten_column_major(f) for f in s]) for s in x])
+        _close(got, expected, 0)
+
+    def test_fold_then_unfold_is_identity_and_folds_time_into_batch(self, rng):
+        x = rng.normal(size=(2, 3, 4, 5, 6))
+        folded, mini_batch = L.SequenceFolding(dtype="float64")(x)
+        assert folded.shape == (6, 4, 5, 6)
+        _close(_np(folded)[4], x[1, 1], 0)
+        _close(_np(L.SequenceUnfolding(dtype="float64")([folded, mini_batch])), x, 0)
+
+
+class TestWordEmbedding:
+    def test_one_based_indices_and_out_of_vocabulary(self, rng):
+        W = rng.normal(size=(3, 6))  # Dimension 3, NumWords 5 (+1 OOV column)
+        layer = L.WordEmbedding(3, 5, weights=W, dtype="float64")
+        indices = np.array([[1, 5, 0, 6, 9], [2, 2, 3, 4, 1]])
+        _close(_np(layer(indices)), ref.word_embedding(indices, W, 5))
+
+    def test_error_mode_rejects_out_of_vocabulary(self):
+        layer = L.WordEmbedding(3, 5, oov_mode="error")
+        layer(np.array([[1, 5]]))
+        with pytest.raises(ValueError, match="out of vocabulary"):
+            layer(np.array([[0, 1]]))
+
+
+class TestSequenceInputNormalization:
+    @pytest.mark.parametrize("kind", ["zerocenter", "zscore", "rescale-symmetric",
+                                      "rescale-zero-one"])
+    def test_adapt_and_formula_per_channel(self, rng, kind):
+        sequences = [rng.normal(2.0, 3.0, (t, 4)) for t in (5, 9, 3)]
+        layer = L.SequenceInput(4, normalization=kind, dtype="float64")
+        layer.adapt(sequences)
+        data = np.concatenate(sequences)
+        stats = {"mean": data.mean(0), "std": data.std(0), "lo": data.min(0), "hi": data.max(0)}
+        x = rng.normal(size=(2, 6, 4))
+        _close(_np(layer(x)), ref.normalize(x, kind, **stats))
+
+    def test_element_and_all_dimensions_on_image_sequences(self, rng):
+        sequences = [rng.normal(size=(t, 3, 2, 2)) for t in (4, 6)]
+        data = np.concatenate(sequences)
+        for dimension, axes in (("element", (0,)), ("all", (0, 1, 2, 3)),
+                                ("channel", (0, 1, 2))):
+            layer = L.SequenceInput((3, 2, 2), normalization="zscore",
+                                    normalization_dimension=dimension, dtype="float64")
+            layer.adapt(sequences)
+            x = rng.normal(size=(1, 2, 3, 2, 2))
+            expected = ref.normalize(x, "zscore", mean=data.mean(axes), std=data.std(axes))
+            _close(_np(layer(x)), expected)
+
+    def test_matlab_shaped_statistics_are_accepted(self):
+        layer = L.SequenceInput(2, normalization="zscore", mean=[[1.0], [2.0]],
+                                standard_deviation=np.array([[2.0], [4.0]]), dtype="float64")
+        _close(_np(layer(np.ones((1, 1, 2)))), [[[0.0, -0.25]]])
+
+    def test_min_length_is_enforced(self):
+        with pytest.raises(ValueError, match="MinLength = 3"):
+            L.SequenceInput(2, min_length=3)(np.zeros((1, 2, 2), "float32"))
+
+    def test_bad_statistics_shape_is_named(self):
+        with pytest.raises(ValueError, match="StandardDeviation has shape"):
+            L.SequenceInput(3, normalization="zscore", mean=0.0, standard_deviation=[1, 2])
+
+
+class TestNormalizationLayers:
+    def test_batch_normalization_uses_matlab_epsilon(self, rng):
+        values = {"offset": rng.normal(size=3), "scale": rng.normal(size=3),
+                  "trained_mean": rng.normal(size=3), "trained_variance": rng.uniform(0, 1e-4, 3)}
+        layer = L.BatchNormalization(dtype="float64")
+        layer.set_matlab_weights(**values)
+        x = rng.normal(size=(2, 5, 3))
+        assert layer.epsilon == 1e-5
+        _close(_np(layer(x, training=False)), ref.batch_norm_inference(
+            x, values["offset"], values["scale"], values["trained_mean"],
+            values["trained_variance"]))
+
+    def test_layer_normalization_over_channels(self, rng):
+        layer = L.LayerNormalization(dtype="float64")
+        layer.set_matlab_weights(offset=rng.normal(size=4), scale=rng.normal(size=4))
+        x = rng.normal(size=(2, 5, 4)) * 1e-3  # small variance: epsilon matters
+        _close(_np(layer(x)), ref.layer_norm(x, layer.offset, layer.matlab_scale))
+
+    def test_epsilon_below_matlab_minimum_is_rejected(self):
+        with pytest.raises(ValueError, match="at least 1e-05"):
+            L.BatchNormalization(epsilon=1e-6)
+
+
+class TestOutputLosses:
+    def test_cross_entropy_is_matlab_normalized_with_class_weights(self, rng):
+        probabilities = rng.dirichlet(np.ones(4), size=(3, 5))  # (N, T, K)
+        labels = rng.integers(0, 4, (3, 5))
+        weights = [1.0, 2.0, 0.5, 3.0]
+        assert L.Classification(class_weights=weights).loss.class_weights == weights
+        loss = L.MatlabCrossEntropy(weights, dtype="float64")
+        chosen = np.take_along_axis(probabilities, labels[..., None], -1)[..., 0]
+        expected = -np.mean(np.take(weights, labels) * np.log(chosen))
+        _close(float(loss(labels, probabilities)), expected, 1e-12)
+
+    def test_regression_is_half_squared_error_summed_over_responses(self, rng):
+        y, t = rng.normal(size=(4, 6, 3)), rng.normal(size=(4, 6, 3))
+        expected = np.sum(0.5 * (y - t) ** 2) / (4 * 6)
+        assert isinstance(L.Regression().loss, L.MatlabHalfMeanSquaredError)
+        _close(float(L.MatlabHalfMeanSquaredError(dtype="float64")(t, y)), expected, 1e-12)

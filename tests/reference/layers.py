@@ -1,0 +1,98 @@
+"""Independent float64 numpy versions of MATLAB's non-recurrent sequence layers (spec section 8).
+
+Data are MATLAB-shaped where that is the point (column-major flatten, C x N x T sequences) and
+written from the MATLAB documentation's formulas with plain loops.
+"""
+
+import numpy as np
+
+
+def fully_connected(X, W, b):
+    """X (C, N, T) -> W X + b at every time step: (OutputSize, N, T)."""
+    return np.einsum("oc,cnt->ont", W, X) + np.reshape(b, (-1, 1, 1))
+
+
+def same_padding(length, k, stride, dilation=1):
+    """MATLAB 'same': total = max(0, (ceil(T/s) - 1) s + k_eff - T), left = floor(total/2)."""
+    k_eff = (k - 1) * dilation + 1
+    total = max(0, (-(-length // stride) - 1) * stride + k_eff - length)
+    return total // 2, total - total // 2
+
+
+def conv1d(X, W, b, stride=1, dilation=1, pad=(0, 0), value=0.0):
+    """X (C, N, T); W (FilterSize, NumChannels, NumFilters); cross-correlation over T."""
+    C, N, T = X.shape
+    k, _, F = W.shape
+    Xp = np.concatenate([np.full((C, N, pad[0]), value), X, np.full((C, N, pad[1]), value)], 2)
+    k_eff = (k - 1) * dilation + 1
+    steps = (Xp.shape[2] - k_eff) // stride + 1
+    Y = np.zeros((F, N, steps))
+    for t in range(steps):
+        for j in range(k):
+            Y[:, :, t] += np.einsum("cf,cn->fn", W[j], Xp[:, :, t * stride + j * dilation])
+    return Y + np.reshape(b, (-1, 1, 1))
+
+
+def conv2d_valid(image, W, b):
+    """One image (h, w, C); W (kh, kw, C, F); valid cross-correlation -> (h', w', F)."""
+    kh, kw, _, F = W.shape
+    h, w, _ = image.shape
+    out = np.zeros((h - kh + 1, w - kw + 1, F))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.einsum("abc,abcf->f", image[i:i + kh, j:j + kw], W)
+    return out + b
+
+
+def pool1d(X, size, stride, pad, mode, pad_value=0.0):
+    """X (C, N, T); mode 'max' or 'average'; pad_value 0 counts in averages, 'mean' does not."""
+    C, N, T = X.shape
+    fill = -np.inf if mode == "max" else 0.0
+    Xp = np.concatenate([np.full((C, N, pad[0]), fill), X, np.full((C, N, pad[1]), fill)], 2)
+    real = np.concatenate([np.zeros(pad[0]), np.ones(T), np.zeros(pad[1])])
+    steps = (Xp.shape[2] - size) // stride + 1
+    Y = np.zeros((C, N, steps))
+    for t in range(steps):
+        window = Xp[:, :, t * stride:t * stride + size]
+        if mode == "max":
+            Y[:, :, t] = window.max(axis=2)
+        elif pad_value == "mean":
+            Y[:, :, t] = window.sum(axis=2) / real[t * stride:t * stride + size].sum()
+        else:
+            Y[:, :, t] = window.sum(axis=2) / size
+    return Y
+
+
+def flatten_column_major(frame):
+    """One frame (h, w, c) -> its h*w*c values, h fastest (MATLAB's memory order)."""
+    return np.reshape(frame, -1, order="F")
+
+
+def word_embedding(indices, W, num_words):
+    """1-based indices (N, T); W (Dimension, NumWords + 1); OOV -> the last column."""
+    idx = np.asarray(indices).astype(int)
+    idx = np.where((idx < 1) | (idx > num_words), num_words + 1, idx)
+    return np.transpose(W[:, idx - 1], (1, 2, 0))  # (N, T, Dimension)
+
+
+def normalize(x, kind, mean=None, std=None, lo=None, hi=None):
+    """sequenceInputLayer's formulas, statistics broadcast on the last axis."""
+    if kind == "zerocenter":
+        return x - mean
+    if kind == "zscore":
+        return (x - mean) / std
+    if kind == "rescale-symmetric":
+        return 2 * (x - lo) / (hi - lo) - 1
+    if kind == "rescale-zero-one":
+        return (x - lo) / (hi - lo)
+    return x
+
+
+def batch_norm_inference(x, offset, scale, mean, variance, epsilon=1e-5):
+    return scale * (x - mean) / np.sqrt(variance + epsilon) + offset
+
+
+def layer_norm(x, offset, scale, epsilon=1e-5):
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return scale * (x - mu) / np.sqrt(var + epsilon) + offset
