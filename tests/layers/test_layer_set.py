@@ -211,3 +211,38 @@ class TestOutputLosses:
         expected = np.sum(0.5 * (y - t) ** 2) / (4 * 6)
         assert isinstance(L.Regression().loss, L.MatlabHalfMeanSquaredError)
         _close(float(L.MatlabHalfMeanSquaredError(dtype="float64")(t, y)), expected, 1e-12)
+
+
+def test_dropout_is_inverted_and_identity_at_prediction(rng):
+    layer = L.Dropout(0.25, dtype="float64")
+    x = rng.uniform(1, 2, size=(4, 50, 8))
+    _close(_np(layer(x, training=False)), x, 0)
+    kept = _np(layer(x, training=True))
+    dropped = kept == 0
+    np.testing.assert_allclose(kept[~dropped], x[~dropped] / 0.75, rtol=1e-12)
+    assert 0.15 < dropped.mean() < 0.35
+
+
+def test_relu_and_softmax(rng):
+    x = rng.normal(size=(2, 3, 5))
+    _close(_np(L.ReLU(dtype="float64")(x)), np.maximum(x, 0))
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    _close(_np(L.Softmax(dtype="float64")(x)), e / e.sum(axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("layer", [
+    L.SequenceInput((4, 4, 2), normalization="zscore", mean=0.5, standard_deviation=2.0,
+                    min_length=2),
+    L.Conv1D(3, 4, padding=(1, 2), stride=2, dilation_factor=2, weights_l2_factor=0.5),
+    L.Conv2D(3, 4, padding="same"), L.MaxPooling1D(2, padding="same"),
+    L.AveragePooling1D(3, padding=1, padding_value="mean"), L.GlobalMaxPooling1D(),
+    L.GlobalAveragePooling1D(), L.SequenceFolding(), L.SequenceUnfolding(), L.Flatten(),
+    L.WordEmbedding(3, 10, oov_mode="error"), L.FullyConnected(5, bias_l2_factor=1.0),
+    L.Dropout(0.3), L.BatchNormalization(epsilon=1e-4), L.LayerNormalization(), L.ReLU(),
+    L.Softmax(), L.Classification(class_weights=[1, 2], classes=["a", "b"]),
+    L.Regression(response_names=["y"]),
+], ids=lambda layer: type(layer).__name__)
+def test_config_round_trip(layer):
+    config = layer.get_config()
+    restored = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(restored) is type(layer) and restored.get_config() == config
