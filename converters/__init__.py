@@ -1,5 +1,12 @@
 """Converters between MATLAB networks or weight files and matkeras (as `matkeras.converters`).
 
-`layouts` is the only module that knows MATLAB's gate orders and how MATLAB-layout weights map onto
-Keras-layout variables. Readers for saved MATLAB networks and weight files come with later work.
+- :func:`load_matlab_network` and :func:`inspect_mat`: networks MATLAB saved (``save net.mat``).
+- :func:`load_weights_mat` / :func:`save_weights_mat`: the plain weight layout (see
+  ``weights_mat``), written in MATLAB by ``converters/matlab/matkeras_export.m``.
+- ``layouts`` is the only module that knows MATLAB's gate orders and transposes.
 """
+
+from matkeras.converters.builder import inspect_mat, load_matlab_network
+from matkeras.converters.errors import MatFileError
+
+__all__ = ["MatFileError", "inspect_mat", "load_matlab_network"]
