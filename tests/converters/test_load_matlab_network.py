@@ -1,0 +1,155 @@
+"""load_matlab_network and inspect_mat on the real MATLAB-saved fixtures, and on bad input."""
+
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras import layers as L
+from matkeras.converters import MatFileError, inspect_mat, load_matlab_network
+from tests import tolerances as tol
+from tests.conftest import fixture_path
+from tests.fixtures.matlab_files import (
+    kolmogorov,
+    rossler_trajectory,
+    saved_layers,
+    value,
+    vcs_features,
+)
+from tests.reference.lstm import lstm_forward
+
+
+def _net(name):
+    return fixture_path("matlab", "nets", name)
+
+
+@pytest.mark.parametrize("name", ["rossler_lstm25.mat", "rossler_lstm60.mat"])
+def test_rossler_networks_match_the_oracle(name):
+    model = load_matlab_network(_net(name))
+    assert [type(layer) for layer in model.layers[1:]] == [L.SequenceInput, L.LSTM,
+                                                           L.FullyConnected, L.Regression]
+    inputs, target = rossler_trajectory()
+    window = inputs[:3000]
+    got = model.predict(window[None].astype("float32"), verbose=0)[0]
+    _, lstm, fc, _ = saved_layers(name)
+    Y, _, _ = lstm_forward(window.T[:, None, :], value(lstm, "InputWeights"),
+                           value(lstm, "RecurrentWeights"), value(lstm, "Bias"))
+    expected = (value(fc, "Weights") @ Y[:, 0, :] + value(fc, "Bias")).T
+    assert np.max(np.abs(got - expected)) <= tol.FLOAT32_ATOL
+
+
+def test_rossler_lstm60_rmse():
+    model = load_matlab_network(_net("rossler_lstm60.mat"))
+    inputs, target = rossler_trajectory()
+    prediction = model.predict(inputs[None].astype("float32"), verbose=0)[0, :, 0]
+    rmse = float(np.sqrt(np.mean((prediction - target) ** 2)))
+    assert abs(rmse - tol.ROSSLER_LSTM60_RMSE) <= tol.ROSSLER_LSTM60_RMSE_TOL, rmse
+
+
+def test_kolmogorov_converts_with_its_zscore_layer():
+    model = load_matlab_network(_net("kolmogorov_3xlstm32_zscore.mat"), variable="lstm_net")
+    sequence_input = model.layers[1]
+    assert sequence_input.normalization == "zscore"
+    _, X, q, matlab_prediction, tau = kolmogorov()
+    start, length = 74925, 24970
+    target = q[start + tau:start + tau + length]
+    prediction = model.predict(X[None, start:start + length].astype("float32"),
+                               verbose=0)[0, :, 0]
+    rmse = float(np.sqrt(np.mean((prediction - target) ** 2)))
+    matlab_rmse = float(np.sqrt(np.mean((matlab_prediction - target) ** 2)))
+    assert abs(rmse / 0.01043 - 1) <= 0.03, rmse
+    assert abs(rmse / matlab_rmse - 1) <= 0.05, (rmse, matlab_rmse)
+
+
+def test_vcs_bilstm_accuracy():
+    model = load_matlab_network(_net("vcs_bilstm100_last.mat"))
+    classes = model.layers[-1].classes
+    accuracies = []
+    for split in ("Train", "Validation"):
+        x, labels = vcs_features(split)
+        scores = model.predict(x.astype("float32"), verbose=0)
+        predicted = np.array([int(classes[k]) for k in np.argmax(scores, axis=1)])
+        accuracies.append(float(np.mean(predicted == labels)))
+    assert round(accuracies[0], 3) == 0.996 and accuracies[1] == 1.0, accuracies
+
+
+def test_converted_network_reloads_from_keras_file_identically(tmp_path):
+    model = load_matlab_network(_net("rossler_lstm25.mat"))
+    x = rossler_trajectory()[0][None, :500].astype("float32")
+    model.save(tmp_path / "rossler.keras")
+    reloaded = keras.models.load_model(tmp_path / "rossler.keras")
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_inspect_mat_summarizes_layers():
+    summary = inspect_mat(_net("vcs_bilstm100_last.mat"))
+    assert [row["class"].rsplit(".", 1)[-1] for row in summary] == [
+        "SequenceInputLayer", "BiLSTMLayer", "FullyConnectedLayer", "SoftmaxLayer",
+        "ClassificationOutputLayer"]
+    assert summary[1]["learnables"]["InputWeights"] == (800, 17)
+    assert summary[1]["options"]["NumHiddenUnits"] == 100
+    text = str(summary)
+    assert "BiLSTMLayer" in text and "InputWeights 800x17" in text
+
+
+class TestBadInput:
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(MatFileError, match="does not exist"):
+            load_matlab_network(tmp_path / "nope.mat")
+
+    def test_not_a_mat_file(self, tmp_path):
+        path = tmp_path / "notes.mat"
+        path.write_text("hello " * 100)
+        with pytest.raises(MatFileError, match="is not a MAT-file"):
+            load_matlab_network(path)
+
+    def test_truncated_file(self, tmp_path):
+        data = _net("rossler_lstm25.mat").read_bytes()
+        path = tmp_path / "truncated.mat"
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(MatFileError):
+            load_matlab_network(path)
+
+    def test_mat_file_without_a_network(self):
+        with pytest.raises(MatFileError, match=r"holds no saved network; its variables are "
+                                               r"\['train_data'\]"):
+            load_matlab_network(fixture_path("matlab", "data", "rossler_trajectory.mat"))
+
+    def test_wrong_variable_lists_the_variables(self):
+        with pytest.raises(MatFileError, match=r"has no variable 'net'; its variables are "
+                                               r"\['X', .*'lstm_net'"):
+            load_matlab_network(_net("kolmogorov_3xlstm32_zscore.mat"), variable="net")
+
+    def test_variable_that_is_not_a_network(self):
+        with pytest.raises(MatFileError, match="'lstm_options' .* not a saved network"):
+            load_matlab_network(_net("kolmogorov_3xlstm32_zscore.mat"), variable="lstm_options")
+
+    def test_randomly_mutated_copies_fail_cleanly(self, tmp_path):
+        """A seeded loop of byte mutations of a real fixture: each either still converts to a
+        network with the right structure or raises MatFileError; nothing else escapes."""
+        original = _net("rossler_lstm25.mat").read_bytes()
+        rng = np.random.default_rng(2026)
+        outcomes = {"converted": 0, "rejected": 0}
+        for case in range(200):
+            data = bytearray(original)
+            for _ in range(int(rng.integers(1, 8))):
+                position = int(rng.integers(0, len(data)))
+                data[position] = int(rng.integers(0, 256))
+            if case % 10 == 0:
+                data = data[: int(rng.integers(0, len(data)))]
+            path = tmp_path / f"mutant{case}.mat"
+            path.write_bytes(bytes(data))
+            try:
+                model = load_matlab_network(path, compile=False)
+            except MatFileError:
+                outcomes["rejected"] += 1
+            else:
+                assert model.layers[-1].__class__ is L.Regression
+                outcomes["converted"] += 1
+        assert outcomes["rejected"] > 0
+
+    def test_copy_with_renamed_extension_still_reads(self, tmp_path):
+        copy = tmp_path / "network.bin"
+        shutil.copy(_net("rossler_lstm25.mat"), copy)
+        assert isinstance(load_matlab_network(copy).layers[2], L.LSTM)
