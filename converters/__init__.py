@@ -8,5 +8,7 @@
 
 from matkeras.converters.builder import inspect_mat, load_matlab_network
 from matkeras.converters.errors import MatFileError
+from matkeras.converters.weights_mat import load_weights_mat, read_weights_mat, save_weights_mat
 
-__all__ = ["MatFileError", "inspect_mat", "load_matlab_network"]
+__all__ = ["MatFileError", "inspect_mat", "load_matlab_network", "load_weights_mat",
+           "read_weights_mat", "save_weights_mat"]

@@ -157,6 +157,23 @@ class SequenceInput(keras.layers.Layer):
             self._statistic_variables[key].assign(np.reshape(value, shape))
             self._given[key] = np.reshape(value, shape)
 
+    def set_matlab_weights(self, **statistics):
+        """Sets ``mean``, ``standard_deviation``, ``min``, ``max`` (MATLAB-shaped arrays)."""
+        unknown = sorted(set(statistics) - set(self._needed))
+        if unknown:
+            raise ValueError(f"{self._where}: normalization {self.normalization!r} has no "
+                             f"statistics {unknown}; it uses {list(self._needed)}.")
+        if not self.built:
+            self.build((None, None, *self.input_size))
+        for key, value in statistics.items():
+            checked = self._statistic(key, value)
+            shape = tuple(self._statistic_variables[key].shape)
+            if checked.shape != shape and checked.size != int(np.prod(shape)):
+                raise ValueError(f"{self._where}: {_MATLAB_NAMES[key]} has {checked.size} "
+                                 f"values; this layer keeps {shape}.")
+            self._statistic_variables[key].assign(np.reshape(checked, shape))
+            self._given[key] = np.reshape(checked, shape)
+
     def statistic(self, key):
         """The current ``mean``/``standard_deviation``/``min``/``max`` (numpy)."""
         return ops.convert_to_numpy(self._statistic_variables[key])

@@ -1,0 +1,271 @@
+"""matkeras's plain-struct weight layout for MAT-files (v5/v7 read by scipy, v7.3 by h5py).
+
+The layout, as MATLAB writes it with ``converters/matlab/matkeras_export.m``:
+
+* a variable ``matkeras_layout_version`` = 1;
+* one struct variable per layer that has learnables or states, named ``layer_001``,
+  ``layer_002``, ... in the network's order, with fields
+  - ``Name``: the layer's name (``Layer.Name``; matkeras layer names are the same),
+  - ``Class``: its MATLAB class (e.g. ``nnet.cnn.layer.LSTMLayer``),
+  - its MATLAB properties, in MATLAB layout, single or double: ``InputWeights``,
+    ``RecurrentWeights``, ``Bias``, ``HiddenState``, ``CellState``, ``InputProjector``,
+    ``OutputProjector``, ``Weights``, ``Offset``, ``Scale``, ``TrainedMean``,
+    ``TrainedVariance``, ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` (vectors as n x 1).
+
+Read it in MATLAB with ``s = load('w.mat'); s.layer_001.InputWeights``; in Python with
+:func:`load_weights_mat` (or ``scipy.io.loadmat`` / ``h5py`` directly).
+"""
+
+import datetime
+import os
+
+import h5py
+import numpy as np
+import scipy.io
+
+from matkeras import layers as L
+from matkeras.converters.errors import MatFileError
+from matkeras.layers._recurrent import RecurrentLayer
+
+LAYOUT_VERSION = 1
+_CLASSES = [
+    (L.LSTMProjected, "nnet.cnn.layer.LSTMProjectedLayer"),
+    (L.GRUProjected, "nnet.cnn.layer.GRUProjectedLayer"),
+    (L.BiLSTM, "nnet.cnn.layer.BiLSTMLayer"), (L.LSTM, "nnet.cnn.layer.LSTMLayer"),
+    (L.GRU, "nnet.cnn.layer.GRULayer"),
+    (L.FullyConnected, "nnet.cnn.layer.FullyConnectedLayer"),
+    (L.Conv1D, "nnet.cnn.layer.Convolution1DLayer"),
+    (L.Conv2D, "nnet.cnn.layer.Convolution2DLayer"),
+    (L.BatchNormalization, "nnet.cnn.layer.BatchNormalizationLayer"),
+    (L.LayerNormalization, "nnet.cnn.layer.LayerNormalizationLayer"),
+    (L.WordEmbedding, "nnet.cnn.layer.WordEmbeddingLayer"),
+    (L.SequenceInput, "nnet.cnn.layer.SequenceInputLayer"),
+]
+_STATISTICS = {"Mean": "mean", "StandardDeviation": "standard_deviation", "Min": "min",
+               "Max": "max"}
+
+
+def _properties(layer):
+    """{MATLAB property: (numpy value, set_matlab_weights keyword)} of one layer."""
+    if isinstance(layer, RecurrentLayer):
+        props = {"InputWeights": (layer.input_weights, "input_weights"),
+                 "RecurrentWeights": (layer.recurrent_weights, "recurrent_weights"),
+                 "Bias": (layer.bias, "bias")}
+        if getattr(layer, "_PROJECTED", False):
+            props["InputProjector"] = (layer.input_projector, "input_projector")
+            props["OutputProjector"] = (layer.output_projector, "output_projector")
+        for argument, prop in layer._STATES:
+            if not layer.has_state_inputs:
+                props[prop] = (layer._matlab_value(argument), argument)
+        return props
+    if isinstance(layer, (L.FullyConnected, L.Conv1D, L.Conv2D)):
+        bias = layer.bias if isinstance(layer, L.FullyConnected) else np.asarray(layer.bias)
+        return {"Weights": (layer.matlab_weights, "weights"), "Bias": (bias, "bias")}
+    if isinstance(layer, L.BatchNormalization):
+        return {"Offset": (layer.offset, "offset"), "Scale": (layer.matlab_scale, "scale"),
+                "TrainedMean": (layer.trained_mean, "trained_mean"),
+                "TrainedVariance": (layer.trained_variance, "trained_variance")}
+    if isinstance(layer, L.LayerNormalization):
+        return {"Offset": (layer.offset, "offset"), "Scale": (layer.matlab_scale, "scale")}
+    if isinstance(layer, L.WordEmbedding):
+        return {"Weights": (layer.matlab_weights, "weights")}
+    if isinstance(layer, L.SequenceInput):
+        return {prop: (layer.statistic(key), key) for prop, key in _STATISTICS.items()
+                if key in layer._statistic_variables}
+    return {}
+
+
+def _matlab_class(layer):
+    return next((name for cls, name in _CLASSES if isinstance(layer, cls)), None)
+
+
+def _walk(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _walk(layer)
+
+
+def save_weights_mat(model, path, version="5", overwrite=False):
+    """Writes every matkeras layer's MATLAB properties of `model` in the plain layout.
+
+    Args:
+        model: a ``keras.Model`` (or a list of layers) with matkeras layers.
+        path: the MAT-file to write.
+        version: ``"5"`` (MATLAB's default v7 format, read by scipy) or ``"7.3"`` (HDF5).
+        overwrite: an existing file is only replaced when True.
+    """
+    path = os.fspath(path)
+    if version not in ("5", "7.3"):
+        raise ValueError(f"version must be '5' or '7.3'; received {version!r}.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+    layers = list(_walk(model)) if hasattr(model, "layers") else list(model)
+    variables = {"matkeras_layout_version": np.array([[float(LAYOUT_VERSION)]])}
+    number = 0
+    for layer in layers:
+        props = _properties(layer)
+        if not props:
+            continue
+        number += 1
+        struct = {"Name": layer.name, "Class": _matlab_class(layer)}
+        for prop, (value, _) in props.items():
+            array = np.asarray(value)
+            struct[prop] = array.reshape(-1, 1) if array.ndim == 1 else array
+        variables[f"layer_{number:03d}"] = struct
+    if version == "5":
+        scipy.io.savemat(path, variables, format="5", do_compression=True, oned_as="column")
+    else:
+        _write_v73(path, variables)
+    return path
+
+
+def _write_v73(path, variables):
+    with h5py.File(path, "w", userblock_size=512) as handle:
+        for name, value in variables.items():
+            if isinstance(value, dict):
+                group = handle.create_group(name)
+                group.attrs["MATLAB_class"] = np.bytes_("struct")
+                for field, item in value.items():
+                    _write_v73_value(group, field, item)
+            else:
+                _write_v73_value(handle, name, value)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
+    text = f"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: {stamp} HDF5 schema 1.00 ."
+    header = text.encode("ascii").ljust(116, b" ") + b" " * 8 + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as handle:
+        handle.write(header)
+
+
+def _write_v73_value(group, name, value):
+    if isinstance(value, str):
+        codes = np.array([[ord(ch)] for ch in value] or [[0]], dtype=np.uint16)
+        dataset = group.create_dataset(name, data=codes)  # MATLAB 1 x n, stored transposed
+        dataset.attrs["MATLAB_class"] = np.bytes_("char")
+        dataset.attrs["MATLAB_int_decode"] = np.int32(2)
+        return
+    array = np.asarray(value)
+    matlab_class = {"float32": "single", "float64": "double"}[array.dtype.name]
+    dataset = group.create_dataset(name, data=np.ascontiguousarray(array.T))
+    dataset.attrs["MATLAB_class"] = np.bytes_(matlab_class)
+
+
+def read_weights_mat(path):
+    """The layout's layer structs, in order: a list of dicts (Name, Class, properties)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MatFileError(f"'{path}' does not exist or is not a file.")
+    try:
+        if h5py.is_hdf5(path):
+            contents = _read_v73(path)
+        else:
+            contents = _read_v5(path)
+    except (Exception, MemoryError) as error:
+        if isinstance(error, MatFileError):
+            raise
+        raise MatFileError(f"'{path}' could not be read as a MAT-file "
+                           f"({type(error).__name__}: {error}).") from None
+    names = sorted(k for k in contents if k.startswith("layer_"))
+    if not names:
+        present = sorted(k for k in contents if not k.startswith("__"))
+        raise MatFileError(f"'{path}' has no layer_NNN structs of the matkeras weight layout; "
+                           f"its variables are {present}.")
+    structs = []
+    for name in names:
+        struct = contents[name]
+        if not isinstance(struct, dict) or "Name" not in struct:
+            raise MatFileError(f"Variable {name!r} in '{path}' is not a struct with a Name "
+                               "field.")
+        structs.append(struct)
+    return structs
+
+
+def _read_v5(path):
+    """scipy's reader, keeping MATLAB's 2-D shapes (no squeezing) and turning structs to dicts."""
+    contents = scipy.io.loadmat(path, squeeze_me=False, struct_as_record=True)
+    result = {}
+    for name, value in contents.items():
+        if isinstance(value, np.ndarray) and value.dtype.names and value.size == 1:
+            result[name] = {f: _v5_value(value.flat[0][f]) for f in value.dtype.names}
+        else:
+            result[name] = value
+    return result
+
+
+def _v5_value(value):
+    array = np.asarray(value)
+    if array.dtype.kind == "U":
+        return str(array.flat[0]) if array.size else ""
+    return array
+
+
+def _read_v73(path):
+    contents = {}
+    with h5py.File(path, "r") as handle:
+        for name, item in handle.items():
+            if name.startswith("#"):
+                continue
+            if isinstance(item, h5py.Group):
+                contents[name] = {field: _read_v73_value(item[field]) for field in item
+                                  if isinstance(item[field], h5py.Dataset)}
+            else:
+                contents[name] = _read_v73_value(item)
+    return contents
+
+
+def _read_v73_value(dataset):
+    data = dataset[()]
+    matlab_class = dataset.attrs.get("MATLAB_class", b"double")
+    if isinstance(matlab_class, bytes):
+        matlab_class = matlab_class.decode()
+    if matlab_class == "char":
+        return "".join(chr(c) for c in np.ravel(data.T) if c)
+    return np.asarray(data).T
+
+
+def load_weights_mat(path, model):
+    """Sets the weights of `model`'s matkeras layers from a file in the plain layout.
+
+    Layers are matched by name. Returns the names of the layers that were set. A struct that
+    names no layer of the model, or a property of the wrong shape, is an error that says which.
+    """
+    structs = read_weights_mat(path)
+    layers = {layer.name: layer for layer in _walk(model)}
+    missing = [s["Name"] for s in structs if s["Name"] not in layers]
+    if missing:
+        raise MatFileError(f"'{path}' has weights for layers {missing} that the model does not "
+                           f"have; its layers are {sorted(layers)}.")
+    done = []
+    for struct in structs:
+        layer = layers[struct["Name"]]
+        if not hasattr(layer, "set_matlab_weights"):
+            raise MatFileError(f"'{path}': layer '{layer.name}' ({type(layer).__name__}) has no "
+                               "MATLAB weights to set.")
+        known = {prop: key for prop, (_, key) in _known_properties(layer).items()}
+        values = {}
+        for prop, value in struct.items():
+            if prop in ("Name", "Class"):
+                continue
+            if prop not in known:
+                raise MatFileError(f"'{path}': layer '{layer.name}' has no MATLAB property "
+                                   f"{prop!r}; expected some of {sorted(known)}.")
+            values[known[prop]] = np.asarray(value)
+        try:
+            if isinstance(layer, L.WordEmbedding):
+                layer.set_matlab_weights(values["weights"])
+            else:
+                layer.set_matlab_weights(**values)
+        except ValueError as error:
+            raise MatFileError(f"'{path}': {error}") from None
+        done.append(layer.name)
+    return done
+
+
+def _known_properties(layer):
+    if not layer.built and isinstance(layer, RecurrentLayer):
+        return {"InputWeights": (None, "input_weights"),
+                "RecurrentWeights": (None, "recurrent_weights"), "Bias": (None, "bias"),
+                "InputProjector": (None, "input_projector"),
+                "OutputProjector": (None, "output_projector"),
+                **{prop: (None, arg) for arg, prop in layer._STATES}}
+    return _properties(layer)
