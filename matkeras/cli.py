@@ -1,20 +1,125 @@
-"""The ``matkeras`` command."""
+"""The ``matkeras`` command: ``inspect``, ``convert`` and ``demo``.
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or unreadable input, 3 a
+``--verify`` mismatch, 4 the output exists (use ``--force``).
+"""
 
 import argparse
+import os
+import sys
+import time
 
 from matkeras._version import __version__
 
+#: ``--verify``'s tolerance on the largest absolute difference (float32 computation).
+VERIFY_ATOL = 1e-4
+
+
+def _progress(message):
+    print(f"[matkeras] {message}", file=sys.stderr, flush=True)
+
+
+def _inspect(args):
+    from matkeras.converters import inspect_mat
+
+    print(inspect_mat(args.path, args.variable))
+    return 0
+
+
+def _convert(args):
+    import numpy as np
+
+    from matkeras.converters import load_matlab_network
+
+    output = args.output
+    if not output.endswith(".keras"):
+        raise SystemExit(_fail(2, f"the output must be a .keras file; received {output!r}."))
+    if os.path.exists(output) and not args.force:
+        raise SystemExit(_fail(4, f"'{output}' exists; pass --force to overwrite it."))
+    start = time.perf_counter()
+    _progress(f"reading {args.path} ...")
+    model = load_matlab_network(args.path, args.variable)
+    _progress(f"rebuilt {len(model.layers) - 1} layers "
+              f"({model.count_params():,} values) in {time.perf_counter() - start:.1f} s")
+    if args.verify:
+        x, expected = _verify_data(args.verify)
+        got = model.predict(x, verbose=0)
+        got = got.reshape(expected.shape) if got.size == expected.size else got
+        if got.shape != expected.shape:
+            raise SystemExit(_fail(3, f"--verify: the network's output has shape {got.shape}; "
+                                      f"'{args.verify}' expects {expected.shape}."))
+        difference = float(np.max(np.abs(got - expected)))
+        _progress(f"verify: max |difference| = {difference:.3g} (tolerance {VERIFY_ATOL})")
+        if not difference <= VERIFY_ATOL:
+            raise SystemExit(_fail(3, f"--verify failed: max |difference| {difference:.3g} > "
+                                      f"{VERIFY_ATOL}."))
+    _progress(f"saving {output} ...")
+    model.save(output)
+    _progress(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _verify_data(path):
+    """Variables X (C x T, or N x 1 cell of C x T) and Y (the MATLAB outputs) of a MAT-file."""
+    import numpy as np
+    import scipy.io
+
+    from matkeras.converters import MatFileError
+
+    try:
+        contents = scipy.io.loadmat(path)
+    except Exception as error:
+        raise MatFileError(f"--verify: '{path}' could not be read ({error}).") from None
+    missing = [k for k in ("X", "Y") if k not in contents]
+    if missing:
+        raise MatFileError(f"--verify: '{path}' lacks {missing}; it needs X (C x T, MATLAB "
+                           "layout) and Y (what MATLAB's predict returned).")
+    x, y = contents["X"], contents["Y"]
+    if x.dtype == object:  # cell array of equally long sequences
+        x = np.stack([np.asarray(c, np.float32).T for c in np.ravel(x)])
+        y = np.stack([np.asarray(c, np.float32).T for c in np.ravel(y)]) \
+            if y.dtype == object else np.asarray(y, np.float32)
+    else:
+        x = np.asarray(x, np.float32).T[None]
+        y = np.asarray(y, np.float32).T[None]
+    return x, y
+
+
+def _fail(code, message):
+    print(f"matkeras: error: {message}", file=sys.stderr)
+    return code
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="matkeras", description="MATLAB sequence networks on "
-                                     "Keras 3.")
+    parser = argparse.ArgumentParser(prog="matkeras",
+                                     description="MATLAB sequence networks on Keras 3.")
     parser.add_argument("--version", action="version", version=f"matkeras {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    inspect = commands.add_parser("inspect", help="list the layers of a network MATLAB saved")
+    inspect.add_argument("path")
+    inspect.add_argument("--variable", default=None, help="the network's variable name")
+    convert = commands.add_parser("convert", help="convert a MATLAB-saved network to .keras")
+    convert.add_argument("path")
+    convert.add_argument("-o", "--output", required=True, help="the .keras file to write")
+    convert.add_argument("--variable", default=None)
+    convert.add_argument("--verify", default=None, metavar="INPUTS.mat",
+                         help="a MAT-file with X (C x T) and MATLAB's output Y to compare with")
+    convert.add_argument("--force", action="store_true", help="overwrite an existing output")
     demo = commands.add_parser("demo", help="train MATLAB's Japanese Vowels LSTM example")
     demo.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
-    if args.command == "demo":
+    try:
+        if args.command == "inspect":
+            return _inspect(args)
+        if args.command == "convert":
+            return _convert(args)
         from matkeras import demo as demo_module
 
         demo_module.main([] if args.epochs is None else ["--epochs", str(args.epochs)])
-    return 0
+        return 0
+    except ValueError as error:  # MatFileError included
+        return _fail(2, str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
