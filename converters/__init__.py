@@ -8,7 +8,9 @@
 
 from matkeras.converters.builder import inspect_mat, load_matlab_network
 from matkeras.converters.errors import MatFileError
+from matkeras.converters.onnx_network import load_onnx_network
 from matkeras.converters.weights_mat import load_weights_mat, read_weights_mat, save_weights_mat
 
-__all__ = ["MatFileError", "inspect_mat", "load_matlab_network", "load_weights_mat",
+__all__ = ["MatFileError", "inspect_mat", "load_matlab_network", "load_onnx_network",
+           "load_weights_mat",
            "read_weights_mat", "save_weights_mat"]

@@ -165,6 +165,11 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
     stateful = False
 
     @property
+    def states(self):
+        """Keras's stateful-RNN states: none (MATLAB-style stateful prediction is separate)."""
+        return None
+
+    @property
     def return_sequences(self):
         return self.output_mode == "sequence"
 
@@ -331,7 +336,7 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
         width = self._DIRECTIONS * self.units
         output = (batch, time, width) if self.output_mode == "sequence" else (batch, width)
         if self.has_state_outputs:
-            return [output] + [(batch, width)] * len(self._STATES)
+            return (output, *[(batch, width)] * len(self._STATES))
         return output
 
     def get_config(self):

@@ -1,0 +1,305 @@
+"""ONNX files with LSTM/GRU nodes (as MATLAB's exportONNXNetwork writes them) as keras.Models.
+
+The graph is rebuilt op by op on Keras tensors, in the ONNX graph's own layouts: the model's
+inputs and outputs have the shapes the ONNX graph declares (an RNN's ``X`` is ``(T, N, C)`` unless
+the node has ``layout=1``; its ``Y`` is ``(T, directions, N, H)`` and ``Y_h``/``Y_c`` are
+``(directions, N, H)``). Recurrent nodes become matkeras layers:
+
+* ``LSTM``: gates ``i, o, f, c`` -> MATLAB's ``i, f, g, o``; ``B`` (input and recurrent bias)
+  summed into MATLAB's one bias; ``activations`` ``[f, g, h]`` with f Sigmoid or HardSigmoid
+  (alpha 0.2, beta 0.5: MATLAB's hard-sigmoid) and g = h one of Tanh, Softsign, Relu; forward,
+  reverse and bidirectional (:class:`matkeras.layers.BiLSTM`); constant ``initial_h``/
+  ``initial_c`` become the layers' HiddenState/CellState.
+* ``GRU``: gates ``z, r, h``; ``linear_before_reset=0`` -> ``"before-multiplication"`` (one bias,
+  ``Wb + Rb``), ``=1`` -> ``"recurrent-bias-after-multiplication"`` (6H bias ``[Wb; Rb]``);
+  bidirectional through ``keras.layers.Bidirectional``.
+
+Other ops: Squeeze, Unsqueeze, Transpose, Reshape (constant shape), MatMul, Add, Gemm, Softmax,
+Relu, Sigmoid, Tanh, Identity, Flatten. Not supported (an error lists them all): peepholes,
+``clip``, ``input_forget``, variable ``sequence_lens``, and any other op.
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from matkeras import layers as L
+from matkeras.converters import layouts
+from matkeras.converters.errors import MatFileError
+
+_GATE = {"Sigmoid": "sigmoid", "HardSigmoid": "hard-sigmoid"}
+_STATE = {"Tanh": "tanh", "Softsign": "softsign", "Relu": "relu"}
+SUPPORTED_OPS = ("LSTM", "GRU", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "MatMul", "Add",
+                 "Gemm", "Softmax", "Relu", "Sigmoid", "Tanh", "Identity", "Flatten")
+
+
+def load_onnx_network(path, constants=None):
+    """Reads an ONNX file with LSTM/GRU nodes and returns an equivalent ``keras.Model``.
+
+    Args:
+        path: the ``.onnx`` file.
+        constants: optional ``{graph input name: array}`` for graph inputs that are really
+            weights (as in the ONNX operator test cases, which feed W, R, B as inputs).
+
+    Returns:
+        A ``keras.Model`` whose inputs are the graph's remaining inputs and whose outputs are the
+        graph's outputs, in the graph's layouts.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MatFileError(f"'{path}' does not exist or is not a file.")
+    try:
+        model = onnx.load(path)
+        onnx.checker.check_model(model)
+    except Exception as error:  # onnx raises DecodeError, ValidationError, ...
+        raise MatFileError(f"'{path}' is not a valid ONNX model ({type(error).__name__}: "
+                           f"{error}).") from None
+    graph = model.graph
+    unsupported = sorted({n.op_type for n in graph.node} - set(SUPPORTED_OPS))
+    if unsupported:
+        raise MatFileError(f"'{path}' uses ONNX ops matkeras does not convert: {unsupported}; "
+                           f"supported: {list(SUPPORTED_OPS)}.")
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    values.update({k: np.asarray(v) for k, v in (constants or {}).items()})
+    tensors, inputs = {}, []
+    for item in graph.input:
+        if item.name in values:
+            continue
+        dims = [d.dim_value if d.dim_value > 0 else None for d in
+                item.type.tensor_type.shape.dim]
+        tensor = keras.Input(shape=tuple(dims[1:]), batch_size=dims[0], name=item.name)
+        tensors[item.name] = tensor
+        inputs.append(tensor)
+    for number, node in enumerate(graph.node):
+        try:
+            outputs = _HANDLERS[node.op_type](node, tensors, values, number)
+        except (ValueError, KeyError, TypeError) as error:
+            raise MatFileError(f"'{path}': node {number} ({node.op_type} "
+                               f"'{node.name or node.output[0]}') could not be converted: "
+                               f"{error}") from None
+        for name, tensor in zip(node.output, outputs, strict=False):
+            if name:
+                tensors[name] = tensor
+    return keras.Model(inputs, [tensors[o.name] for o in graph.output], name="onnx_network")
+
+
+def _attributes(node):
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _input(node, index, tensors, values):
+    if index >= len(node.input) or not node.input[index]:
+        return None
+    name = node.input[index]
+    return values[name] if name in values else tensors[name]
+
+
+def _constant(node, index, values, what):
+    if index >= len(node.input) or not node.input[index]:
+        return None
+    name = node.input[index]
+    if name not in values:
+        raise ValueError(f"its {what} ('{name}') must be a constant (an initializer or given in "
+                         "constants=).")
+    return np.asarray(values[name], dtype=np.float64)
+
+
+def _activations(attrs, count, directions, kind):
+    names = [a.decode() if isinstance(a, bytes) else a for a in attrs.get(
+        "activations", [b"Sigmoid", b"Tanh", b"Tanh"][:count] * directions)]
+    alphas = list(attrs.get("activation_alpha", []))
+    betas = list(attrs.get("activation_beta", []))
+    per_direction = [names[d * count:(d + 1) * count] for d in range(directions)]
+    if any(p != per_direction[0] for p in per_direction):
+        raise ValueError(f"both directions must use the same activations; received {names}.")
+    gate, state = per_direction[0][0], per_direction[0][1]
+    if kind == "LSTM" and per_direction[0][2] != state:
+        raise ValueError(f"MATLAB's LSTM applies one state activation twice; activations "
+                         f"{names} use {state} and {per_direction[0][2]}.")
+    if gate not in _GATE or state not in _STATE:
+        raise ValueError(f"activations {names} are outside MATLAB's (gate: {list(_GATE)}; "
+                         f"state: {list(_STATE)}).")
+    alpha, beta = (alphas or [0.2])[0], (betas or [0.5])[0]
+    if gate == "HardSigmoid" and (abs(alpha - 0.2) > 1e-6 or abs(beta - 0.5) > 1e-6):
+        raise ValueError(f"HardSigmoid with alpha {alpha}, beta {beta} is not MATLAB's "
+                         "hard-sigmoid (0.2, 0.5).")
+    return _GATE[gate], _STATE[state]
+
+
+def _recurrent(node, tensors, values, number):
+    kind = node.op_type
+    attrs = _attributes(node)
+    gates = 4 if kind == "LSTM" else 3
+    for name in ("clip", "input_forget"):
+        if attrs.get(name):
+            raise ValueError(f"attribute {name} has no MATLAB equivalent.")
+    if kind == "LSTM" and _input(node, 7, tensors, values) is not None:
+        raise ValueError("peephole weights (P) have no MATLAB equivalent.")
+    direction = attrs.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    directions = 2 if direction == "bidirectional" else 1
+    units = int(attrs["hidden_size"])
+    batchwise = attrs.get("layout", 0) == 1
+    gate, state = _activations(attrs, 3 if kind == "LSTM" else 2, directions, kind)
+    W, R = _constant(node, 1, values, "W"), _constant(node, 2, values, "R")
+    B = _constant(node, 3, values, "B")
+    B = np.zeros((directions, 2 * gates * units)) if B is None else B
+    lengths = _constant(node, 4, values, "sequence_lens")
+    x = _input(node, 0, tensors, values)
+    if lengths is not None and len(set(lengths.ravel())) > 1:
+        raise ValueError("sequence_lens with different lengths has no MATLAB equivalent "
+                         "(MATLAB pads and runs every step).")
+    initial = [_constant(node, 5, values, "initial_h")]
+    if kind == "LSTM":
+        initial.append(_constant(node, 6, values, "initial_c"))
+    states = []
+    for value in initial:
+        if value is None:
+            states.append(None)
+            continue
+        value = value.transpose(1, 0, 2) if batchwise else value  # (dirs, N, H)
+        if not np.allclose(value, value[:, :1]):
+            raise ValueError("initial states that differ between observations cannot be a "
+                             "layer's HiddenState/CellState.")
+        states.append(value[:, 0, :])
+    onnx_kind = "lstm" if kind == "LSTM" else "gru"
+    per_direction = []
+    for d in range(directions):
+        w = layouts.onnx_to_matlab(onnx_kind, W[d])
+        r = layouts.onnx_to_matlab(onnx_kind, R[d])
+        wb, rb = B[d][:gates * units], B[d][gates * units:]
+        if kind == "GRU" and attrs.get("linear_before_reset", 0):
+            bias = layouts.onnx_to_matlab("gru", np.concatenate([wb, rb]), chunks=2)
+        else:
+            bias = layouts.onnx_to_matlab(onnx_kind, wb + rb)
+        per_direction.append({"input_weights": w, "recurrent_weights": r, "bias": bias})
+    sequences = x if batchwise else ops.transpose(x, (1, 0, 2))
+    options = {"state_activation": state, "gate_activation": gate, "has_state_outputs": True,
+               "name": f"{node.name or node.op_type.lower()}_{number}"}
+    if kind == "GRU":
+        options["reset_gate_mode"] = ("recurrent-bias-after-multiplication"
+                                      if attrs.get("linear_before_reset", 0)
+                                      else "before-multiplication")
+    results = _run_recurrent(kind, directions, direction, units, options, per_direction,
+                             states, sequences)
+    y, finals = results[0], results[1:]
+    y = ops.reshape(y, (-1, ops.shape(y)[1], directions, units))  # (N, T, dirs, H)
+    y = y if batchwise else ops.transpose(y, (1, 2, 0, 3))  # (T, dirs, N, H)
+    finals = [ops.reshape(f, (-1, directions, units)) for f in finals]  # (N, dirs, H)
+    finals = finals if batchwise else [ops.transpose(f, (1, 0, 2)) for f in finals]
+    return [y, *finals]
+
+
+def _run_recurrent(kind, directions, direction, units, options, per_direction, states,
+                   sequences):
+    if kind == "LSTM" and directions == 2:
+        layer = L.BiLSTM(units, **options)
+        layer.set_matlab_weights(**{k: np.concatenate([p[k] for p in per_direction])
+                                    for k in per_direction[0]},
+                                 **_state_values(states, ("hidden_state", "cell_state")))
+        return layer(sequences)
+    cls = L.LSTM if kind == "LSTM" else L.GRU
+    names = ("hidden_state", "cell_state") if kind == "LSTM" else ("hidden_state",)
+    if directions == 2:
+        wrapper = keras.layers.Bidirectional(cls(units, **{**options, "name": options["name"]}),
+                                             name=f"bidirectional_{options['name']}")
+        outputs = wrapper(sequences)
+        for d, layer in enumerate((wrapper.forward_layer, wrapper.backward_layer)):
+            layer.set_matlab_weights(**per_direction[d], **_state_values(
+                [None if s is None else s[d:d + 1] for s in states], names))
+        y, *finals = outputs
+        count = len(names)
+        return [y, *[ops.concatenate([finals[i], finals[count + i]], axis=-1)
+                     for i in range(count)]]
+    layer = cls(units, go_backwards=direction == "reverse", **options)
+    layer.set_matlab_weights(**per_direction[0], **_state_values(states, names))
+    y, *finals = layer(sequences)
+    if direction == "reverse":
+        y = ops.flip(y, axis=1)  # back to the original time order, as ONNX's Y
+    return [y, *finals]
+
+
+def _state_values(states, names):
+    return {name: np.ravel(value) for name, value in zip(names, states, strict=False)
+            if value is not None}
+
+
+def _tensor(node, index, tensors, values):
+    value = _input(node, index, tensors, values)
+    return ops.convert_to_tensor(np.asarray(value, np.float32)) if isinstance(
+        value, np.ndarray) else value
+
+
+def _axes(node, values):
+    attrs = _attributes(node)
+    if "axes" in attrs:
+        return tuple(int(a) for a in attrs["axes"])
+    axes = _constant(node, 1, values, "axes")
+    return None if axes is None else tuple(int(a) for a in axes.ravel())
+
+
+def _squeeze(node, tensors, values, number):
+    return [ops.squeeze(_tensor(node, 0, tensors, values), axis=_axes(node, values))]
+
+
+def _unsqueeze(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    for axis in sorted(_axes(node, values)):
+        x = ops.expand_dims(x, axis)
+    return [x]
+
+
+def _gemm(node, tensors, values, number):
+    attrs = _attributes(node)
+    a, b = _tensor(node, 0, tensors, values), _tensor(node, 1, tensors, values)
+    if attrs.get("transA"):
+        a = ops.transpose(a)
+    if attrs.get("transB"):
+        b = ops.transpose(b)
+    y = attrs.get("alpha", 1.0) * ops.matmul(a, b)
+    c = _tensor(node, 2, tensors, values)
+    return [y if c is None else y + attrs.get("beta", 1.0) * c]
+
+
+def _reshape(node, tensors, values, number):
+    shape = tuple(int(s) for s in _constant(node, 1, values, "shape").ravel())
+    return [ops.reshape(_tensor(node, 0, tensors, values), shape)]
+
+
+def _flatten(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    axis = _attributes(node).get("axis", 1)
+    if axis != 1:
+        raise ValueError("only Flatten with axis=1 is supported.")
+    return [ops.reshape(x, (-1, int(np.prod(x.shape[1:]))))]
+
+
+def _unary(function):
+    return lambda node, tensors, values, number: [function(_tensor(node, 0, tensors, values))]
+
+
+def _binary(function):
+    return lambda node, tensors, values, number: [function(_tensor(node, 0, tensors, values),
+                                                           _tensor(node, 1, tensors, values))]
+
+
+_HANDLERS = {
+    "LSTM": _recurrent, "GRU": _recurrent, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
+    "Transpose": lambda node, tensors, values, number: [ops.transpose(
+        _tensor(node, 0, tensors, values), _attributes(node).get("perm"))],
+    "Reshape": _reshape, "MatMul": _binary(ops.matmul), "Add": _binary(ops.add), "Gemm": _gemm,
+    "Softmax": lambda node, tensors, values, number: [ops.softmax(
+        _tensor(node, 0, tensors, values), axis=_attributes(node).get("axis", -1))],
+    "Relu": _unary(ops.relu), "Sigmoid": _unary(ops.sigmoid), "Tanh": _unary(ops.tanh),
+    "Identity": _unary(lambda x: x), "Flatten": _flatten,
+}
