@@ -1,10 +1,11 @@
 """Networks saved by MATLAB (``save net.mat net``) read with mat-io and rebuilt from matkeras.
 
-Covered: ``SeriesNetwork`` objects, and ``DAGNetwork`` objects whose layers form a chain (the
-saved ``Layers`` in order). Not covered: ``dlnetwork`` objects and branching DAGs (their saved
-connection structure was not available to test); layer kinds outside the table in
-:func:`infer_class`. For those, MATLAB's ``converters/matlab/matkeras_export.m`` writes the plain
-weight layout that :func:`matkeras.converters.load_weights_mat` reads.
+Covered: ``SeriesNetwork`` objects. Not covered: ``DAGNetwork`` and ``dlnetwork`` objects (no
+saved example was available to learn how their connections are stored, and reading their layers
+in array order could silently miswire a branching network, so they are refused with a clear
+error); layer kinds outside the table in :func:`infer_class`. For those, MATLAB's
+``converters/matlab/matkeras_export.m`` writes the plain weight layout that
+:func:`matkeras.converters.load_weights_mat` reads.
 
 mat-io decodes the MCOS objects but reports each element of the network's heterogeneous
 ``Layers`` array with the array's base class, ``nnet.cnn.layer.Layer``. The real class is
@@ -80,10 +81,11 @@ def read_network(path, variable=None):
                                "one with variable=.")
         variable = networks[0]
     network = contents[variable]
-    if network.classname == "dlnetwork":
-        raise MatFileError(f"Variable {variable!r} in '{path}' is a dlnetwork; reading "
-                           "dlnetwork objects is not supported. Export it with "
-                           "converters/matlab/matkeras_export.m instead.")
+    if network.classname != "SeriesNetwork":
+        raise MatFileError(f"Variable {variable!r} in '{path}' is a {network.classname}; only "
+                           "SeriesNetwork objects are read. Write its weights with "
+                           "converters/matlab/matkeras_export.m and load them into the same "
+                           "network built with matkeras layers (load_weights_mat).")
     try:
         saved = network.properties["any"][0, 0]
         layers = np.ravel(saved["Layers"])

@@ -153,3 +153,20 @@ class TestBadInput:
         copy = tmp_path / "network.bin"
         shutil.copy(_net("rossler_lstm25.mat"), copy)
         assert isinstance(load_matlab_network(copy).layers[2], L.LSTM)
+
+
+def test_unsupported_layers_are_listed_together():
+    from matkeras.converters.builder import build_layers
+    from matkeras.converters.matlab_network import SavedLayer, infer_class
+
+    records = [
+        SavedLayer(1, "in", "nnet.cnn.layer.SequenceInputLayer",
+                   {"InputSize": np.array([[3.0]]), "Normalization": np.zeros((0, 0)),
+                    "MinLength": np.array([[1.0]])}),
+        SavedLayer(2, "relu", infer_class({"Version": 1, "Name": "relu"}), {}),
+        SavedLayer(3, "attn", "nnet.cnn.layer.SelfAttentionLayer", {"NumHeads": 4}),
+    ]
+    assert records[1].matlab_class == "unknown"
+    with pytest.raises(MatFileError, match=r"layer 2 'relu' \(unknown.*; layer 3 'attn' "
+                                           r"\(nnet.cnn.layer.SelfAttentionLayer"):
+        build_layers("net.mat", records)
