@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint clean
+.PHONY: demo test bench bench-quick lint clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+
+bench: $(VENV)/.installed-test
+	$(PY) -m benchmarks.run
+
+bench-quick: $(VENV)/.installed-test
+	$(PY) -m benchmarks.run --quick
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
