@@ -40,7 +40,14 @@ def run(step, projected, keep, states, weights, config, return_sequences, implem
     states, weights, config = tuple(states), tuple(weights), tuple(config)
     if implementation == "scan":
         return _scan_loop(step, projected, keep, states, weights, config, bool(return_sequences))
-    loop = _while_loop(step, config, bool(return_sequences))
+    import tensorflow as tf
+
+    traced, compiled = _while_loop(step, config, bool(return_sequences))
+    # Inside a traced function (fit, predict, a user's tf.function) the loop is built in place,
+    # so TensorFlow differentiates and optimizes it with the rest of the graph; a nested
+    # tf.function call would make the backward pass several times slower. Eager calls use the
+    # compiled function, which is what makes them fast.
+    loop = compiled if tf.executing_eagerly() else traced
     return loop(projected, keep, states, weights)
 
 
@@ -69,15 +76,19 @@ def _while_loop(step, config, return_sequences):
     one tf.function per configuration keeps TensorFlow from warning about retracing)."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True, autograph=False)
     def loop(projected, keep, states, weights):
         steps = tf.shape(projected)[0]
         outputs = tf.TensorArray(projected.dtype, size=steps if return_sequences else 0,
                                  element_shape=states[0].shape)
+        # Steps are read from TensorArrays, not sliced: the gradient of projected[t] would be a
+        # full (time, batch, features) tensor at every step, quadratic in the sequence length.
+        step_inputs = tf.TensorArray(projected.dtype, size=steps).unstack(projected)
+        step_keeps = None if keep is None else tf.TensorArray(keep.dtype, size=steps).unstack(
+            keep)
 
         def body(t, states, outputs):
-            keep_t = None if keep is None else keep[t]
-            states = _masked_step(step, projected[t], keep_t, states, weights, config)
+            keep_t = None if keep is None else step_keeps.read(t)
+            states = _masked_step(step, step_inputs.read(t), keep_t, states, weights, config)
             if return_sequences:
                 outputs = outputs.write(t, states[0])
             return t + 1, states, outputs
@@ -88,10 +99,11 @@ def _while_loop(step, config, return_sequences):
         )
         return (outputs.stack() if return_sequences else None), final
 
+    compiled = tf.function(loop, reduce_retracing=True, autograph=False)
     # TensorFlow's "frequent retracing" warning counts every closure of this code together; here
     # each configuration is its own function and traces once per input signature, by design.
-    loop._omit_frequent_tracing_warning = True
-    return loop
+    compiled._omit_frequent_tracing_warning = True
+    return loop, compiled
 
 
 def prepare(inputs, kernel, bias, mask, input_projector, go_backwards):
