@@ -131,7 +131,7 @@ class TestBadInput:
         original = _net("rossler_lstm25.mat").read_bytes()
         rng = np.random.default_rng(2026)
         outcomes = {"converted": 0, "rejected": 0}
-        for case in range(200):
+        for case in range(300):
             data = bytearray(original)
             for _ in range(int(rng.integers(1, 8))):
                 position = int(rng.integers(0, len(data)))
