@@ -205,7 +205,8 @@ def main(argv=None):
             torch_t = medians["torch"]
             lines += [f"## {kind.upper()} {label} = (batch, time, features, units) = {shape}",
                       "", "| candidate | infer ms | train ms | infer / torch | train / torch "
-                      "| infer / stock | train / stock | peak RSS added MiB | infer % peak |",
+                      "| infer / stock Keras | train / stock Keras | peak RSS added MiB "
+                      "| infer % peak |",
                       "|---|---|---|---|---|---|---|---|---|"]
             for name, m in medians.items():
                 flops = lstm_flops(kind, *shape, train=False)
