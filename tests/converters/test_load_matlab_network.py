@@ -1,6 +1,7 @@
 """load_matlab_network and inspect_mat on the real MATLAB-saved fixtures, and on bad input."""
 
 import shutil
+import signal
 
 import keras
 import numpy as np
@@ -128,6 +129,10 @@ class TestBadInput:
     def test_randomly_mutated_copies_fail_cleanly(self, tmp_path):
         """A seeded loop of byte mutations of a real fixture: each either still converts to a
         network with the right structure or raises MatFileError; nothing else escapes."""
+        def hung(*_):
+            raise TimeoutError(f"mutant {case} took over 30 s to read")
+
+        previous = signal.signal(signal.SIGALRM, hung)
         original = _net("rossler_lstm25.mat").read_bytes()
         rng = np.random.default_rng(2026)
         outcomes = {"converted": 0, "rejected": 0}
@@ -140,6 +145,7 @@ class TestBadInput:
                 data = data[: int(rng.integers(0, len(data)))]
             path = tmp_path / f"mutant{case}.mat"
             path.write_bytes(bytes(data))
+            signal.alarm(30)  # a hang fails the test instead of stalling CI
             try:
                 model = load_matlab_network(path, compile=False)
             except MatFileError:
@@ -147,6 +153,9 @@ class TestBadInput:
             else:
                 assert model.layers[-1].__class__ is L.Regression
                 outcomes["converted"] += 1
+            finally:
+                signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
         assert outcomes["rejected"] > 0
 
     def test_copy_with_renamed_extension_still_reads(self, tmp_path):
