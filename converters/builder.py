@@ -4,7 +4,7 @@ import numpy as np
 
 from matkeras import layers as L
 from matkeras.converters.errors import MatFileError
-from matkeras.converters.matlab_network import read_network, scalar, text, value
+from matkeras.converters.matlab_network import read_network, scalar, strings, text, value
 
 _RECURRENT = {
     "nnet.cnn.layer.LSTMLayer": L.LSTM,
@@ -16,13 +16,11 @@ _RECURRENT = {
 
 
 def _l2_factor(fields, name, default):
-    entry = fields.get(name)
-    if isinstance(entry, np.ndarray) and entry.dtype.names and "L2Factor" in entry.dtype.names \
-            and entry.size:
-        factor = np.ravel(np.asarray(entry.flat[0]["L2Factor"], dtype=np.float64))
-        if factor.size:
-            return float(factor[0]) if factor.size == 1 else factor.tolist()
-    return default
+    factor = value(fields, f"{name}.L2Factor")
+    if factor is None:
+        return default
+    factor = factor.ravel()
+    return float(factor[0]) if factor.size == 1 else factor.tolist()
 
 
 def _state(fields, name):
@@ -68,23 +66,16 @@ def _sequence_input(record):
     f = record.fields
     size = [int(s) for s in np.ravel(value(f, "InputSize"))]
     options = {"name": record.name, "min_length": int(scalar(f, "MinLength", 1.0))}
-    normalization = f.get("Normalization")
-    if isinstance(normalization, np.ndarray) and normalization.dtype.names and normalization.size:
-        stats = {k: normalization.flat[0][k] for k in normalization.dtype.names}
-        kind = text(stats, "Type", "none")
+    kind = text(f, "Normalization.Type", text(f, "Normalization", "none")) or "none"
+    if kind != "none":
         options["normalization"] = kind
         for key, names in (("mean", ("Mean",)), ("standard_deviation", ("Std",
                                                                          "StandardDeviation")),
                            ("min", ("Min",)), ("max", ("Max",))):
             for name in names:
-                if value(stats, name) is not None:
-                    options[key] = value(stats, name)
-    elif text(f, "Normalization", "none") not in ("", "none"):
-        options["normalization"] = text(f, "Normalization")
-        for key, name in (("mean", "Mean"), ("standard_deviation", "StandardDeviation"),
-                          ("min", "Min"), ("max", "Max")):
-            if value(f, name) is not None:
-                options[key] = value(f, name)
+                for source in (f"Normalization.{name}", name):
+                    if value(f, source) is not None:
+                        options[key] = value(f, source)
     return L.SequenceInput(size[0] if len(size) == 1 else tuple(size), **options)
 
 
@@ -107,17 +98,13 @@ def _batch_norm(record):
 
 def _classification(record):
     f = record.fields
-    classes = None
-    if "Categories" in f:
-        classes = [str(c) for c in np.ravel(np.asarray(f["Categories"]))]
-    weights = value(f, "ClassWeights") if "ClassWeights" in f else None
-    return L.Classification(class_weights=weights, classes=classes, name=record.name)
+    weights = value(f, "ClassWeights")
+    return L.Classification(class_weights=weights, classes=strings(f, "Categories"),
+                            name=record.name)
 
 
 def _regression(record):
-    names = record.fields.get("ResponseNames")
-    names = None if names is None else [str(np.ravel(n)[0]) for n in np.ravel(names)
-                                        if np.size(n)]
+    names = strings(record.fields, "ResponseNames")
     return L.Regression(response_names=names or None, name=record.name)
 
 
@@ -188,11 +175,11 @@ def inspect_mat(path, variable=None):
     for record in records:
         learnables, options = {}, {}
         for name, entry in record.fields.items():
-            if isinstance(entry, np.ndarray) and entry.dtype.names and "Value" in \
-                    entry.dtype.names:
-                shape = np.shape(value(record.fields, name, np.zeros((0,))))
-                learnables[name] = shape
-            elif name not in ("Version", "Name"):
+            if name.endswith(".L2Factor") or name in ("Version", "Name"):
+                continue
+            if f"{name}.L2Factor" in record.fields or name in ("HiddenState", "CellState"):
+                learnables[name] = tuple(entry.shape)
+            else:
                 options[name] = _describe(entry)
         rows.append({"position": record.position, "name": record.name,
                      "class": record.matlab_class, "options": options,
@@ -203,7 +190,7 @@ def inspect_mat(path, variable=None):
 def _describe(entry):
     array = np.asarray(entry)
     if array.dtype.kind in "US":
-        return str(np.ravel(array)[0]) if array.size else ""
+        return " ".join(str(v) for v in np.ravel(array)[:8]) if array.size else ""
     if array.dtype.kind in "biuf" and array.size <= 4:
         flat = np.ravel(array)
         return flat[0].item() if flat.size == 1 else flat.tolist()

@@ -7,19 +7,30 @@ error); layer kinds outside the table in :func:`infer_class`. For those, MATLAB'
 ``converters/matlab/matkeras_export.m`` writes the plain weight layout that
 :func:`matkeras.converters.load_weights_mat` reads.
 
-mat-io decodes the MCOS objects but reports each element of the network's heterogeneous
-``Layers`` array with the array's base class, ``nnet.cnn.layer.Layer``. The real class is
-inferred from the fields each layer's ``saveobj`` wrote (see :func:`infer_class`).
+The file is decoded in a separate process (``_mat_child.py``): mat-io's compiled decoder can
+crash the process on a corrupted file, and a corrupted file must end in a :class:`MatFileError`,
+not take the caller down. The child hands back plain arrays and strings (an ``.npz`` read with
+``allow_pickle=False``): each layer's saved fields, with learnables and states reduced to their
+``Value`` (and ``<name>.L2Factor``) and nested structs as ``<struct>.<field>``.
+
+mat-io reports each element of the network's heterogeneous ``Layers`` array with the array's
+base class, ``nnet.cnn.layer.Layer``; the real class is inferred from the saved fields (see
+:func:`infer_class`).
 """
 
 import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from matkeras.converters.errors import MatFileError
 
-NETWORK_CLASSES = ("SeriesNetwork", "DAGNetwork", "dlnetwork")
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_mat_child.py")
+#: Seconds a MAT-file may take to decode before it is declared unreadable.
+DECODE_TIMEOUT = 300
 
 
 @dataclass
@@ -32,10 +43,7 @@ class SavedLayer:
     fields: dict = field(repr=False)
 
 
-def _load_mat(path):
-    import matio
-
-    path = os.fspath(path)
+def _check_header(path):
     if not os.path.isfile(path):
         raise MatFileError(f"'{path}' does not exist or is not a file.")
     try:
@@ -46,92 +54,52 @@ def _load_mat(path):
     if len(head) < 128 or not (head.startswith(b"MATLAB") or head[:4] == b"\x89HDF"):
         raise MatFileError(f"'{path}' is not a MAT-file (its header does not start with "
                            "'MATLAB 5.0 MAT-file' or 'MATLAB 7.3 MAT-file').")
-    try:
-        return matio.load_from_mat(path)
-    except (Exception, MemoryError) as error:  # mat-io raises many kinds on corrupt input
-        raise MatFileError(f"'{path}' could not be decoded as a MAT-file "
-                           f"({type(error).__name__}: {error}). Is it truncated or "
-                           "corrupted?") from None
 
 
-def _is_network(value):
-    return getattr(value, "classname", None) in NETWORK_CLASSES
-
-
-def read_network(path, variable=None):
+def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
     """Returns ``(network class, [SavedLayer])`` of the network variable in a MAT-file."""
-    contents = {k: v for k, v in _load_mat(path).items() if not k.startswith("__")}
-    if variable is not None:
-        if variable not in contents:
-            raise MatFileError(f"'{path}' has no variable {variable!r}; its variables are "
-                               f"{sorted(contents)}.")
-        if not _is_network(contents[variable]):
-            raise MatFileError(
-                f"Variable {variable!r} in '{path}' is a "
-                f"{getattr(contents[variable], 'classname', type(contents[variable]).__name__)},"
-                f" not a saved network ({', '.join(NETWORK_CLASSES)}).")
-    else:
-        networks = [k for k, v in contents.items() if _is_network(v)]
-        if not networks:
-            raise MatFileError(f"'{path}' holds no saved network; its variables are "
-                               f"{sorted(contents)}. Save one with `save net.mat net`, or pass "
-                               "weights in the plain layout (load_weights_mat).")
-        if len(networks) > 1:
-            raise MatFileError(f"'{path}' holds several networks {sorted(networks)}; choose "
-                               "one with variable=.")
-        variable = networks[0]
-    network = contents[variable]
-    if network.classname != "SeriesNetwork":
-        raise MatFileError(f"Variable {variable!r} in '{path}' is a {network.classname}; only "
-                           "SeriesNetwork objects are read. Write its weights with "
-                           "converters/matlab/matkeras_export.m and load them into the same "
-                           "network built with matkeras layers (load_weights_mat).")
-    try:
-        saved = network.properties["any"][0, 0]
-        layers = np.ravel(saved["Layers"])
-        structs = [layer.properties["any"][0, 0] for layer in layers]
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-        raise MatFileError(f"Variable {variable!r} in '{path}' is a {network.classname} whose "
-                           f"saved structure is not the expected one ({error}).") from None
+    path = os.fspath(path)
+    _check_header(path)
+    with tempfile.TemporaryDirectory(prefix="matkeras-") as folder:
+        target = os.path.join(folder, "layers.npz")
+        command = [sys.executable, _CHILD, path, target] + ([variable] if variable else [])
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise MatFileError(f"Decoding '{path}' took over {timeout} s; the file is "
+                               "corrupted or far too large.") from None
+        if result.returncode == 2:
+            raise MatFileError(result.stderr.strip())
+        if result.returncode != 0:
+            how = (f"crashed (signal {-result.returncode})" if result.returncode < 0 else
+                   f"failed: {_last_line(result.stderr)}")
+            raise MatFileError(f"'{path}' could not be decoded as a MAT-file: the decoder "
+                               f"(mat-io) {how}. Is it truncated or corrupted?")
+        with np.load(target, allow_pickle=False) as saved:
+            arrays = {key: saved[key] for key in saved.files}
     records = []
-    for position, struct in enumerate(structs, start=1):
-        fields = _fields(struct)
-        records.append(SavedLayer(position, _text(fields.get("Name", f"layer{position}")),
+    for index in range(int(arrays["layer_count"][0])):
+        prefix = f"L{index:04d}|"
+        fields = {key[len(prefix):]: value for key, value in arrays.items()
+                  if key.startswith(prefix) and key != prefix + "__fields__"}
+        records.append(SavedLayer(index + 1, text(fields, "Name", f"layer{index + 1}"),
                                   infer_class(fields), fields))
-    return network.classname, records
+    return str(arrays["network_class"][0]), records
 
 
-def _fields(struct):
-    names = getattr(getattr(struct, "dtype", None), "names", None)
-    if not names:
-        raise MatFileError(f"A saved layer is not a struct (got {type(struct).__name__}).")
-    return {name: struct[name] for name in names}
-
-
-def _text(value):
-    flat = np.ravel(value)
-    return str(flat[0]) if flat.size else ""
+def _last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
 
 
 def value(fields, name, default=None):
-    """A numeric field or a learnable's ``Value`` as float64 (None/default when absent)."""
-    if name not in fields:
+    """A numeric field (a learnable's or state's ``Value``) as float64, or `default`."""
+    array = fields.get(name)
+    if array is None or array.size == 0:
         return default
-    entry = fields[name]
-    if isinstance(entry, np.ndarray) and entry.dtype.names:
-        if entry.size == 0:
-            return default
-        inner = entry[0, 0] if entry.ndim == 2 else entry.flat[0]
-        entry = inner["Value"] if "Value" in entry.dtype.names else entry
-    array = np.asarray(entry)
-    if array.dtype == object:
-        array = np.asarray(array.flat[0]) if array.size == 1 else array
-    if array.size == 0:
-        return default
-    try:
-        return array.astype(np.float64)
-    except (TypeError, ValueError):
-        raise MatFileError(f"Field {name!r} is not numeric (got {array.dtype}).") from None
+    if array.dtype.kind not in "biuf":
+        raise MatFileError(f"Field {name!r} is not numeric (got {array.dtype}).")
+    return array.astype(np.float64)
 
 
 def scalar(fields, name, default=None):
@@ -140,13 +108,22 @@ def scalar(fields, name, default=None):
 
 
 def text(fields, name, default=""):
-    return _text(fields[name]) if name in fields else default
+    array = fields.get(name)
+    if array is None or array.size == 0 or array.dtype.kind not in "US":
+        return default
+    return str(array.ravel()[0])
+
+
+def strings(fields, name):
+    array = fields.get(name)
+    return None if array is None or array.dtype.kind not in "US" else [str(s) for s in
+                                                                        array.ravel()]
 
 
 def infer_class(fields):
-    """The MATLAB class of a saved layer struct, from its fields (mat-io only reports the base
+    """The MATLAB class of a saved layer, from its fields (mat-io only reports the base
     class). Returns the class name or ``"unknown"``."""
-    names = set(fields)
+    names = {key.split(".")[0] for key in fields}
     if "NumHiddenUnits" in names:
         units = scalar(fields, "NumHiddenUnits")
         rows = np.shape(value(fields, "InputWeights", np.zeros((0, 0))))[0]
