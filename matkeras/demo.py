@@ -20,7 +20,7 @@ import time
 import keras
 import numpy as np
 
-from matkeras.data import pad_sequences, sort_by_length
+from matkeras.data import SequenceDataset
 from matkeras.datasets import japanese_vowels
 from matkeras.layers import LSTM, MatlabL2
 from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
@@ -28,22 +28,6 @@ from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
 NUM_FEATURES, NUM_HIDDEN_UNITS, NUM_CLASSES = 12, 100, 9
 MINI_BATCH_SIZE = 27
 MAX_EPOCHS = 100
-
-
-class _LongestPaddedBatches(keras.utils.PyDataset):
-    """Consecutive mini-batches, each right-padded to its longest sequence (MATLAB's defaults)."""
-
-    def __init__(self, sequences, labels, batch_size):
-        super().__init__()
-        self.sequences, self.labels, self.batch_size = sequences, labels, batch_size
-
-    def __len__(self):
-        return -(-len(self.sequences) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        batch, _ = pad_sequences(self.sequences[rows], dtype="float32")
-        return batch, self.labels[rows]
 
 
 def build_model():
@@ -59,11 +43,11 @@ def build_model():
 
 def classify(model, sequences):
     """MATLAB's classify with MiniBatchSize 27 on length-sorted data; results in input order."""
-    sorted_sequences, order = sort_by_length(sequences)
-    scores = model.predict(_LongestPaddedBatches(sorted_sequences, np.zeros(len(sequences)),
-                                                 MINI_BATCH_SIZE), verbose=0)
+    data = SequenceDataset(sequences, mini_batch_size=MINI_BATCH_SIZE, shuffle="never",
+                           sort_by_length=True)
+    scores = model.predict(data.to_tf_dataset(), verbose=0)
     labels = np.empty(len(sequences), dtype="int64")
-    labels[order] = np.argmax(scores, axis=-1)
+    labels[data.order] = np.argmax(scores, axis=-1)
     return labels
 
 
@@ -77,7 +61,8 @@ def main(argv=None):
     (x_train, y_train), (x_test, y_test) = japanese_vowels()
     print(f"Japanese Vowels: {len(x_train)} training / {len(x_test)} test sequences, "
           f"{NUM_FEATURES} features, {NUM_CLASSES} classes (UCI, CC BY 4.0).")
-    x_sorted, order = sort_by_length(x_train)
+    training = SequenceDataset(x_train, y_train, mini_batch_size=MINI_BATCH_SIZE,
+                               shuffle="never", sort_by_length=True)
     model = build_model()
     model.summary()
     model.compile(
@@ -86,8 +71,7 @@ def main(argv=None):
         metrics=["accuracy"],
     )
     start = time.perf_counter()
-    model.fit(_LongestPaddedBatches(x_sorted, y_train[order], MINI_BATCH_SIZE),
-              epochs=args.epochs, shuffle=False, verbose=1)
+    model.fit(training.to_tf_dataset(), epochs=args.epochs, verbose=1)
     seconds = time.perf_counter() - start
     accuracy = float(np.mean(classify(model, x_test) == y_test))
     print(f"Trained {args.epochs} epochs in {seconds:.1f} s.")

@@ -1,5 +1,14 @@
-"""Sequence data the MATLAB way: sorting, padding (pure numpy, no Keras import)."""
+"""Sequence data the MATLAB way: sorting, padding, splitting (pure numpy), and
+:class:`SequenceDataset` mini-batches for ``model.fit`` (imports Keras only when used)."""
 
-from matkeras.data.padding import pad_sequences, sort_by_length
+from matkeras.data.padding import pad_sequences, sort_by_length, split_sequences
 
-__all__ = ["pad_sequences", "sort_by_length"]
+__all__ = ["SequenceDataset", "pad_sequences", "sort_by_length", "split_sequences"]
+
+
+def __getattr__(name):
+    if name == "SequenceDataset":
+        from matkeras.data.datasets import SequenceDataset
+
+        return SequenceDataset
+    raise AttributeError(f"module 'matkeras.data' has no attribute {name!r}")

@@ -119,3 +119,39 @@ def pad_sequences(sequences, length="longest", direction="right", value=0.0, lay
         batch[row, where] = kept
         mask[row, where] = True
     return batch, mask
+
+
+def split_sequences(sequences, length, direction="right", value=0.0, layout="TC"):
+    """Cuts one mini-batch into chunks of `length` steps, as MATLAB's integer SequenceLength.
+
+    MATLAB pads the mini-batch to its longest sequence, then cuts it into
+    ``ceil(longest / length)`` consecutive chunks of exactly `length` steps; the last chunk is
+    padded with `value` (on the side `direction` names).
+
+    Args:
+        sequences: list of ``(T_i, ...)`` arrays (``(C, T_i)`` with ``layout="CT"``).
+        length: the chunk length L (a positive int).
+        direction, value, layout: as :func:`pad_sequences`.
+
+    Returns:
+        A list of ``(batch, mask)`` pairs, one per chunk, each batch ``(N, L, ...)``.
+
+    Example:
+        >>> import numpy as np
+        >>> chunks = split_sequences([np.ones((5, 1)), np.ones((2, 1))], 2)
+        >>> len(chunks), chunks[-1][1].astype(int).tolist()
+        (3, [[1, 0], [0, 0]])
+    """
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length <= 0:
+        raise ValueError("length (MATLAB 'SequenceLength') must be a positive integer to split "
+                         f"sequences; received {length!r}.")
+    batch, mask = pad_sequences(sequences, "longest", direction, value, layout)
+    chunks = -(-batch.shape[1] // length)
+    total = chunks * length
+    extra = total - batch.shape[1]
+    widths = [(0, 0), (extra, 0) if direction == "left" else (0, extra)]
+    widths += [(0, 0)] * (batch.ndim - 2)
+    batch = np.pad(batch, widths, constant_values=value)
+    mask = np.pad(mask, widths[:2], constant_values=False)
+    return [(batch[:, k * length:(k + 1) * length], mask[:, k * length:(k + 1) * length])
+            for k in range(chunks)]

@@ -4,7 +4,8 @@ import keras
 from keras import ops
 
 from matkeras.layers import _options
-from matkeras.layers._recurrent import CellStateMixin, RecurrentLayer
+from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers._views import CellStateMixin
 from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
 from matkeras.ops import lstm as lstm_op
 

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from matkeras.layers._recurrent import ProjectorsMixin
+from matkeras.layers._views import ProjectorsMixin
 from matkeras.layers.gru import GRU
 from matkeras.layers.lstm import LSTM
 

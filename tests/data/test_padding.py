@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from matkeras.data import pad_sequences, sort_by_length
+from matkeras.data import pad_sequences, sort_by_length, split_sequences
 
 
 def _sequences():
@@ -74,3 +74,37 @@ class TestPadSequences:
     def test_empty_list_is_an_error(self):
         with pytest.raises(ValueError, match="no sequences"):
             pad_sequences([])
+
+
+class TestSplitSequences:
+    """MATLAB's integer SequenceLength: pad to the longest of the mini-batch, cut into
+    ceil(T/L) chunks of exactly L steps, the last chunk padded (hand-checked cases)."""
+
+    @pytest.mark.parametrize(
+        "lengths,chunk,direction,expected_masks",
+        [
+            ((5, 2), 2, "right", [[[1, 1], [1, 1]], [[1, 1], [0, 0]], [[1, 0], [0, 0]]]),
+            ((4, 4), 2, "right", [[[1, 1], [1, 1]], [[1, 1], [1, 1]]]),
+            ((5, 2), 2, "left", [[[0, 1], [0, 0]], [[1, 1], [0, 0]], [[1, 1], [1, 1]]]),
+            ((3,), 5, "right", [[[1, 1, 1, 0, 0]]]),
+        ],
+        ids=["right-uneven", "exact", "left-uneven", "chunk-longer-than-data"],
+    )
+    def test_chunk_counts_and_padding(self, lengths, chunk, direction, expected_masks):
+        sequences = [np.arange(1.0, n + 1)[:, None] for n in lengths]
+        chunks = split_sequences(sequences, chunk, direction=direction, value=-1.0)
+        assert len(chunks) == len(expected_masks)
+        for (batch, mask), expected in zip(chunks, expected_masks, strict=True):
+            np.testing.assert_array_equal(mask.astype(int), expected)
+            assert batch.shape == (len(lengths), chunk, 1)
+            np.testing.assert_array_equal(batch[..., 0][~mask], -1.0)
+
+    def test_chunks_put_back_together_give_the_padded_batch(self):
+        sequences = [np.arange(7.0)[:, None], np.arange(3.0)[:, None]]
+        joined = np.concatenate([b for b, _ in split_sequences(sequences, 3)], axis=1)
+        padded, _ = pad_sequences(sequences)
+        np.testing.assert_array_equal(joined[:, :7], padded)
+
+    def test_length_must_be_a_positive_integer(self):
+        with pytest.raises(ValueError, match="SequenceLength"):
+            split_sequences([np.zeros((3, 1))], 0)

@@ -1,0 +1,96 @@
+"""SequenceDataset: MATLAB's mini-batch options feeding model.fit."""
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras.data import SequenceDataset
+
+
+def _data(rng, count=10):
+    lengths = rng.integers(2, 9, count)
+    return [rng.normal(size=(n, 3)) for n in lengths], rng.integers(0, 2, count)
+
+
+def test_batches_follow_the_order_and_pad_to_the_longest(rng):
+    sequences, labels = _data(rng)
+    data = SequenceDataset(sequences, labels, mini_batch_size=4, shuffle="never")
+    assert len(data) == 3  # the last, smaller mini-batch is kept
+    x, y = data[1]
+    assert x.shape == (4, max(len(s) for s in sequences[4:8]), 3)
+    np.testing.assert_array_equal(y, labels[4:8])
+    np.testing.assert_allclose(x[0, :len(sequences[4])], sequences[4], rtol=1e-6)
+
+
+def test_sorting_and_left_padding(rng):
+    sequences, labels = _data(rng)
+    data = SequenceDataset(sequences, labels, mini_batch_size=5, shuffle="never",
+                           sort_by_length=True, padding_direction="left")
+    lengths = [len(sequences[i]) for i in data.order]
+    assert lengths == sorted(lengths)
+    x, _ = data[0]
+    first = sequences[data.order[0]]
+    np.testing.assert_allclose(x[0, -len(first):], first, rtol=1e-6)
+
+
+def test_shuffle_modes(rng):
+    sequences, labels = _data(rng, 30)
+    once = SequenceDataset(sequences, labels, shuffle="once", seed=1)
+    before = once.order.copy()
+    once.on_epoch_end()
+    np.testing.assert_array_equal(once.order, before)
+    assert not np.array_equal(before, np.arange(30))
+    every = SequenceDataset(sequences, labels, shuffle="every-epoch", seed=1)
+    before = every.order.copy()
+    every.on_epoch_end()
+    assert not np.array_equal(every.order, before)
+    assert sorted(every.order) == list(range(30))
+
+
+def test_sequence_targets_are_padded_and_weighted_out(rng):
+    sequences, _ = _data(rng, 4)
+    targets = [rng.integers(0, 3, len(s)) for s in sequences]
+    x, y, weights = SequenceDataset(sequences, targets, mini_batch_size=4, shuffle="never")[0]
+    assert y.shape == x.shape[:2] and weights.shape == x.shape[:2]
+    np.testing.assert_array_equal(weights.sum(axis=1), [len(s) for s in sequences])
+    counted = SequenceDataset(sequences, targets, mini_batch_size=4, shuffle="never",
+                              target_padding="counted")[0]
+    assert len(counted) == 2
+
+
+def test_trains_a_model_with_fit(rng):
+    from matkeras.layers import LSTM
+
+    sequences, labels = _data(rng, 16)
+    inputs = keras.Input((None, 3))
+    outputs = keras.layers.Dense(2, activation="softmax")(LSTM(4, output_mode="last")(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    data = SequenceDataset(sequences, labels, mini_batch_size=4, shuffle="every-epoch", seed=3)
+    history = model.fit(data.to_tf_dataset(), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    sorted_data = SequenceDataset(sequences, labels, mini_batch_size=4, shuffle="never",
+                                  sort_by_length=True)
+    lengths = [max(len(sequences[i]) for i in sorted_data.batch_indices(k)) for k in range(4)]
+    assert lengths[0] != lengths[1]  # Keras reads the signature off the first two batches
+    model.fit(sorted_data, epochs=1, verbose=0)
+    predicted = model.predict(SequenceDataset(sequences, mini_batch_size=4, shuffle="never")
+                              .to_tf_dataset(), verbose=0)
+    assert predicted.shape == (16, 2)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"mini_batch_size": 0}, "MiniBatchSize"),
+    ({"sequence_length": 5}, "Integer lengths"),
+    ({"shuffle": "always"}, "shuffle must be one of"),
+])
+def test_bad_options(rng, kwargs, message):
+    sequences, labels = _data(rng)
+    with pytest.raises(ValueError, match=message):
+        SequenceDataset(sequences, labels, **kwargs)
+
+
+def test_target_count_must_match(rng):
+    sequences, labels = _data(rng)
+    with pytest.raises(ValueError, match="10 sequences but 9 targets"):
+        SequenceDataset(sequences, labels[:9])
