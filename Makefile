@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test bench bench-quick lint clean
+.PHONY: demo test bench bench-quick lint clean octave
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,18 @@ $(VENV)/.installed-test: $(VENV)/bin/activate pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m matkeras.demo
 
-test: $(VENV)/.installed-test
+# GNU Octave runs converters/matlab/matkeras_export.m in the tests (Debian package "octave").
+octave:
+	@command -v octave >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends octave >/dev/null; \
+	  else \
+	    echo "The tests need GNU Octave: install the 'octave' package (sudo apt-get install octave)." >&2; \
+	    exit 1; \
+	  fi; }
+
+test: $(VENV)/.installed-test octave
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
 
