@@ -192,8 +192,8 @@ def _describe(entry):
     if array.dtype.kind in "US":
         return " ".join(str(v) for v in np.ravel(array)[:8]) if array.size else ""
     if array.dtype.kind in "biuf" and array.size <= 4:
-        flat = np.ravel(array)
-        return flat[0].item() if flat.size == 1 else flat.tolist()
+        flat = [int(v) if float(v).is_integer() else float(v) for v in np.ravel(array)]
+        return flat[0] if len(flat) == 1 else flat
     if array.dtype.kind in "biuf":
         return f"<{'x'.join(map(str, array.shape))} {array.dtype}>"
     return f"<{type(entry).__name__}>"
