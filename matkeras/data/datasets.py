@@ -74,14 +74,16 @@ class SequenceDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.target_padding = target_padding
         self._rng = np.random.default_rng(seed)
-        order = np.arange(len(self.sequences))
-        if shuffle != "never":
-            order = self._rng.permutation(order)
-        if sort_by_length:
-            lengths = np.array([len(self.sequences[i]) for i in order])
-            order = order[np.argsort(lengths, kind="stable")]
         self.sort_by_length = sort_by_length
-        self.order = order
+        order = np.arange(len(self.sequences))
+        self.order = self._arranged(order if shuffle == "never" else self._rng.permutation(order))
+
+    def _arranged(self, order):
+        """`order`, stably sorted by sequence length when ``sort_by_length`` is set."""
+        if not self.sort_by_length:
+            return order
+        lengths = np.array([len(self.sequences[i]) for i in order])
+        return order[np.argsort(lengths, kind="stable")]
 
     def _check_targets(self, targets, layout):
         if targets is None:
@@ -156,7 +158,4 @@ class SequenceDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         if self.shuffle == "every-epoch":
-            self.order = self._rng.permutation(self.order)
-            if self.sort_by_length:
-                lengths = np.array([len(self.sequences[i]) for i in self.order])
-                self.order = self.order[np.argsort(lengths, kind="stable")]
+            self.order = self._arranged(self._rng.permutation(self.order))
