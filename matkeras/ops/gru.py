@@ -17,7 +17,7 @@ matkeras keeps Keras's block order z, r, h in its kernels (so weights move to st
 from keras import ops
 
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
-from matkeras.ops import _loop
+from matkeras.ops import _blocks, _loop
 
 RESET_GATE_MODES = (
     "after-multiplication",
@@ -71,10 +71,15 @@ def gru(
         units = gates // 3
         recurrent_kernel, candidate_kernel = (recurrent_kernel[:, :2 * units],
                                               recurrent_kernel[:, 2 * units:])
+    recurrent_kernels = _blocks.split_kernel(
+        recurrent_kernel, 2 if candidate_kernel is not None else 3)
+    if recurrent_bias is not None:  # laid out like the kernel blocks it is added to
+        recurrent_bias = (tuple(ops.split(recurrent_bias, 3)) if len(recurrent_kernels) == 3
+                          else (recurrent_bias,))
     projected, keep = _loop.prepare(inputs, kernel, bias, mask, input_projector, go_backwards)
     outputs, final = _loop.run(
         _gru_step, projected, keep, (initial_hidden,),
-        (recurrent_kernel, candidate_kernel, recurrent_bias, output_projector),
+        (recurrent_kernels, candidate_kernel, recurrent_bias, output_projector),
         (state_activation, gate_activation), return_sequences, implementation,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
@@ -86,19 +91,18 @@ def _project(hidden, output_projector):
 
 def _gru_step(x_t, states, weights, config):
     (hidden,) = states
-    recurrent_kernel, candidate_kernel, recurrent_bias, output_projector = weights
+    recurrent_kernels, candidate_kernel, recurrent_bias, output_projector = weights
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
     x_z, x_r, x_h = ops.split(x_t, 3, axis=-1)
-    recurrent = ops.matmul(_project(hidden, output_projector), recurrent_kernel)
+    recurrent_in = _project(hidden, output_projector)
     if candidate_kernel is not None:  # before-multiplication: recurrent holds z, r only
-        rec_z, rec_r = ops.split(recurrent, 2, axis=-1)
+        rec_z, rec_r = _blocks.products(recurrent_in, recurrent_kernels, 2)
         update, reset = sigma(x_z + rec_z), sigma(x_r + rec_r)
         candidate = phi(x_h + ops.matmul(_project(reset * hidden, output_projector),
                                          candidate_kernel))
     else:
-        if recurrent_bias is not None:
-            recurrent = recurrent + recurrent_bias
-        rec_z, rec_r, rec_h = ops.split(recurrent, 3, axis=-1)
+        rec_z, rec_r, rec_h = _blocks.products(recurrent_in, recurrent_kernels, 3,
+                                               recurrent_bias)
         update, reset = sigma(x_z + rec_z), sigma(x_r + rec_r)
         candidate = phi(x_h + reset * rec_h)
     return ((1.0 - update) * candidate + update * hidden,)

@@ -15,7 +15,7 @@ runs step by step.
 from keras import ops
 
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
-from matkeras.ops import _loop
+from matkeras.ops import _blocks, _loop
 
 IMPLEMENTATIONS = _loop.IMPLEMENTATIONS
 
@@ -63,7 +63,8 @@ def lstm(
     projected, keep = _loop.prepare(inputs, kernel, bias, mask, input_projector, go_backwards)
     outputs, final = _loop.run(
         _lstm_step, projected, keep, (initial_hidden, initial_cell),
-        (recurrent_kernel, output_projector), (state_activation, gate_activation),
+        (_blocks.split_kernel(recurrent_kernel, 4), output_projector),
+        (state_activation, gate_activation),
         return_sequences, implementation,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
@@ -71,10 +72,9 @@ def lstm(
 
 def _lstm_step(x_t, states, weights, config):
     hidden, cell = states
-    recurrent_kernel, output_projector = weights
+    recurrent_kernels, output_projector = weights
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
     recurrent_in = hidden if output_projector is None else ops.matmul(hidden, output_projector)
-    gates = x_t + ops.matmul(recurrent_in, recurrent_kernel)
-    g_i, g_f, g_g, g_o = ops.split(gates, 4, axis=-1)
+    g_i, g_f, g_g, g_o = _blocks.gate_sums(x_t, recurrent_in, recurrent_kernels, 4)
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
     return sigma(g_o) * phi(new_cell), new_cell

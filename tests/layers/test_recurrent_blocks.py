@@ -1,0 +1,78 @@
+"""Both layouts of the recurrent product (whole kernel, one block per gate) against the oracle.
+
+Which layout runs is a speed choice measured per machine (``matkeras.ops._blocks``); each one is
+pinned here with ``MATKERAS_RECURRENT_BLOCKS`` so that both are checked on every machine.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras.layers import LSTM
+from matkeras.ops import _blocks
+from tests import tolerances as tol
+from tests.layers.family_specs import SPECS, Spec
+from tests.layers.lstm_helpers import from_hnt, to_cbt
+
+ATOL = {"float64": tol.FLOAT64_ATOL, "float32": tol.FLOAT32_ATOL}
+ALL_SPECS = [Spec("lstm", LSTM, 4), *SPECS]
+
+
+def _max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+@pytest.mark.parametrize("layout", ["whole", "gates"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=repr)
+def test_each_layout_matches_oracle(monkeypatch, rng, spec, dtype, layout):
+    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", layout)
+    params = spec.random_params(rng, "softsign")
+    states = spec.random_states(rng)
+    layer = spec.make(state_activation="softsign", gate_activation="hard-sigmoid", dtype=dtype,
+                      **dict(zip(spec.state_names, states, strict=True)))
+    layer.set_matlab_weights(**params)
+    x = rng.normal(0, 1, (3, 60, 3))
+    y = keras.ops.convert_to_numpy(layer(x.astype(dtype)))
+    Y, _, _ = spec.oracle(to_cbt(x), params, states, "softsign", "hard-sigmoid")
+    assert _max_diff(y, from_hnt(Y)) <= ATOL[dtype]
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=repr)
+def test_layouts_give_the_same_gradients(monkeypatch, rng, spec):
+    import tensorflow as tf
+
+    params = spec.random_params(rng)
+    x = tf.constant(rng.normal(0, 1, (2, 30, 3)))
+    grads = {}
+    for layout in ("whole", "gates"):
+        monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", layout)
+        layer = spec.make(dtype="float64")
+        layer.set_matlab_weights(**params)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.sin(layer(x)))
+        grads[layout] = tape.gradient(loss, [v.value for v in layer.trainable_variables])
+    for whole, gates in zip(grads["whole"], grads["gates"], strict=True):
+        assert _max_diff(whole, gates) <= tol.FLOAT64_ATOL
+
+
+def test_gate_blocks_are_used_when_pinned(monkeypatch):
+    kernel = np.zeros((5, 20))
+    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "gates")
+    assert [k.shape for k in _blocks.split_kernel(kernel, 4)] == [(5, 5)] * 4
+    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "whole")
+    assert len(_blocks.split_kernel(kernel, 4)) == 1
+
+
+def test_measured_choice_is_a_cached_boolean(monkeypatch):
+    monkeypatch.delenv("MATKERAS_RECURRENT_BLOCKS", raising=False)
+    first = _blocks._use_gate_blocks(16, 64, 4, "float32")
+    assert isinstance(first, bool)
+    assert _blocks._measured_faster.cache_info().currsize >= 1
+    assert _blocks._use_gate_blocks(16, 64, 4, "float32") is first
+
+
+def test_unknown_layout_is_refused(monkeypatch):
+    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "diagonal")
+    with pytest.raises(ValueError, match="MATKERAS_RECURRENT_BLOCKS must be one of"):
+        _blocks.split_kernel(np.zeros((2, 8)), 4)
