@@ -21,6 +21,9 @@ __all__ = [
     "layerNormalizationLayer", "lstmLayer", "lstmProjectedLayer", "maxPooling1dLayer",
     "regressionLayer", "reluLayer", "sequenceFoldingLayer", "sequenceInputLayer",
     "sequenceUnfoldingLayer", "softmaxLayer", "wordEmbeddingLayer",
+    # prediction
+    "activations", "classify", "classifyAndUpdateState", "predict", "predictAndUpdateState",
+    "resetState",
 ]
 
 _RECURRENT = {
@@ -281,3 +284,66 @@ def connectLayers(lgraph, source, destination):
 def assembleNetwork(layers):
     """``assembleNetwork(layers)`` -> ``keras.Model`` (see :func:`matkeras.assemble_network`)."""
     return assemble_network(layers)
+
+
+# -- prediction (matkeras.inference under MATLAB's names) -------------------------------------
+
+_PREDICT = {
+    "MiniBatchSize": "mini_batch_size", "SequenceLength": "sequence_length",
+    "SequencePaddingValue": "padding_value", "SequencePaddingDirection": "padding_direction",
+}
+
+
+def _predict_options(function, args, kwargs, extra=None):
+    return _parse(function, args, kwargs, (), {**_PREDICT, **(extra or {})},
+                  unsupported=("ExecutionEnvironment", "Acceleration"))
+
+
+def predict(net, X, *args, **kwargs):
+    """``Y = predict(net, X, Name=Value)`` (see :func:`matkeras.inference.predict`)."""
+    from matkeras import inference
+
+    return inference.predict(net, X, **_predict_options("predict", args, kwargs))
+
+
+def classify(net, X, *args, **kwargs):
+    """``[labels, scores] = classify(net, X, Name=Value)`` -> ``(labels, scores)``."""
+    from matkeras import inference
+
+    return inference.classify(net, X, **_predict_options("classify", args, kwargs))
+
+
+def predictAndUpdateState(net, X, *args, **kwargs):
+    """``[net, Y] = predictAndUpdateState(net, X, Name=Value)`` -> ``(net, Y)``; the state is
+    stored in `net` itself (the same object comes back)."""
+    from matkeras import inference
+
+    options = _predict_options("predictAndUpdateState", args, kwargs)
+    return net, inference.predict_and_update_state(net, X, **options)
+
+
+def classifyAndUpdateState(net, X, *args, **kwargs):
+    """``[net, labels, scores] = classifyAndUpdateState(net, X, Name=Value)``."""
+    from matkeras import inference
+
+    options = _predict_options("classifyAndUpdateState", args, kwargs)
+    return (net, *inference.classify_and_update_state(net, X, **options))
+
+
+def resetState(net):
+    """``net = resetState(net)``: recurrent layers back to their initial states."""
+    from matkeras import inference
+
+    return inference.reset_state(net)
+
+
+def activations(net, X, layer, *args, **kwargs):
+    """``act = activations(net, X, layer, Name=Value)``: `layer` is a name or MATLAB's 1-based
+    index into ``net.Layers`` (here ``model.layers``)."""
+    from matkeras import inference
+
+    if isinstance(layer, int) and not isinstance(layer, bool):
+        if layer < 1:
+            raise ValueError(f"activations: MATLAB layer indices start at 1; received {layer}.")
+        layer -= 1
+    return inference.activations(net, X, layer, **_predict_options("activations", args, kwargs))

@@ -289,14 +289,11 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
             sequences, *states = inputs
             if isinstance(mask, (list, tuple)):
                 mask = mask[0]
+        elif self._carried is not None:  # stateful prediction (matkeras.inference)
+            sequences, states = self._carried_states(inputs)
         else:
             sequences = inputs
-            batch = ops.shape(sequences)[0]
-            states = [
-                ops.broadcast_to(ops.cast(v, sequences.dtype)[None, :],
-                                 (batch, self._DIRECTIONS * self.units))
-                for v in self._state_variables
-            ]
+            states = self._initial_state_rows(ops.shape(sequences)[0], sequences.dtype)
         dtype = sequences.dtype
         weights = {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
                    "bias": self.bias_variable}
@@ -309,7 +306,58 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                                    mask if self.use_mask else None))
         if self.go_backwards and self.output_mode == "sequence":
             results[0] = ops.flip(results[0], axis=1)  # Keras's order for a backward layer
+        if self._capture:
+            self._captured = self._next_carry(results[1:])
         return results if self.has_state_outputs else results[0]
+
+    # MATLAB's stateful prediction (predictAndUpdateState), driven by matkeras.inference in eager
+    # calls: `_carried` holds per-observation start states ``(rows, D*H)`` (None: the initial
+    # states), and with `_capture` set the call leaves the states to carry on in `_captured`.
+    _carried = None
+    _capture = False
+    _captured = None
+
+    def _initial_state_rows(self, rows, dtype):
+        return [ops.broadcast_to(ops.cast(v, dtype)[None, :], (rows, self._DIRECTIONS * self.units))
+                for v in self._state_variables]
+
+    def _carried_states(self, sequences):
+        """Start states from `_carried`, with MATLAB's implicit expansion: a state of one row
+        serves every observation; one observation runs from each of the state's rows."""
+        rows, batch = int(self._carried[0].shape[0]), int(sequences.shape[0])
+        if batch == 1 and rows > 1:
+            sequences = ops.broadcast_to(sequences, (rows, *sequences.shape[1:]))
+        elif rows not in (1, batch):
+            raise ValueError(
+                f"{self._where}: the network state holds {rows} observations but this call "
+                f"has {batch}. As in MATLAB, after a state update the next calls must pass the "
+                "same number of observations or 1; call reset_state(model) to start over."
+            )
+        states = [ops.broadcast_to(ops.cast(s, sequences.dtype), (max(rows, batch), s.shape[1]))
+                  for s in self._carried]
+        return sequences, states
+
+    # The state predict_and_update_state left behind: numpy ``(rows, D*H)`` per state, or None
+    # (the initial states). Saved with the model beside the variables.
+    _remembered = None
+    _REMEMBERED = "remembered_"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        if self._remembered is not None:
+            for (argument, _), value in zip(self._STATES, self._remembered, strict=True):
+                store[self._REMEMBERED + argument] = value
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        remembered = [self._REMEMBERED + argument for argument, _ in self._STATES]
+        self._remembered = ([np.array(store[key]) for key in remembered]
+                            if any(key in keys for key in remembered) else None)
+        super().load_own_variables({k: store[k] for k in keys if k not in remembered})
+
+    def _next_carry(self, final_states):
+        """The states a stateful call leaves behind (BiLSTM overrides: forward half only)."""
+        return list(final_states)
 
     def _recur(self, sequences, weights, states, mask):
         """Returns ``(output, *final_states)`` in original time order."""

@@ -130,5 +130,13 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
         return (output, ops.concatenate([forward[1], backward[1]], axis=-1),
                 ops.concatenate([forward[2], backward[2]], axis=-1))
 
+    def _next_carry(self, final_states):
+        # MATLAB carries only the forward state: the backward half restarts from the initial
+        # state at every call (R2017b computeState; MATLAB Coder's BiLSTMLayer.predict).
+        half = self.units
+        initial = self._initial_state_rows(ops.shape(final_states[0])[0], final_states[0].dtype)
+        return [ops.concatenate([final[:, :half], start[:, half:]], axis=-1)
+                for final, start in zip(final_states, initial, strict=True)]
+
     def get_config(self):
         return {**super().get_config(), "backward_last_output": self.backward_last_output}

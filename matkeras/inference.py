@@ -1,0 +1,429 @@
+"""Prediction the MATLAB way: predict, classify, stateful prediction, forecasting, activations.
+
+MATLAB's ``predict(net, X)`` takes one sequence or a cell array of sequences of different lengths,
+pads each mini-batch (``MiniBatchSize``, ``SequenceLength``, ``SequencePaddingValue``,
+``SequencePaddingDirection``) and returns the results per observation. Recurrent layers start from
+the network's stored state; ``predictAndUpdateState`` also stores the state after the last time
+step, so a long sequence can be fed in pieces. These functions do the same for Keras models built
+from matkeras layers (``matkeras.matlab`` has them under MATLAB's names).
+
+Conventions:
+
+- ``X`` is one ``(T, C)`` array (or ``(T, h, w, c)`` image sequence), a list of them, or a
+  numeric ``(N, T, C)`` array; ``layout="CT"`` takes MATLAB's ``(C, T)`` matrices.
+- Sequence-to-one results are ``(N, K)`` (``(1, K)`` for one sequence). Sequence-to-sequence
+  results are one ``(T_n, K)`` array per observation, trimmed to its own length (one array for
+  one sequence).
+- The stored state is per observation: ``(N, D*H)`` per state after an update with N
+  observations, one row before (the layers' initial ``hidden_state``/``cell_state``). A later call
+  must pass N observations or 1 (MATLAB's implicit expansion: one sequence then runs from every
+  stored row and yields N results); other counts raise an error. BiLSTM stores its forward half
+  only; its backward half restarts from the initial state at every call, as in MATLAB.
+- As in MATLAB, recurrent layers do not skip padding: with right padding and ``"longest"``, a
+  short sequence's stored state is the state after the padded steps.
+- Keras's own ``model(x)``/``model.predict`` always start from the initial states; only these
+  functions read and write the stored state, which ``model.save`` keeps.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+
+from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
+from matkeras.layers._recurrent import RecurrentLayer
+
+__all__ = [
+    "activations", "classify", "classify_and_update_state", "forecast", "get_state", "predict",
+    "predict_and_update_state", "reset_state", "set_state",
+]
+
+FORECAST_MODES = ("closed-loop", "open-loop")
+
+
+def predict(model, X, mini_batch_size=128, sequence_length="longest", padding_value=0.0,
+            padding_direction="right", layout="TC", sort_by_length=False):
+    """MATLAB's ``predict``: the model's outputs for `X`, starting from the stored state.
+
+    Args:
+        model: a built Keras model.
+        X: one sequence, a list of sequences, or an ``(N, T, ...)`` array (see the module notes).
+        mini_batch_size: MATLAB ``MiniBatchSize`` (128).
+        sequence_length: ``"longest"`` (default), ``"shortest"`` or a positive int L: each
+            mini-batch is cut into chunks of L steps that run in order with the state carried
+            from chunk to chunk, as MATLAB's integer ``SequenceLength``.
+        padding_value: MATLAB ``SequencePaddingValue`` (0).
+        padding_direction: MATLAB ``SequencePaddingDirection``: ``"right"`` or ``"left"``.
+        layout: ``"TC"`` (Keras, default) or ``"CT"`` (MATLAB's ``C x T`` matrices).
+        sort_by_length: group sequences of similar length into mini-batches (less padding);
+            results still come back in input order.
+
+    Returns:
+        ``(N, K)`` for a sequence-to-one model, else a list of ``(T_n, K)`` arrays (see above).
+    """
+    return _predict(model, X, update=False, **_options(
+        mini_batch_size, sequence_length, padding_value, padding_direction, layout,
+        sort_by_length))
+
+
+def predict_and_update_state(model, X, mini_batch_size=128, sequence_length="longest",
+                             padding_value=0.0, padding_direction="right", layout="TC",
+                             sort_by_length=False):
+    """MATLAB's ``predictAndUpdateState``: :func:`predict`, then stores the state after the last
+    time step in the model (per observation, in input order). Arguments as :func:`predict`."""
+    return _predict(model, X, update=True, **_options(
+        mini_batch_size, sequence_length, padding_value, padding_direction, layout,
+        sort_by_length))
+
+
+def classify(model, X, classes=None, **options):
+    """MATLAB's ``classify``: ``(labels, scores)``, labels the argmax of the scores.
+
+    `classes` names the classes in score order; by default the ``classes`` of the model's
+    :class:`~matkeras.layers.Classification` layer, else the labels are class indices. Sequence-
+    to-sequence models give one label array per observation. Other arguments as :func:`predict`.
+    """
+    return _labels(model, predict(model, X, **options), classes)
+
+
+def classify_and_update_state(model, X, classes=None, **options):
+    """MATLAB's ``classifyAndUpdateState``: :func:`classify` that stores the state."""
+    return _labels(model, predict_and_update_state(model, X, **options), classes)
+
+
+def reset_state(model):
+    """MATLAB's ``resetState``: recurrent layers go back to their initial states."""
+    for layer in _stateful_layers(model):
+        layer._remembered = None
+    return model
+
+
+def get_state(model):
+    """The stored state: ``{layer name: {"hidden_state": (rows, D*H)[, "cell_state": ...]}}``.
+
+    One row means the initial state (broadcast over observations); N rows, one per observation.
+    """
+    result = {}
+    for layer in _stateful_layers(model):
+        names = [argument for argument, _ in layer._STATES]
+        values = layer._remembered or [keras.ops.convert_to_numpy(v)[None, :]
+                                       for v in layer._state_variables]
+        result[layer.name] = {n: np.array(v) for n, v in zip(names, values, strict=True)}
+    return result
+
+
+def set_state(model, state):
+    """Sets the stored state from a :func:`get_state`-shaped dict (rows: 1 or one per
+    observation; every state of a layer must have the same rows)."""
+    layers = {layer.name: layer for layer in _stateful_layers(model)}
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict of layer name -> dict of arrays, as get_state "
+                        f"returns; received {type(state).__name__}.")
+    unknown = sorted(set(state) - set(layers))
+    if unknown:
+        raise ValueError(f"set_state: the model has no recurrent layer named {unknown}; its "
+                         f"recurrent layers are {sorted(layers)}.")
+    updates = {}
+    for name, values in state.items():
+        layer = layers[name]
+        names = [argument for argument, _ in layer._STATES]
+        width = layer._DIRECTIONS * layer.units
+        if not isinstance(values, dict) or sorted(values) != sorted(names):
+            raise ValueError(f"set_state: layer {name!r} needs exactly the states {names}; "
+                             f"received {sorted(values) if isinstance(values, dict) else values}.")
+        arrays = []
+        for argument in names:
+            array = np.asarray(values[argument], dtype=np.float64)
+            array = array[None, :] if array.ndim == 1 else array
+            if array.ndim != 2 or array.shape[1] != width or not np.all(np.isfinite(array)):
+                raise ValueError(
+                    f"set_state: layer {name!r} {argument} must be finite, of shape (rows, "
+                    f"{width}) or ({width},); received shape {np.shape(values[argument])}.")
+            arrays.append(array)
+        if len({a.shape[0] for a in arrays}) > 1:
+            raise ValueError(f"set_state: layer {name!r}'s states have different numbers of "
+                             f"rows: {[a.shape for a in arrays]}.")
+        updates[layer] = arrays
+    for layer, arrays in updates.items():
+        layer._remembered = arrays
+    return model
+
+
+def forecast(model, X, steps=None, mode="closed-loop", future=None, reset=True, **options):
+    """MATLAB's time-series forecasting: prime the state on `X`, then predict step by step.
+
+    The model maps a sequence of C features to C predicted features per step (the next values).
+    After priming on the observed sequence `X`, its last output forecasts step 1; then
+
+    - ``"closed-loop"``: each forecast is fed back in to forecast the next (`steps` steps);
+    - ``"open-loop"``: the true values `future` (``(steps, C)``, or one per observation) are fed
+      in instead as they become known; `steps` defaults to their length.
+
+    Args:
+        model: a sequence-to-sequence model whose output width equals its input width.
+        X: the observed sequence(s), as for :func:`predict`.
+        steps: how many steps to forecast.
+        mode: ``"closed-loop"`` or ``"open-loop"``.
+        future: the observed values for open-loop forecasting.
+        reset: reset the state before priming (MATLAB's examples do).
+        **options: ``layout``, ``padding_value``... as :func:`predict`.
+
+    Returns:
+        ``(steps, C)`` for one sequence, a list of them for several. The model keeps the state
+        after the last step fed in.
+    """
+    if mode not in FORECAST_MODES:
+        raise ValueError(f"mode must be one of {FORECAST_MODES}; received {mode!r}.")
+    layout = options.get("layout", "TC")
+    sequences, single = _observations(model, X, layout)
+    if mode == "open-loop":
+        if future is None:
+            raise ValueError('mode="open-loop" feeds in the observed values: pass future=...')
+        futures = _observations(model, future, layout)[0]
+        if len(futures) != len(sequences):
+            raise ValueError(f"future has {len(futures)} sequences for {len(sequences)} "
+                             "observed ones.")
+        known = min(len(f) for f in futures)
+        steps = known + 1 if steps is None else steps
+        if steps > known + 1:
+            raise ValueError(f"open-loop forecasting of {steps} steps needs {steps - 1} observed "
+                             f"future values; future has {known}.")
+    elif steps is None or isinstance(steps, bool) or not isinstance(steps, numbers.Integral) \
+            or steps < 1:
+        raise ValueError(f"steps must be a positive integer; received {steps!r}.")
+    if reset:
+        reset_state(model)
+    options = {**options, "layout": "TC"}
+    primed = predict_and_update_state(model, sequences, **options)
+    if not isinstance(primed, list) or primed[0].ndim != 2:
+        raise ValueError("forecast needs a sequence-to-sequence model (output_mode='sequence' "
+                         "in its recurrent layers).")
+    width = sequences[0].shape[1:]
+    if primed[0].shape[1:] != width:
+        raise ValueError(f"forecast feeds predictions back in, so the model's output width must "
+                         f"equal its input width {width}; it outputs {primed[0].shape[1:]}.")
+    current = [p[-1:] for p in primed]
+    forecasts = [current]
+    for k in range(1, steps):
+        inputs = current if mode == "closed-loop" else [f[k - 1:k] for f in futures]
+        current = predict_and_update_state(model, inputs, **options)
+        forecasts.append(current)
+    result = [np.concatenate([f[i] for f in forecasts]) for i in range(len(current))]
+    return result[0] if single else result
+
+
+def activations(model, X, layer, **options):
+    """MATLAB's ``activations``: the output of `layer` (name or index into ``model.layers``)
+    for `X`, computed as :func:`predict` computes the model's (stored state, padding, chunks).
+
+    Recurrent layers with ``output_mode="sequence"`` give ``(T_n, H)`` per observation: the
+    hidden units over time (see :func:`matkeras.plot.activations_heatmap`).
+    """
+    target = _find_layer(model, layer)
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ValueError("activations needs a built model with known inputs (a functional or "
+                         "Sequential model that has been called or given an Input).")
+    submodel = keras.Model(inputs[0] if len(inputs) == 1 else inputs, target.output,
+                           name=f"{model.name}_to_{target.name}")
+    return predict(submodel, X, **options)
+
+
+# -- internals --------------------------------------------------------------------------------
+
+def _options(mini_batch_size, sequence_length, padding_value, padding_direction, layout,
+             sort_by_length):
+    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, numbers.Integral) \
+            or mini_batch_size < 1:
+        raise ValueError("mini_batch_size (MATLAB 'MiniBatchSize') must be a positive integer; "
+                         f"received {mini_batch_size!r}.")
+    if not np.isfinite(padding_value):
+        raise ValueError("padding_value (MATLAB 'SequencePaddingValue') must be finite; "
+                         f"received {padding_value!r}.")
+    return {"mini_batch_size": int(mini_batch_size), "sequence_length": sequence_length,
+            "padding_value": padding_value, "padding_direction": padding_direction,
+            "layout": layout, "sort_by_length": bool(sort_by_length)}
+
+
+def _stateful_layers(model):
+    found, seen = [], set()
+
+    def visit(layer):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if isinstance(layer, RecurrentLayer):
+            if not layer.has_state_inputs:
+                found.append(layer)
+            return
+        for sub in getattr(layer, "layers", None) or ():
+            visit(sub)
+
+    visit(model)
+    return found
+
+
+def _observation_rank(model):
+    inputs = getattr(model, "inputs", None)
+    if inputs and len(inputs) == 1 and inputs[0].shape is not None:
+        return len(inputs[0].shape) - 1
+    return 2
+
+
+def _observations(model, X, layout):
+    """(list of time-major arrays, whether X was one sequence)."""
+    rank = _observation_rank(model)
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        single = X.ndim == rank
+    else:
+        single = False
+        if not isinstance(X, (list, tuple)):
+            X = np.asarray(X)
+            single = X.ndim == rank
+    sequences = _as_time_major([X] if single else X, layout)
+    for index, sequence in enumerate(sequences):
+        if np.issubdtype(sequence.dtype, np.floating) and not np.all(np.isfinite(sequence)):
+            raise ValueError(f"Sequence {index} contains NaN or Inf values; MATLAB's predict "
+                             "would propagate them into every later step. Fill or remove them "
+                             "first (e.g. fillmissing in MATLAB, numpy.nan_to_num here).")
+    return sequences, single
+
+
+def _input_dtype(model):
+    inputs = getattr(model, "inputs", None)
+    if inputs and inputs[0].dtype is not None:
+        return keras.backend.standardize_dtype(inputs[0].dtype)
+    return keras.config.floatx()
+
+
+def _check_rows(layers, count):
+    rows = {len(layer._remembered[0]) for layer in layers if layer._remembered is not None}
+    for stored in rows:
+        if stored not in (1, count) and count != 1:
+            raise ValueError(
+                f"The network state holds {stored} observations but this call has {count}. As "
+                "in MATLAB, after a state update the next calls must pass the same number of "
+                "observations or 1; call reset_state(model) to start over.")
+    return max(rows | {count})
+
+
+def _run(model, layers, batch, carried, dtype):
+    """One eager forward pass from `carried` start states; returns (output, states left)."""
+    for layer, states in zip(layers, carried, strict=True):
+        layer._carried = None if states is None else [keras.ops.convert_to_tensor(s)
+                                                      for s in states]
+        layer._capture, layer._captured = True, None
+    try:
+        output = model(keras.ops.convert_to_tensor(batch.astype(dtype)), training=False)
+        if isinstance(output, (list, tuple, dict)):
+            raise ValueError("matkeras.inference handles single-output models; this model "
+                             f"returns {len(output)} outputs.")
+        left = [[keras.ops.convert_to_numpy(s) for s in layer._captured] for layer in layers]
+    finally:
+        for layer in layers:
+            layer._carried, layer._capture, layer._captured = None, False, None
+    return keras.ops.convert_to_numpy(output), left
+
+
+def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
+             padding_direction, layout, sort_by_length):
+    if not getattr(model, "built", False):
+        raise ValueError("The model is not built: call it on data or give it an Input first.")
+    sequences, single = _observations(model, X, layout)
+    layers = _stateful_layers(model)
+    if update and not layers:
+        raise ValueError("predict_and_update_state needs a network with at least one recurrent "
+                         "layer whose state it can update (layers with has_state_inputs take "
+                         "their state from their inputs instead).")
+    count = len(sequences)
+    results = _check_rows(layers, count)  # > count when one sequence runs from N stored rows
+    lengths = np.array([len(s) for s in sequences])
+    order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(count)
+    if results > count:
+        order = np.zeros(1, int)
+    dtype = _input_dtype(model)
+    outputs, finals = [None] * results, [[None] * results for _ in layers]
+    sequence_model = None
+    for first in range(0, count, mini_batch_size):
+        index = order[first:first + mini_batch_size]
+        members = [sequences[i] for i in index]
+        if isinstance(sequence_length, str):
+            batch, mask = pad_sequences(members, sequence_length, padding_direction,
+                                        padding_value)
+            chunks = [(batch, mask)]
+        else:
+            chunks = split_sequences(members, sequence_length, padding_direction, padding_value)
+        rows = index if results == count else np.arange(results)
+        carried = [None if layer._remembered is None else
+                   [s if len(s) == 1 else s[rows] for s in layer._remembered]
+                   for layer in layers]
+        pieces = []
+        for batch, _ in chunks:
+            output, carried = _run(model, layers, batch, carried, dtype)
+            pieces.append(output)
+        sequence_model = pieces[0].ndim >= 3 and pieces[0].shape[1] == chunks[0][0].shape[1]
+        output = np.concatenate(pieces, axis=1) if sequence_model else pieces[-1]
+        padded = sum(c[0].shape[1] for c in chunks)
+        for row, position in enumerate(rows):
+            if sequence_model:  # the observation's own steps: min(T_n, padded) of them
+                source = sequences[index[min(row, len(index) - 1)]]
+                outputs[position] = _trim(output[row], min(len(source), padded), padded,
+                                          padding_direction)
+            else:
+                outputs[position] = output[row]
+            for which, states in enumerate(carried):
+                finals[which][position] = [s[row] for s in states]
+    if update:
+        for which, layer in enumerate(layers):
+            layer._remembered = [np.stack([f[k] for f in finals[which]]).astype(np.float64)
+                                 for k in range(len(layer._STATES))]
+    if sequence_model:
+        return outputs[0] if single and results == 1 else outputs
+    return np.stack(outputs)
+
+
+def _trim(output, kept, span, direction):
+    """An observation's own steps out of a padded sequence output of `span` steps."""
+    return output[:kept] if direction == "right" else output[span - kept:span]
+
+
+def _labels(model, scores, classes):
+    if classes is None:
+        from matkeras.layers import Classification
+
+        for layer in getattr(model, "layers", ()):
+            if isinstance(layer, Classification) and layer.classes:
+                classes = layer.classes
+    names = None if classes is None else np.asarray(classes)
+
+    def label(values):
+        index = np.argmax(values, axis=-1)
+        if names is None:
+            return index
+        if names.shape[0] != values.shape[-1]:
+            raise ValueError(f"classes names {names.shape[0]} classes but the model scores "
+                             f"{values.shape[-1]}.")
+        return names[index]
+
+    if isinstance(scores, list):
+        return [label(s) for s in scores], scores
+    return label(scores), scores
+
+
+def _find_layer(model, layer):
+    if isinstance(layer, str):
+        try:
+            return model.get_layer(layer)
+        except ValueError:
+            names = [item.name for item in model.layers]
+            raise ValueError(f"The model has no layer named {layer!r}; its layers are "
+                             f"{names}.") from None
+    if isinstance(layer, numbers.Integral) and not isinstance(layer, bool):
+        if not -len(model.layers) <= layer < len(model.layers):
+            raise ValueError(f"Layer index {layer} is out of range: the model has "
+                             f"{len(model.layers)} layers (model.layers, 0-based).")
+        return model.layers[layer]
+    if isinstance(layer, keras.layers.Layer):
+        return layer
+    raise TypeError(f"layer must be a name, an index into model.layers or a layer; received "
+                    f"{type(layer).__name__}.")
