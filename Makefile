@@ -38,6 +38,7 @@ test: $(VENV)/.installed-test octave
 
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.datastore
 
 bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick

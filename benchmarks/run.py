@@ -224,6 +224,14 @@ def main(argv=None):
     lines += ["## Streaming: one step at batch 1 (units 128, features 12)", "",
               f"matkeras {latency['matkeras']:.3f} ms, torch {latency['torch']:.3f} ms "
               f"({latency['matkeras'] / latency['torch']:.2f}x).", ""]
+    from matkeras.ops import _blocks
+
+    chosen = ", ".join(f"{rows}x{cols} ({gates} gates, {dtype}): {layout}"
+                       for (rows, cols, gates, dtype), layout in sorted(_blocks.CHOSEN.items()))
+    lines += ["## Recurrent product layout chosen on this machine", "",
+              "matkeras measures once per process whether the recurrent kernel runs faster whole "
+              f"or cut into gate blocks (`matkeras/ops/_blocks.py`): {chosen or 'none measured'}.",
+              ""]
     text = "\n".join(lines)
     print(text)
     out = args.out or os.path.join(os.path.dirname(__file__), "results",

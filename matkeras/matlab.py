@@ -24,6 +24,8 @@ __all__ = [
     # prediction
     "activations", "classify", "classifyAndUpdateState", "predict", "predictAndUpdateState",
     "resetState",
+    # training
+    "trainNetwork", "trainingOptions",
 ]
 
 _RECURRENT = {
@@ -37,8 +39,14 @@ _RECURRENT = {
     "BiasL2Factor": "bias_l2_factor", "InputWeights": "input_weights",
     "RecurrentWeights": "recurrent_weights", "Bias": "bias",
 }
-_LEARN_RATES = ("InputWeightsLearnRateFactor", "RecurrentWeightsLearnRateFactor",
-                "BiasLearnRateFactor")
+_LEARN_RATES = {"InputWeightsLearnRateFactor": "input_weights_learn_rate_factor",
+                "RecurrentWeightsLearnRateFactor": "recurrent_weights_learn_rate_factor",
+                "BiasLearnRateFactor": "bias_learn_rate_factor"}
+_WEIGHTED_LEARN_RATES = {"WeightsLearnRateFactor": "weights_learn_rate_factor",
+                         "BiasLearnRateFactor": "bias_learn_rate_factor"}
+_PROJECTOR_LEARN_RATES = {
+    "InputProjectorLearnRateFactor": "input_projector_learn_rate_factor",
+    "OutputProjectorLearnRateFactor": "output_projector_learn_rate_factor"}
 _PROJECTORS = {
     "InputProjectorInitializer": "input_projector_initializer",
     "OutputProjectorInitializer": "output_projector_initializer",
@@ -94,8 +102,7 @@ def sequenceInputLayer(inputSize, *args, **kwargs):
 
 
 def _recurrent(function, cls, positional, args, kwargs, extra):
-    values = _parse(function, args, kwargs, positional, {**_RECURRENT, **extra},
-                    unsupported=_LEARN_RATES)
+    values = _parse(function, args, kwargs, positional, {**_RECURRENT, **_LEARN_RATES, **extra})
     return cls(**values)
 
 
@@ -124,7 +131,7 @@ def lstmProjectedLayer(numHiddenUnits, outputProjectorSize, inputProjectorSize, 
     return _recurrent("lstmProjectedLayer", L.LSTMProjected,
                       ("units", "output_projector_size", "input_projector_size"),
                       (numHiddenUnits, outputProjectorSize, inputProjectorSize, *args), kwargs,
-                      {"CellState": "cell_state", **_PROJECTORS})
+                      {"CellState": "cell_state", **_PROJECTORS, **_PROJECTOR_LEARN_RATES})
 
 
 def gruProjectedLayer(numHiddenUnits, outputProjectorSize, inputProjectorSize, *args,
@@ -134,15 +141,15 @@ def gruProjectedLayer(numHiddenUnits, outputProjectorSize, inputProjectorSize, *
     return _recurrent("gruProjectedLayer", L.GRUProjected,
                       ("units", "output_projector_size", "input_projector_size"),
                       (numHiddenUnits, outputProjectorSize, inputProjectorSize, *args), kwargs,
-                      {"ResetGateMode": "reset_gate_mode", **_PROJECTORS})
+                      {"ResetGateMode": "reset_gate_mode", **_PROJECTORS,
+                       **_PROJECTOR_LEARN_RATES})
 
 
 def _conv(function, cls, args, kwargs):
     options = {"Stride": "stride", "DilationFactor": "dilation_factor", "Padding": "padding",
                "PaddingValue": "padding_value", **_WEIGHTED}
     values = _parse(function, args, kwargs, ("filter_size", "num_filters"),
-                    {**options, "Weights": "weights", "Bias": "bias"},
-                    unsupported=("WeightsLearnRateFactor", "BiasLearnRateFactor"))
+                    {**options, "Weights": "weights", "Bias": "bias", **_WEIGHTED_LEARN_RATES})
     return cls(**values)
 
 
@@ -221,8 +228,8 @@ def wordEmbeddingLayer(dimension, numWords, *args, **kwargs):
 def fullyConnectedLayer(outputSize, *args, **kwargs):
     """``fullyConnectedLayer(outputSize, Name=Value)`` -> ``matkeras.layers.FullyConnected``."""
     values = _parse("fullyConnectedLayer", (outputSize, *args), kwargs, ("output_size",),
-                    {**_WEIGHTED, "Weights": "weights", "Bias": "bias"},
-                    unsupported=("WeightsLearnRateFactor", "BiasLearnRateFactor"))
+                    {**_WEIGHTED, "Weights": "weights", "Bias": "bias",
+                     **_WEIGHTED_LEARN_RATES})
     return L.FullyConnected(**values)
 
 
@@ -347,3 +354,25 @@ def activations(net, X, layer, *args, **kwargs):
             raise ValueError(f"activations: MATLAB layer indices start at 1; received {layer}.")
         layer -= 1
     return inference.activations(net, X, layer, **_predict_options("activations", args, kwargs))
+
+
+# -- training (matkeras.training under MATLAB's names) -----------------------------------------
+
+def trainingOptions(solverName, *args, **kwargs):
+    """``options = trainingOptions(solverName, Name=Value)`` (see
+    :func:`matkeras.training.training_options`)."""
+    from matkeras import training
+
+    if len(args) % 2:
+        raise ValueError("trainingOptions: name-value arguments come in pairs; received an odd "
+                         f"number: {list(args)!r}.")
+    pairs = dict(zip(args[::2], args[1::2], strict=True))
+    return training.training_options(solverName, **pairs, **kwargs)
+
+
+def trainNetwork(X, Y, layers, options, layout="TC"):
+    """``net = trainNetwork(X, Y, layers, options)`` -> trained ``keras.Model``. X is a list of
+    (T, C) sequences (``layout="CT"`` for MATLAB's C x T cells)."""
+    from matkeras import training
+
+    return training.train_network(X, Y, layers, options, layout=layout)

@@ -163,10 +163,15 @@ class TestMatlabConstructors:
         with pytest.raises(ValueError, match="come in pairs"):
             fullyConnectedLayer(3, "Name")
 
-    def test_unsupported_learn_rate_factor(self):
-        assert lstmLayer(4, "InputWeightsLearnRateFactor", 1).units == 4
+    def test_learn_rate_factors_are_kept(self):
+        layer = lstmLayer(4, "InputWeightsLearnRateFactor", [1, 2, 3, 4], BiasLearnRateFactor=2)
+        assert layer.learn_rate_factors["input_weights_learn_rate_factor"] == [1, 2, 3, 4]
+        assert fullyConnectedLayer(3, WeightsLearnRateFactor=0).learn_rate_factors[
+            "weights_learn_rate_factor"] == 0
+        with pytest.raises(ValueError, match="non-negative scalar or 4 values"):
+            lstmLayer(4, "InputWeightsLearnRateFactor", [1, 2])
         with pytest.raises(ValueError, match="does not implement"):
-            lstmLayer(4, "InputWeightsLearnRateFactor", 2)
+            batchNormalizationLayer("OffsetLearnRateFactor", 2)
 
     def test_constructors_return_matkeras_layers(self):
         assert isinstance(dropoutLayer(0.3), L.Dropout) and dropoutLayer(0.3).rate == 0.3

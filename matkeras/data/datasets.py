@@ -1,9 +1,12 @@
 """Mini-batches the MATLAB way for Keras's ``model.fit``/``evaluate``/``predict``."""
 
+import collections
+import numbers
+
 import keras
 import numpy as np
 
-from matkeras.data.padding import _as_time_major, pad_sequences
+from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
 
 SHUFFLES = ("once", "never", "every-epoch")
 TARGET_PADDINGS = ("weighted-out", "counted")
@@ -25,14 +28,18 @@ class SequenceDataset(keras.utils.PyDataset):
             ``layout="CT"``.
         targets: None (prediction), ``(N,)``/``(N, R)`` array, or a list of per-step targets.
         mini_batch_size: ``MiniBatchSize`` (128).
-        sequence_length: ``SequenceLength``: ``"longest"`` (default) or ``"shortest"``.
-            (MATLAB's integer lengths split sequences with state carried between chunks; that
-            needs stateful training, which this class does not do yet: use
-            :func:`matkeras.data.split_sequences` for the chunks themselves.)
+        sequence_length: ``SequenceLength``: ``"longest"`` (default), ``"shortest"``, or a
+            positive int L: each mini-batch is padded to its longest sequence and cut into
+            chunks of L steps, and every chunk is one batch (one optimizer step), in order.
+            Sequence-to-label targets go with every chunk, per-step targets are cut alike.
+            Train with ``callbacks=dataset.callbacks()`` so the recurrent state is carried
+            from chunk to chunk, as MATLAB does (``trainNetwork`` does this itself).
         padding_direction: ``SequencePaddingDirection``: ``"right"`` or ``"left"``.
         padding_value: ``SequencePaddingValue`` (0).
         shuffle: ``Shuffle``: ``"once"`` (default), ``"never"`` or ``"every-epoch"``.
         sort_by_length: sort observations by length first (MATLAB examples do, to cut padding).
+        bucket_by_length: mini-batches of observations of similar length (less padding), in an
+            order shuffled as ``shuffle`` says (not a MATLAB option).
         target_padding: ``"weighted-out"`` (default) or ``"counted"``.
         layout: ``"TC"`` or ``"CT"``.
         seed: for the shuffles.
@@ -50,18 +57,20 @@ class SequenceDataset(keras.utils.PyDataset):
     def __init__(self, sequences, targets=None, mini_batch_size=128, sequence_length="longest",
                  padding_direction="right", padding_value=0.0, shuffle="once",
                  sort_by_length=False, target_padding="weighted-out", layout="TC", seed=None,
-                 **kwargs):
+                 bucket_by_length=False, **kwargs):
         super().__init__(**kwargs)
-        self.sequences = _as_time_major(sequences, layout)
+        self.sequences = self._load(sequences, layout)
+        self._lengths = np.array([self._length_of(i) for i in range(len(self.sequences))])
         if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, int) or \
                 mini_batch_size <= 0:
             raise ValueError(f"mini_batch_size (MATLAB 'MiniBatchSize') must be a positive "
                              f"integer; received {mini_batch_size!r}.")
-        if sequence_length not in ("longest", "shortest"):
+        if sequence_length not in ("longest", "shortest") and (
+                isinstance(sequence_length, bool)
+                or not isinstance(sequence_length, numbers.Integral) or sequence_length <= 0):
             raise ValueError(
-                f"sequence_length (MATLAB 'SequenceLength') must be 'longest' or 'shortest' "
-                f"here; received {sequence_length!r}. Integer lengths (split sequences with "
-                "carried state) are not supported by SequenceDataset yet.")
+                f"sequence_length (MATLAB 'SequenceLength') must be 'longest', 'shortest' or a "
+                f"positive integer; received {sequence_length!r}.")
         for name, value, allowed in (("shuffle", shuffle, SHUFFLES),
                                      ("target_padding", target_padding, TARGET_PADDINGS)):
             if value not in allowed:
@@ -75,15 +84,68 @@ class SequenceDataset(keras.utils.PyDataset):
         self.target_padding = target_padding
         self._rng = np.random.default_rng(seed)
         self.sort_by_length = sort_by_length
-        order = np.arange(len(self.sequences))
-        self.order = self._arranged(order if shuffle == "never" else self._rng.permutation(order))
+        self.bucket_by_length = bucket_by_length
+        order = np.arange(len(self._lengths))
+        self._schedules = []  # one per epoch: the batches (mini-batch rows, chunk) in order
+        self._served = collections.deque()  # chunked: batch indices in the order served
+        self._set_order(self._arranged(order if shuffle == "never" else
+                                       self._rng.permutation(order)))
+
+    # Where the sequences come from: a list in memory here; Datastore reads files lazily.
+    def _load(self, sequences, layout):
+        return _as_time_major(sequences, layout)
+
+    def _length_of(self, index):
+        return len(self.sequences[index])
+
+    def _sequence(self, index):
+        return self.sequences[index]
+
+    @property
+    def chunked(self):
+        """True when an integer sequence_length splits mini-batches into chunks."""
+        return not isinstance(self.sequence_length, str)
 
     def _arranged(self, order):
-        """`order`, stably sorted by sequence length when ``sort_by_length`` is set."""
-        if not self.sort_by_length:
+        """`order`, stably sorted by sequence length when sorting or bucketing; buckets (the
+        mini-batches of the sorted order) then come in a shuffled order unless shuffle is
+        "never"."""
+        if not (self.sort_by_length or self.bucket_by_length):
             return order
-        lengths = np.array([len(self.sequences[i]) for i in order])
-        return order[np.argsort(lengths, kind="stable")]
+        lengths = self._lengths[order]
+        order = order[np.argsort(lengths, kind="stable")]
+        if self.bucket_by_length and self.shuffle != "never":
+            size = self.mini_batch_size
+            buckets = [order[k:k + size] for k in range(0, len(order), size)]
+            order = np.concatenate([buckets[i] for i in self._rng.permutation(len(buckets))])
+        return order
+
+    def _set_order(self, order):
+        self.order = order
+        batches = []
+        for first in range(0, len(order), self.mini_batch_size):
+            rows = order[first:first + self.mini_batch_size]
+            chunks = 1
+            if self.chunked:
+                longest = int(self._lengths[rows].max())
+                chunks = -(-longest // self.sequence_length)
+            batches.extend((rows, chunk) for chunk in range(chunks))
+        self._batches = batches
+        self._schedules.append([chunk == 0 for _, chunk in batches])
+
+    def chunk_starts(self, epoch=-1):
+        """For each batch of epoch `epoch` (counted from this dataset's creation; the current
+        one by default), whether it starts a new mini-batch (where the state resets)."""
+        return list(self._schedules[epoch])
+
+    def callbacks(self):
+        """The Keras callbacks ``model.fit`` needs for this dataset: with an integer
+        sequence_length, the one that carries recurrent state between chunks."""
+        if not self.chunked:
+            return []
+        from matkeras.training import CarryStateBetweenChunks
+
+        return [CarryStateBetweenChunks(self)]
 
     def _check_targets(self, targets, layout):
         if targets is None:
@@ -92,41 +154,51 @@ class SequenceDataset(keras.utils.PyDataset):
             per_step = [np.asarray(t) for t in targets]
             if layout == "CT":
                 per_step = [t.T if t.ndim == 2 else t for t in per_step]
-            for index, (target, sequence) in enumerate(zip(per_step, self.sequences,
-                                                           strict=False)):
-                if len(target) != len(sequence):
+            for index, (target, length) in enumerate(zip(per_step, self._lengths,
+                                                         strict=False)):
+                if len(target) != length:
                     raise ValueError(f"Target {index} has {len(target)} time steps; its sequence "
-                                     f"has {len(sequence)}.")
+                                     f"has {length}.")
             result = per_step
         else:
             result = np.asarray(targets)
-        if len(result) != len(self.sequences):
-            raise ValueError(f"Received {len(self.sequences)} sequences but {len(result)} "
+        if len(result) != len(self._lengths):
+            raise ValueError(f"Received {len(self._lengths)} sequences but {len(result)} "
                              "targets.")
         return result
 
     def __len__(self):
-        return -(-len(self.order) // self.mini_batch_size)
+        return len(self._batches)
 
     def batch_indices(self, index):
-        """The observations (indices into `sequences`) of mini-batch `index`."""
-        return self.order[index * self.mini_batch_size:(index + 1) * self.mini_batch_size]
+        """The observations (indices into `sequences`) of batch `index`."""
+        return self._batches[index][0]
+
+    def _pad(self, arrays, chunk, value, dtype=None):
+        if not self.chunked:
+            return pad_sequences(arrays, self.sequence_length, self.padding_direction, value,
+                                 dtype=dtype)
+        batch, mask = split_sequences(arrays, self.sequence_length, self.padding_direction,
+                                      value)[chunk]
+        return (batch if dtype is None else batch.astype(dtype)), mask
 
     def __getitem__(self, index):
-        rows = self.batch_indices(index)
-        options = {"length": self.sequence_length, "direction": self.padding_direction}
-        x, _ = pad_sequences([self.sequences[i] for i in rows], value=self.padding_value,
-                             dtype="float32", **options)
+        if not 0 <= index < len(self._batches):
+            raise IndexError(f"batch {index} out of range: the dataset has {len(self)} batches.")
+        rows, chunk = self._batches[index]
+        if self.chunked:
+            self._served.append((index, chunk))
+        x, _ = self._pad([self._sequence(i) for i in rows], chunk, self.padding_value, "float32")
         if self.targets is None:
             return (x,)
         if isinstance(self.targets, list):
-            y, mask = pad_sequences([self.targets[i] for i in rows], value=0, **options)
+            y, mask = self._pad([self.targets[i] for i in rows], chunk, 0)
             if self.targets[0].ndim == 1:
                 y = y[..., 0]
             if self.target_padding == "weighted-out":
                 return x, y, mask.astype("float32")
             return x, y
-        return x, self.targets[rows]
+        return x, self.targets[rows]  # sequence-to-label: the label goes with every chunk
 
     def to_tf_dataset(self):
         """A ``tf.data.Dataset`` of the same mini-batches with a variable time axis.
@@ -143,19 +215,44 @@ class SequenceDataset(keras.utils.PyDataset):
 
         def spec(position, part):
             shape = [None, *np.shape(part)[1:]]
-            if position == 0 or per_step:  # the time axis varies between mini-batches
+            if (position == 0 or per_step) and not self.chunked:  # time varies between batches
                 shape[1] = None
             return tf.TensorSpec(shape, tf.as_dtype(np.asarray(part).dtype))
 
         signature = tuple(spec(k, part) for k, part in enumerate(first))
 
-        def batches():
-            for index in range(len(self)):
-                yield tuple(self[index])
-            self.on_epoch_end()
+        passes = []
 
-        return tf.data.Dataset.from_generator(batches, output_signature=signature)
+        def batches():
+            # Each pass after the first starts a new epoch (reshuffled as `shuffle` says). Doing
+            # it here, not after the last batch, does not depend on how far tf.data reads ahead.
+            if passes:
+                self.on_epoch_end()
+            passes.append(True)
+            if self.workers <= 1:
+                for index in range(len(self)):
+                    yield tuple(self[index])
+                return
+            # `workers` threads make the next mini-batches while this one trains; at most
+            # `max_queue_size` wait, which bounds the memory they hold.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:
+                pending = collections.deque()
+                for index in range(len(self)):
+                    pending.append(pool.submit(self.__getitem__, index))
+                    if len(pending) >= max(1, self.max_queue_size):
+                        yield tuple(pending.popleft().result())
+                while pending:
+                    yield tuple(pending.popleft().result())
+
+        dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        # A known length lets Keras end each epoch without an "input ran out of data" warning.
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
 
     def on_epoch_end(self):
+        self._served.clear()
         if self.shuffle == "every-epoch":
-            self.order = self._arranged(self._rng.permutation(self.order))
+            self._set_order(self._arranged(self._rng.permutation(self.order)))
+        else:
+            self._schedules.append(self._schedules[-1])

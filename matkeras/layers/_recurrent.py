@@ -13,13 +13,14 @@ from keras import ops
 
 from matkeras.converters import layouts
 from matkeras.layers import _options, initializers
+from matkeras.layers._learn_rates import LearnRateFactorsMixin
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.layers.regularizers import MatlabL2Mixin, check_l2_regularization
 
 OUTPUT_MODES = ("sequence", "last")
 
 
-class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
+class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     """Base of matkeras's recurrent layers (not used directly)."""
 
     _LAYER = "Recurrent"  # the class name used in messages
@@ -113,6 +114,7 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                                                strict=True)
         }
         l2 = check_l2_regularization(l2_regularization, where)
+        self._take_learn_rate_factors(kwargs, where, blocks)
 
         super().__init__(**kwargs)
         self._where = where
@@ -275,7 +277,7 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
                             factors["output_projector_l2_factor"], -1))
         return targets
 
-    def call(self, inputs, mask=None, initial_state=None):
+    def call(self, inputs, mask=None, initial_state=None, training=None):
         count = len(self._STATES)
         if initial_state is not None and not self.has_state_inputs:  # Keras-style states
             inputs = [inputs, *initial_state]
@@ -294,6 +296,8 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
         else:
             sequences = inputs
             states = self._initial_state_rows(ops.shape(sequences)[0], sequences.dtype)
+            if training and self._chunk_carry is not None:  # split-sequence training
+                states = self._chunk_carry.start(states)
         dtype = sequences.dtype
         weights = {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
                    "bias": self.bias_variable}
@@ -308,7 +312,15 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
             results[0] = ops.flip(results[0], axis=1)  # Keras's order for a backward layer
         if self._capture:
             self._captured = self._next_carry(results[1:])
+        if training and self._chunk_carry is not None and not self.has_state_inputs:
+            self._chunk_carry.keep(self._next_carry(results[1:]))
         return results if self.has_state_outputs else results[0]
+
+    # Split-sequence training (MATLAB's integer SequenceLength), switched on by
+    # matkeras.training.CarryStateBetweenChunks: a ChunkCarry that starts each chunk from the
+    # previous chunk's final states (no gradient through them) unless the chunk starts a new
+    # mini-batch.
+    _chunk_carry = None
 
     # MATLAB's stateful prediction (predictAndUpdateState), driven by matkeras.inference in eager
     # calls: `_carried` holds per-observation start states ``(rows, D*H)`` (None: the initial
@@ -406,7 +418,18 @@ class RecurrentLayer(MatlabL2Mixin, keras.layers.Layer):
         for argument, value in self._initializer_args.items():
             config[argument] = initializers.serialize(value)
         config.update(self._factors)
+        config.update(self._learn_rate_config())
         return config
+
+    def _learn_rate_parameters(self):
+        parameters = {"input_weights": ("InputWeights", "kernel", True),
+                      "recurrent_weights": ("RecurrentWeights", "recurrent_kernel", True),
+                      "bias": ("Bias", "bias_variable", True)}
+        if self._PROJECTED:
+            parameters.update(
+                input_projector=("InputProjector", "input_projector_variable", False),
+                output_projector=("OutputProjector", "output_projector_variable", False))
+        return parameters
 
     # ---- MATLAB-layout views ------------------------------------------------------------------
     def _require_built(self, what):

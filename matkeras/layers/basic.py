@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options, initializers
+from matkeras.layers._learn_rates import LearnRateFactorsMixin
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -13,7 +14,7 @@ from matkeras.layers.regularizers import (
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class FullyConnected(MatlabL2Mixin, keras.layers.Layer):
+class FullyConnected(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     """Fully connected layer: MATLAB's ``fullyConnectedLayer(outputSize)``.
 
     ``y = W x + b`` on the channel axis, at every time step of a sequence (MATLAB's CBT -> CBT).
@@ -60,6 +61,7 @@ class FullyConnected(MatlabL2Mixin, keras.layers.Layer):
             )
         }
         l2 = check_l2_regularization(l2_regularization, where)
+        self._take_learn_rate_factors(kwargs, where)
         super().__init__(**kwargs)
         self._where = where
         self.output_size = self._checked["output_size"]
@@ -126,7 +128,10 @@ class FullyConnected(MatlabL2Mixin, keras.layers.Layer):
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "weights_l2_factor": self.weights_l2_factor,
                 "bias_l2_factor": self.bias_l2_factor,
-                "l2_regularization": self._l2_regularization}
+                "l2_regularization": self._l2_regularization, **self._learn_rate_config()}
+
+    def _learn_rate_parameters(self):
+        return {"weights": ("Weights", "kernel", False), "bias": ("Bias", "bias_variable", False)}
 
 
 @keras.saving.register_keras_serializable(package="matkeras")

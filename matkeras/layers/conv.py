@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options, initializers
+from matkeras.layers._learn_rates import LearnRateFactorsMixin
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -57,7 +58,7 @@ def pad(inputs, pads, value, leading_axes):
     return ops.pad(inputs, widths, constant_values=float(value))
 
 
-class _MatlabConv(MatlabL2Mixin):
+class _MatlabConv(LearnRateFactorsMixin, MatlabL2Mixin):
     """MATLAB options around a Keras convolution: explicit padding, padding values, L2."""
 
     _SPATIAL = 1
@@ -98,6 +99,7 @@ class _MatlabConv(MatlabL2Mixin):
         for key in ("filters", "kernel_size", "strides", "dilation_rate", "padding",
                     "kernel_initializer", "bias_initializer"):
             kwargs.pop(key, None)
+        self._take_learn_rate_factors(kwargs, where)
         strides = tuple(np.broadcast_to(np.ravel(stride), (self._SPATIAL,)).astype(int))
         dilations = np.broadcast_to(np.ravel(dilation_factor), (self._SPATIAL,)).astype(int)
         # Keras convolutions cannot stride and dilate at once; MATLAB's can: then the layer pads
@@ -203,7 +205,10 @@ class _MatlabConv(MatlabL2Mixin):
             value = matlab[key]
             matlab[key] = value if isinstance(value, (str, numbers.Number)) else list(
                 np.ravel(value).tolist())
-        return {**config, **matlab}
+        return {**config, **matlab, **self._learn_rate_config()}
+
+    def _learn_rate_parameters(self):
+        return {"weights": ("Weights", "kernel", False), "bias": ("Bias", "bias", False)}
 
 
 @keras.saving.register_keras_serializable(package="matkeras")

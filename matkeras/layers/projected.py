@@ -8,7 +8,8 @@ from matkeras.layers.gru import GRU
 from matkeras.layers.lstm import LSTM
 
 _PROJECTOR_ARGS = ("input_projector_initializer", "output_projector_initializer",
-                   "input_projector_l2_factor", "output_projector_l2_factor")
+                   "input_projector_l2_factor", "output_projector_l2_factor",
+                   "input_projector_learn_rate_factor", "output_projector_learn_rate_factor")
 
 
 class _Projected(ProjectorsMixin):

@@ -18,6 +18,7 @@ from keras import ops
 CHOICES = ("auto", "whole", "gates")
 _ENV = "MATKERAS_RECURRENT_BLOCKS"
 _MARGIN = 0.85  # split only when clearly faster: the choice should not flip on timing noise
+CHOSEN = {}  # (rows, cols, gates, dtype) -> "gates" or "whole", as measured in this process
 
 
 def split_kernel(kernel, gates):
@@ -89,4 +90,6 @@ def _measured_faster(rows, cols, gates, dtype, batch=32, steps=40, rounds=5):
                 start = time.perf_counter()
                 fn().numpy()
                 seen.append(time.perf_counter() - start)
-    return float(np.median(timings[split])) < _MARGIN * float(np.median(timings[whole]))
+    faster = float(np.median(timings[split])) < _MARGIN * float(np.median(timings[whole]))
+    CHOSEN[(rows, cols, gates, dtype)] = "gates" if faster else "whole"
+    return faster

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from matkeras import layers as L
 from matkeras.data import SequenceDataset
 
 
@@ -81,7 +82,8 @@ def test_trains_a_model_with_fit(rng):
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"mini_batch_size": 0}, "MiniBatchSize"),
-    ({"sequence_length": 5}, "Integer lengths"),
+    ({"sequence_length": 0}, "positive integer"),
+    ({"sequence_length": "medium"}, "'longest', 'shortest' or a positive integer"),
     ({"shuffle": "always"}, "shuffle must be one of"),
 ])
 def test_bad_options(rng, kwargs, message):
@@ -94,3 +96,64 @@ def test_target_count_must_match(rng):
     sequences, labels = _data(rng)
     with pytest.raises(ValueError, match="10 sequences but 9 targets"):
         SequenceDataset(sequences, labels[:9])
+
+
+def test_integer_length_makes_one_batch_per_chunk_in_order(rng):
+    lengths = [7, 3, 12, 5, 1]
+    sequences = [rng.normal(size=(t, 2)) for t in lengths]
+    data = SequenceDataset(sequences, np.arange(5), mini_batch_size=2, sequence_length=4,
+                           shuffle="never")
+    # mini-batches [7, 3] -> 2 chunks, [12, 5] -> 3 chunks, [1] -> 1 chunk
+    assert len(data) == 6
+    assert data.chunk_starts() == [True, False, True, False, False, True]
+    x0, y0 = data[0]
+    x1, y1 = data[1]
+    assert x0.shape == x1.shape == (2, 4, 2)
+    np.testing.assert_array_equal(y0, [0, 1])  # the label goes with every chunk
+    np.testing.assert_array_equal(y1, [0, 1])
+    np.testing.assert_allclose(x1[0, :3], sequences[0][4:7], rtol=1e-6)
+    np.testing.assert_array_equal(x1[0, 3], 0.0)  # the last chunk is padded (right)
+    np.testing.assert_array_equal(x1[1], 0.0)      # a chunk past a short sequence's end
+    with pytest.raises(IndexError):
+        data[6]
+
+
+def test_integer_length_cuts_per_step_targets_alike(rng):
+    sequences = [rng.normal(size=(t, 1)) for t in (6, 2)]
+    targets = [np.arange(6), np.arange(2) + 10]
+    data = SequenceDataset(sequences, targets, mini_batch_size=2, sequence_length=4,
+                           shuffle="never", padding_direction="left")
+    (_, y0, w0), (_, y1, w1) = data[0], data[1]
+    # left padding to 8 steps: [pad pad 0 1 | 2 3 4 5] and [pad*6 10 11]
+    np.testing.assert_array_equal(y0, [[0, 0, 0, 1], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(y1, [[2, 3, 4, 5], [0, 0, 10, 11]])
+    np.testing.assert_array_equal(w0, [[0, 0, 1, 1], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(w1, [[1, 1, 1, 1], [0, 0, 1, 1]])
+
+
+def test_bucketing_groups_similar_lengths_and_shuffles_the_buckets(rng):
+    lengths = rng.permutation(np.arange(1, 25))
+    sequences = [np.zeros((t, 1)) for t in lengths]
+    data = SequenceDataset(sequences, np.zeros(24), mini_batch_size=4, bucket_by_length=True,
+                           shuffle="every-epoch", seed=3)
+    widths = [data[k][0].shape[1] for k in range(len(data))]
+    padding = sum(4 * w for w in widths) - lengths.sum()
+    assert padding == 6 * 6  # each bucket of 4 consecutive lengths pads 3+2+1+0 steps
+    assert widths != sorted(widths)  # the buckets come shuffled
+    first = [tuple(data.batch_indices(k)) for k in range(len(data))]
+    data.on_epoch_end()
+    assert [tuple(data.batch_indices(k)) for k in range(len(data))] != first
+
+
+def test_works_with_worker_threads_and_processes(rng):
+    sequences, labels = _data(rng)
+    model = keras.Sequential([keras.Input((None, 3)), L.LSTM(4, output_mode="last"),
+                              L.FullyConnected(2), L.Softmax()])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    for options in ({"workers": 2}, {"workers": 2, "use_multiprocessing": True}):
+        data = SequenceDataset(sequences, labels, mini_batch_size=5, sequence_length=6,
+                               **options)
+        model.fit(data, epochs=1, verbose=0)  # fixed-length chunks: the PyDataset itself
+        assert model.predict(SequenceDataset(sequences, mini_batch_size=5, sequence_length=6,
+                                             shuffle="never", **options),
+                             verbose=0).shape[0] >= len(sequences)

@@ -1,0 +1,150 @@
+"""MATLAB's solvers (trainingOptions 'sgdm', 'adam', 'rmsprop') as Keras optimizers.
+
+The updates follow MATLAB's documented equations (``sgdmupdate``, ``adamupdate``,
+``rmspropupdate``), with per-parameter learn-rate factors: a learnable's step uses
+``learning_rate * factor`` (a vector factor scales each gate block). Keras's own Adam puts epsilon
+inside its bias correction (``epsilon_hat``); MATLAB's adds it to ``sqrt(v_hat)``, as here.
+
+Gradient clipping uses Keras's arguments: ``clipnorm`` is MATLAB's ``'l2norm'`` (per parameter),
+``global_clipnorm`` its ``'global-l2norm'`` and ``clipvalue`` its ``'absolute-value'``.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["SGDM", "Adam", "RMSProp", "learn_rate_multipliers"]
+
+
+def learn_rate_multipliers(model):
+    """``{variable path: multiplier}`` from the learn-rate factors of `model`'s layers."""
+    found = {}
+
+    def visit(layer):
+        if hasattr(layer, "learn_rate_multipliers") and layer.built:
+            for variable, value in layer.learn_rate_multipliers():
+                found[variable.path] = value
+        for sub in getattr(layer, "layers", None) or ():
+            visit(sub)
+
+    visit(model)
+    return found
+
+
+class _MatlabSolver(keras.optimizers.Optimizer):
+    def __init__(self, learning_rate, multipliers, name, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.multipliers = {str(path): (float(v) if np.ndim(v) == 0 else
+                                        [float(x) for x in np.ravel(v)])
+                            for path, v in (multipliers or {}).items()}
+
+    def _slots(self, var_list, *names):
+        self._paths = [v.path for v in var_list]
+        return [[self.add_variable_from_reference(v, name) for v in var_list] for name in names]
+
+    def _index(self, variable):
+        # Keras's documented way for a custom optimizer to find a variable's slots (the
+        # TensorFlow backend hands update_step the backend variable, not the Keras one).
+        return self._get_variable_index(variable)
+
+    def _rate(self, learning_rate, variable):
+        rate = ops.cast(learning_rate, variable.dtype)
+        factor = self.multipliers.get(self._paths[self._index(variable)])
+        return rate if factor is None else rate * ops.convert_to_tensor(
+            np.asarray(factor), dtype=variable.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "multipliers": self.multipliers}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class SGDM(_MatlabSolver):
+    """MATLAB 'sgdm': ``v = momentum*v - lr*factor*g; w = w + v``."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, multipliers=None, name="sgdm",
+                 **kwargs):
+        super().__init__(learning_rate, multipliers, name, **kwargs)
+        self.momentum = float(momentum)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        (self._velocities,) = self._slots(var_list, "velocity")
+
+    def update_step(self, gradient, variable, learning_rate):
+        velocity = self._velocities[self._index(variable)]
+        gradient = ops.cast(gradient, variable.dtype)
+        self.assign(velocity, self.momentum * velocity - self._rate(learning_rate, variable)
+                    * gradient)
+        self.assign_add(variable, velocity)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Adam(_MatlabSolver):
+    """MATLAB 'adam': ``w -= lr*factor * m_hat / (sqrt(v_hat) + epsilon)``."""
+
+    def __init__(self, learning_rate=0.001, gradient_decay_factor=0.9,
+                 squared_gradient_decay_factor=0.999, epsilon=1e-8, multipliers=None,
+                 name="matlab_adam", **kwargs):
+        super().__init__(learning_rate, multipliers, name, **kwargs)
+        self.gradient_decay_factor = float(gradient_decay_factor)
+        self.squared_gradient_decay_factor = float(squared_gradient_decay_factor)
+        self.epsilon = float(epsilon)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._m, self._v = self._slots(var_list, "m", "v")
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._index(variable)
+        m, v = self._m[index], self._v[index]
+        b1, b2 = self.gradient_decay_factor, self.squared_gradient_decay_factor
+        gradient = ops.cast(gradient, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        self.assign(m, b1 * m + (1 - b1) * gradient)
+        self.assign(v, b2 * v + (1 - b2) * ops.square(gradient))
+        m_hat = m / (1 - ops.power(ops.convert_to_tensor(b1, variable.dtype), step))
+        v_hat = v / (1 - ops.power(ops.convert_to_tensor(b2, variable.dtype), step))
+        self.assign_sub(variable, self._rate(learning_rate, variable) * m_hat
+                        / (ops.sqrt(v_hat) + self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "gradient_decay_factor": self.gradient_decay_factor,
+                "squared_gradient_decay_factor": self.squared_gradient_decay_factor,
+                "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class RMSProp(_MatlabSolver):
+    """MATLAB 'rmsprop': ``v = b2*v + (1-b2)*g^2; w -= lr*factor * g / (sqrt(v) + epsilon)``."""
+
+    def __init__(self, learning_rate=0.001, squared_gradient_decay_factor=0.9, epsilon=1e-8,
+                 multipliers=None, name="matlab_rmsprop", **kwargs):
+        super().__init__(learning_rate, multipliers, name, **kwargs)
+        self.squared_gradient_decay_factor = float(squared_gradient_decay_factor)
+        self.epsilon = float(epsilon)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        (self._v,) = self._slots(var_list, "v")
+
+    def update_step(self, gradient, variable, learning_rate):
+        v = self._v[self._index(variable)]
+        b2 = self.squared_gradient_decay_factor
+        gradient = ops.cast(gradient, variable.dtype)
+        self.assign(v, b2 * v + (1 - b2) * ops.square(gradient))
+        self.assign_sub(variable, self._rate(learning_rate, variable) * gradient
+                        / (ops.sqrt(v) + self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(),
+                "squared_gradient_decay_factor": self.squared_gradient_decay_factor,
+                "epsilon": self.epsilon}

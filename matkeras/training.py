@@ -1,0 +1,490 @@
+"""Training the MATLAB way on ``model.fit``: split-sequence training with carried state,
+``trainingOptions`` and ``trainNetwork``.
+
+MATLAB's integer ``SequenceLength`` pads each mini-batch to its longest sequence and cuts it into
+chunks of L steps; every chunk is one iteration (one optimizer step), the recurrent states are
+carried from chunk to chunk (the forward half only for BiLSTM) with the gradient truncated at the
+chunk border, and a new mini-batch starts from the layers' initial states.
+:class:`matkeras.data.SequenceDataset` makes the chunks; :class:`CarryStateBetweenChunks` carries
+the state while ``model.fit`` runs them (TensorFlow backend).
+"""
+
+import keras
+import numpy as np
+
+__all__ = ["CarryStateBetweenChunks", "TrainingOptions", "train_network", "training_options"]
+
+
+class ChunkCarry:
+    """One recurrent layer's carried states during split-sequence training.
+
+    The states live in TensorFlow variables with a free batch axis; `first` (shared by every
+    layer of the model) says whether the current chunk starts a new mini-batch.
+    """
+
+    def __init__(self, layer, first):
+        import tensorflow as tf
+
+        width = layer._DIRECTIONS * layer.units
+        dtype = layer.variable_dtype
+        self.first = first
+        self.variables = [
+            tf.Variable(tf.zeros((0, width), dtype), shape=tf.TensorShape([None, width]),
+                        trainable=False, name=f"{layer.name}_carried_{argument}")
+            for argument, _ in layer._STATES]
+
+    def start(self, initial):
+        """The chunk's start states: `initial` on a new mini-batch, else the carried ones."""
+        import tensorflow as tf
+
+        carried = [tf.cast(v.read_value(), s.dtype) for s, v in
+                   zip(initial, self.variables, strict=True)]
+        return tf.cond(self.first, lambda: list(initial), lambda: carried)
+
+    def keep(self, states):
+        """Stores the chunk's final states for the next chunk (no gradient flows back)."""
+        import tensorflow as tf
+
+        for variable, state in zip(self.variables, states, strict=True):
+            variable.assign(tf.stop_gradient(tf.cast(state, variable.dtype)))
+
+
+class CarryStateBetweenChunks(keras.callbacks.Callback):
+    """Carries recurrent state between the chunks of a :class:`~matkeras.data.SequenceDataset`
+    with an integer ``sequence_length`` during ``model.fit`` (MATLAB's split-sequence training).
+
+    Get it from ``dataset.callbacks()`` and pass ``shuffle=False`` to ``model.fit`` (Keras would
+    otherwise shuffle the chunks; this callback then stops with an error); ``trainNetwork``
+    does both itself. Only training steps
+    carry state; validation and prediction run the recurrent layers from their initial states
+    (use :func:`matkeras.inference.predict` with ``sequence_length=L`` for chunked prediction).
+    """
+
+    def __init__(self, dataset):
+        super().__init__()
+        if not getattr(dataset, "chunked", False):
+            raise ValueError("CarryStateBetweenChunks needs a SequenceDataset with an integer "
+                             "sequence_length (the chunk length).")
+        self.dataset = dataset
+        self._layers, self._first, self._starts = [], None, []
+
+    def on_train_begin(self, logs=None):
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError("Split-sequence training with carried state needs the "
+                               "TensorFlow backend.")
+        import tensorflow as tf
+
+        from matkeras.inference import _stateful_layers
+
+        if tf.distribute.has_strategy():
+            raise RuntimeError(
+                "Split-sequence training (integer SequenceLength) does not run under a "
+                "tf.distribute strategy yet; use 'longest' or 'shortest' there.")
+        self._first = tf.Variable(True, trainable=False, name="matkeras_chunk_starts_batch")
+        self._layers = _stateful_layers(self.model)
+        for layer in self._layers:
+            layer._chunk_carry = ChunkCarry(layer, self._first)
+        self._epoch = len(self.dataset._schedules) - 1
+        self._count = None
+        self.model.make_train_function(force=True)  # trace again, with the carry in the graph
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._starts = self.dataset.chunk_starts(self._epoch)
+        if self._count is None:
+            self._count = len(self._starts)
+        elif len(self._starts) != self._count:
+            raise RuntimeError(
+                f"This epoch has {len(self._starts)} chunks, the first had {self._count}: "
+                "with shuffle='every-epoch' and no sorting the chunk count changes between "
+                "epochs, and model.fit fixes an epoch's steps when it starts. Pass "
+                "sort_by_length=True, or train with matkeras.training.trainNetwork (which "
+                "runs such epochs one fit call at a time).")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch += 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Keras runs a PyDataset's batches in order when fit has shuffle=False: step k trains on
+        # batch k of the epoch's schedule.
+        self._first.assign(bool(self._starts[batch]) if batch < len(self._starts) else True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        served = self.dataset._served  # filled as batches are made (not in worker processes)
+        if served:
+            index, _ = served.popleft()
+            if index != batch:
+                raise RuntimeError(
+                    "model.fit fed the chunks of a split-sequence SequenceDataset out of order "
+                    "(Keras shuffles a PyDataset's batches unless told not to): pass "
+                    "shuffle=False to model.fit; the dataset's own shuffle option is MATLAB's "
+                    "Shuffle.")
+
+    def on_train_end(self, logs=None):
+        for layer in self._layers:
+            layer._chunk_carry = None
+        self.model.make_train_function(force=True)  # later fits train without the carry
+
+
+# -- trainingOptions / trainNetwork -------------------------------------------------------------
+
+SOLVERS = ("sgdm", "adam", "rmsprop")
+THRESHOLD_METHODS = {"l2norm": "clipnorm", "global-l2norm": "global_clipnorm",
+                     "absolute-value": "clipvalue"}
+
+
+def _defaults(solver):
+    return {
+        "MaxEpochs": 30, "MiniBatchSize": 128,
+        "InitialLearnRate": 0.01 if solver == "sgdm" else 0.001,
+        "LearnRateSchedule": "none", "LearnRateDropFactor": 0.1, "LearnRateDropPeriod": 10,
+        "GradientThreshold": float("inf"), "GradientThresholdMethod": "l2norm",
+        "L2Regularization": 1e-4, "Shuffle": "once", "ValidationData": None,
+        "ValidationFrequency": 50, "SequenceLength": "longest", "SequencePaddingValue": 0.0,
+        "SequencePaddingDirection": "right", "Plots": "none", "Verbose": True,
+        "VerboseFrequency": 50, "Momentum": 0.9, "GradientDecayFactor": 0.9,
+        "SquaredGradientDecayFactor": 0.999 if solver == "adam" else 0.9, "Epsilon": 1e-8,
+        "ResetInputNormalization": True, "ExecutionEnvironment": "auto",
+        # matkeras additions: where the progress figure goes, and the shuffles' seed
+        "PlotsPath": None, "Seed": None,
+    }
+
+
+class TrainingOptions:
+    """MATLAB's ``trainingOptions`` object: the solver and its name-value options, read as
+    attributes with MATLAB's names (``options.MaxEpochs``)."""
+
+    def __init__(self, solver, **options):
+        self.__dict__["Solver"] = solver
+        self.__dict__["_values"] = options
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"trainingOptions has no option {name!r}.") from None
+
+    def __setattr__(self, name, value):
+        if name not in self._values:
+            raise AttributeError(f"trainingOptions has no option {name!r}.")
+        self._values[name] = value
+
+    def __repr__(self):
+        lines = [f"TrainingOptions({self.Solver!r})"]
+        lines += [f"  {key}: {value!r}" for key, value in self._values.items()
+                  if key != "ValidationData" or value is None]
+        return "\n".join(lines)
+
+
+def training_options(solver, **options):
+    """MATLAB's ``trainingOptions(solverName, Name=Value)`` (names case-insensitive).
+
+    Solvers: ``"sgdm"``, ``"adam"``, ``"rmsprop"`` (:mod:`matkeras.optimizers`). Options:
+    MaxEpochs, MiniBatchSize, InitialLearnRate, LearnRateSchedule ("none"/"piecewise"),
+    LearnRateDropFactor, LearnRateDropPeriod, GradientThreshold, GradientThresholdMethod
+    ("l2norm" per parameter, the default; "global-l2norm"; "absolute-value"), L2Regularization,
+    Shuffle, ValidationData ``(X, Y)``, ValidationFrequency (iterations), SequenceLength,
+    SequencePaddingValue, SequencePaddingDirection, Plots ("none"/"training-progress"),
+    Verbose, VerboseFrequency, Momentum, GradientDecayFactor, SquaredGradientDecayFactor,
+    Epsilon, ResetInputNormalization, ExecutionEnvironment ("auto"/"cpu"/"gpu": TensorFlow
+    places work itself); and two matkeras additions: PlotsPath (where the progress figure is
+    written) and Seed (for the shuffles).
+    """
+    if not isinstance(solver, str) or solver.lower() not in SOLVERS:
+        raise ValueError(f"trainingOptions: solverName must be one of {SOLVERS}; received "
+                         f"{solver!r}.")
+    solver = solver.lower()
+    values = _defaults(solver)
+    lookup = {name.lower(): name for name in values}
+    for name, value in options.items():
+        canonical = lookup.get(str(name).lower())
+        if canonical is None:
+            raise ValueError(f"trainingOptions: unknown option {name!r}. Valid options: "
+                             f"{', '.join(sorted(values))}.")
+        values[canonical] = value
+    _check_options(values)
+    return TrainingOptions(solver, **values)
+
+
+def _check_options(values):
+    def positive_int(name):
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"trainingOptions: {name} must be a positive integer; received "
+                             f"{value!r}.")
+
+    for name in ("MaxEpochs", "MiniBatchSize", "LearnRateDropPeriod", "ValidationFrequency",
+                 "VerboseFrequency"):
+        positive_int(name)
+    for name in ("InitialLearnRate", "GradientThreshold", "Epsilon"):
+        if not float(values[name]) > 0:
+            raise ValueError(f"trainingOptions: {name} must be positive; received "
+                             f"{values[name]!r}.")
+    for name, allowed in (("LearnRateSchedule", ("none", "piecewise")),
+                          ("GradientThresholdMethod", tuple(THRESHOLD_METHODS)),
+                          ("Shuffle", ("once", "never", "every-epoch")),
+                          ("SequencePaddingDirection", ("right", "left")),
+                          ("Plots", ("none", "training-progress")),
+                          ("ExecutionEnvironment", ("auto", "cpu", "gpu"))):
+        if values[name] not in allowed:
+            raise ValueError(f"trainingOptions: {name} must be one of {allowed}; received "
+                             f"{values[name]!r}.")
+    length = values["SequenceLength"]
+    if length not in ("longest", "shortest") and (
+            isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise ValueError("trainingOptions: SequenceLength must be 'longest', 'shortest' or a "
+                         f"positive integer; received {length!r}.")
+    if values["ValidationData"] is not None and (
+            not isinstance(values["ValidationData"], (tuple, list))
+            or len(values["ValidationData"]) != 2):
+        raise ValueError("trainingOptions: ValidationData must be {X, Y}: a (X, Y) pair.")
+
+
+def make_optimizer(options, model):
+    """The Keras optimizer for `options`, with `model`'s learn-rate factors."""
+    from matkeras import optimizers
+
+    extra = {}
+    if np.isfinite(float(options.GradientThreshold)):
+        extra[THRESHOLD_METHODS[options.GradientThresholdMethod]] = float(
+            options.GradientThreshold)
+    multipliers = optimizers.learn_rate_multipliers(model)
+    rate = float(options.InitialLearnRate)
+    if options.Solver == "sgdm":
+        return optimizers.SGDM(rate, momentum=options.Momentum, multipliers=multipliers,
+                               **extra)
+    if options.Solver == "adam":
+        return optimizers.Adam(rate, options.GradientDecayFactor,
+                               options.SquaredGradientDecayFactor, options.Epsilon,
+                               multipliers=multipliers, **extra)
+    return optimizers.RMSProp(rate, options.SquaredGradientDecayFactor, options.Epsilon,
+                              multipliers=multipliers, **extra)
+
+
+def train_network(X, Y, layers, options, layout="TC"):
+    """MATLAB's ``trainNetwork(X, Y, layers, options)``: returns the trained ``keras.Model``.
+
+    Args:
+        X: a list of ``(T_i, C)`` sequences (Keras layout; MATLAB's ``C x T`` cells transposed),
+            or a :class:`~matkeras.data.SequenceDataset`/``Datastore`` with its targets (then
+            `Y` is None and the options' sequence settings are not used).
+        Y: labels, one per observation (strings or integers: classification, classes in
+            sorted order as MATLAB's ``categorical``), responses ``(N, R)``, or a list of
+            per-step targets (sequence-to-sequence).
+        layers: a MATLAB layer array (ending in a classification or regression layer) or a
+            ``keras.Model`` built from one.
+        options: from :func:`training_options` (``matkeras.matlab.trainingOptions``).
+        layout: ``"TC"`` (Keras) or ``"CT"`` (MATLAB's ``C x T`` matrices) for X.
+
+    The history (loss, accuracy per epoch; validation figures) is in
+    ``model.history.history``; with ``Plots="training-progress"`` the figure is written to
+    ``PlotsPath`` (default ``training-progress.png``, never overwriting a file).
+    """
+    from matkeras.data import SequenceDataset
+    from matkeras.layers import Classification, Regression, SequenceInput, set_l2_regularization
+    from matkeras.network import assemble_network
+
+    if not isinstance(options, TrainingOptions):
+        raise TypeError("options must come from trainingOptions(...); received "
+                        f"{type(options).__name__}.")
+    if options.Seed is not None:
+        keras.utils.set_random_seed(int(options.Seed))
+    model = layers if isinstance(layers, keras.Model) else assemble_network(
+        list(layers), compile=False)
+    output = model.layers[-1]
+    if not isinstance(output, (Classification, Regression)):
+        raise ValueError("trainNetwork needs a network that ends in a classification or "
+                         f"regression layer; it ends in {type(output).__name__}.")
+    classify = isinstance(output, Classification)
+    if isinstance(X, SequenceDataset):
+        data, validation = X, None
+    else:
+        targets, classes = _targets(Y, classify, output)
+        if classes is not None and output.classes is None:
+            output.classes = classes
+        first = model.layers[0] if not isinstance(model.layers[0], keras.layers.InputLayer) \
+            else model.layers[1]
+        if isinstance(first, SequenceInput) and options.ResetInputNormalization and \
+                first.normalization != "none" and not callable(first.normalization):
+            first.adapt(X, layout=layout)
+        data = SequenceDataset(
+            X, targets, layout=layout, mini_batch_size=options.MiniBatchSize,
+            sequence_length=options.SequenceLength,
+            padding_direction=options.SequencePaddingDirection,
+            padding_value=options.SequencePaddingValue, shuffle=options.Shuffle,
+            seed=options.Seed)
+        validation = None
+        if options.ValidationData is not None:
+            vx, vy = options.ValidationData
+            vtargets, _ = _targets(vy, classify, output, classes=output.classes
+                                   if classify else None)
+            validation = SequenceDataset(
+                vx, vtargets, layout=layout, mini_batch_size=options.MiniBatchSize,
+                sequence_length="longest" if data.chunked else options.SequenceLength,
+                padding_direction=options.SequencePaddingDirection,
+                padding_value=options.SequencePaddingValue, shuffle="never")
+    set_l2_regularization(model, float(options.L2Regularization))
+    per_step = isinstance(data.targets, list)
+    metrics = ["accuracy"] if classify else [keras.metrics.RootMeanSquaredError(name="rmse")]
+    model.compile(optimizer=make_optimizer(options, model), loss=output.loss,
+                  weighted_metrics=metrics if per_step else None,
+                  metrics=None if per_step else metrics)
+    callbacks = list(data.callbacks())
+    if options.LearnRateSchedule == "piecewise":
+        initial, drop = float(options.InitialLearnRate), float(options.LearnRateDropFactor)
+        period = int(options.LearnRateDropPeriod)
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch, rate: initial * drop ** (epoch // period)))
+    validator = None
+    if validation is not None:
+        validator = ValidateEvery(validation, options.ValidationFrequency)
+        callbacks.append(validator)
+    if options.Plots == "training-progress":
+        callbacks.append(TrainingProgressPlot(options.PlotsPath, validator))
+    source = data if data.chunked else data.to_tf_dataset()
+    verbose = 1 if options.Verbose else 0
+    if data.chunked and data.shuffle == "every-epoch" and not (
+            data.sort_by_length or data.bucket_by_length):
+        history = None  # the chunk count changes per epoch: one fit call per epoch
+        for epoch in range(int(options.MaxEpochs)):
+            step = model.fit(source, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose,
+                             callbacks=callbacks, shuffle=False)
+            history = _merge(history, step)
+        model.history = history
+    else:
+        model.fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,
+                  shuffle=False)  # the order is SequenceDataset's (MATLAB's Shuffle)
+    return model
+
+
+def _merge(history, step):
+    if history is None:
+        return step
+    for key, values in step.history.items():
+        history.history.setdefault(key, []).extend(values)
+    history.epoch.extend(step.epoch)
+    return history
+
+
+def _targets(Y, classify, output, classes=None):
+    """(targets for SequenceDataset, class names or None)."""
+    if isinstance(Y, (list, tuple)) and Y and np.ndim(Y[0]) >= 1:  # per-step targets
+        arrays = [np.asarray(y) for y in Y]
+        if not classify:
+            return [a.astype("float32") for a in arrays], None
+        names = classes or sorted({str(v) for a in arrays for v in np.ravel(a)},
+                                  key=_natural)
+        index = {name: k for k, name in enumerate(names)}
+        return [np.array([index[str(v)] for v in a]) for a in arrays], names
+    array = np.asarray(Y)
+    if not classify:
+        return array.astype("float32"), None
+    names = classes or sorted({str(v) for v in np.ravel(array)}, key=_natural)
+    index = {name: k for k, name in enumerate(names)}
+    unknown = sorted({str(v) for v in np.ravel(array)} - set(index))
+    if unknown:
+        raise ValueError(f"Labels {unknown} are not among the training classes {names}.")
+    return np.array([index[str(v)] for v in np.ravel(array)]), names
+
+
+def _natural(name):
+    """Sort key: numbers by value (MATLAB's categorical of numbers), then text."""
+    try:
+        return (0, float(name), "")
+    except ValueError:
+        return (1, 0.0, name)
+
+
+class ValidateEvery(keras.callbacks.Callback):
+    """MATLAB's ValidationFrequency: validation loss (and accuracy) every `frequency`
+    iterations and at the end, computed with the model's loss on the validation mini-batches
+    (Keras's own metrics keep their training state)."""
+
+    def __init__(self, dataset, frequency):
+        super().__init__()
+        self.dataset, self.frequency = dataset, int(frequency)
+        self.iterations, self.loss, self.accuracy = [], [], []
+        self._iteration = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._iteration += 1
+        if self._iteration % self.frequency == 0:
+            self._validate()
+
+    def on_train_end(self, logs=None):
+        if not self.iterations or self.iterations[-1] != self._iteration:
+            self._validate()
+
+    def _validate(self):
+        total = correct = loss = 0.0
+        for index in range(len(self.dataset)):
+            batch = self.dataset[index]
+            x, y = batch[0], batch[1]
+            weight = batch[2] if len(batch) > 2 else np.ones(len(y), "float32")
+            scores = keras.ops.convert_to_numpy(self.model(x, training=False))
+            count = float(np.sum(weight))
+            loss += count * float(keras.ops.convert_to_numpy(
+                self.model.loss(y, scores, sample_weight=weight)))
+            total += count
+            if scores.shape[-1] > 1 and np.issubdtype(np.asarray(y).dtype, np.integer):
+                correct += float(np.sum((np.argmax(scores, -1) == y) * weight))
+        self.iterations.append(self._iteration)
+        self.loss.append(loss / total)
+        self.accuracy.append(correct / total)
+
+
+class TrainingProgressPlot(keras.callbacks.Callback):
+    """MATLAB's ``Plots="training-progress"``: accuracy (or RMSE) and loss per iteration, with
+    validation points, drawn when training ends and written to `path` (a new file)."""
+
+    def __init__(self, path=None, validator=None):
+        super().__init__()
+        self.path, self.validator = path, validator
+        self.records = []
+        self.figure = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.records.append(dict(logs or {}))
+
+    def on_train_end(self, logs=None):
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        iterations = np.arange(1, len(self.records) + 1)
+        figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+        metric = "accuracy" if any("accuracy" in r for r in self.records) else "rmse"
+        scale = 100.0 if metric == "accuracy" else 1.0
+        top.plot(iterations, [scale * r.get(metric, np.nan) for r in self.records],
+                 label="training")
+        bottom.plot(iterations, [r.get("loss", np.nan) for r in self.records],
+                    label="training", color="tab:orange")
+        if self.validator is not None and self.validator.iterations:
+            if metric == "accuracy":
+                top.plot(self.validator.iterations,
+                         [100 * a for a in self.validator.accuracy], "k--o", label="validation")
+            bottom.plot(self.validator.iterations, self.validator.loss, "k--o",
+                        label="validation")
+        top.set_ylabel("Accuracy (%)" if metric == "accuracy" else "RMSE")
+        bottom.set_ylabel("Loss")
+        bottom.set_xlabel("Iteration")
+        top.legend()
+        bottom.legend()
+        figure.suptitle("Training progress")
+        self.figure = figure
+        self.path = _new_file(self.path or "training-progress.png")
+        figure.savefig(self.path, dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        print(f"[matkeras] training progress plot: {self.path}")
+
+
+def _new_file(path):
+    """`path`, or `path` with -1, -2... before the extension when it exists (never overwrite)."""
+    import os
+
+    root, extension = os.path.splitext(path)
+    candidate, count = path, 0
+    while os.path.exists(candidate):
+        count += 1
+        candidate = f"{root}-{count}{extension}"
+    return candidate

@@ -1,0 +1,103 @@
+"""matkeras.optimizers against MATLAB's solver equations in numpy (tests/reference/solvers.py)."""
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras import layers as L
+from matkeras import optimizers
+from tests.reference import solvers
+
+SOLVERS = {
+    "sgdm": (optimizers.SGDM, solvers.sgdm, {"momentum": 0.8}, {"momentum": 0.8}),
+    "adam": (optimizers.Adam, solvers.adam,
+             {"gradient_decay_factor": 0.85, "squared_gradient_decay_factor": 0.99,
+              "epsilon": 1e-6}, {"b1": 0.85, "b2": 0.99, "eps": 1e-6}),
+    "rmsprop": (optimizers.RMSProp, solvers.rmsprop,
+                {"squared_gradient_decay_factor": 0.8, "epsilon": 1e-6},
+                {"b2": 0.8, "eps": 1e-6}),
+}
+LR = float(np.float32(0.05))  # Keras keeps the learning rate in a float32 variable
+
+
+def _run(optimizer, w0, grads):
+    variable = keras.Variable(w0, dtype="float64")
+    seen = []
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+        seen.append(keras.ops.convert_to_numpy(variable))
+    return seen
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+def test_updates_follow_matlab_equations(rng, name):
+    cls, reference, options, ref_options = SOLVERS[name]
+    w0 = rng.normal(0, 1, (3, 4))
+    grads = [rng.normal(0, 1, (3, 4)) for _ in range(6)]
+    got = _run(cls(learning_rate=0.05, **options), w0, grads)
+    want = reference(w0, grads, LR, **ref_options)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+def test_learn_rate_factor_scales_each_gate_block(rng, name):
+    cls, reference, options, ref_options = SOLVERS[name]
+    w0 = rng.normal(0, 1, (2, 8))
+    grads = [rng.normal(0, 1, (2, 8)) for _ in range(4)]
+    factor = np.repeat([1.0, 0.0, 2.0, 0.5], 2)
+    variable = keras.Variable(w0, dtype="float64")
+    optimizer = cls(learning_rate=0.05, multipliers={variable.path: factor}, **options)
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+    got = keras.ops.convert_to_numpy(variable)
+    for column in range(8):  # each column runs its own solver at lr * factor
+        want = reference(w0[:, column], [g[:, column] for g in grads], LR * factor[column],
+                         **ref_options)[-1]
+        np.testing.assert_allclose(got[:, column], want, rtol=1e-12, atol=1e-12)
+
+
+def test_clipnorm_is_matlab_l2norm_per_parameter(rng):
+    w0 = rng.normal(0, 1, (3, 3))
+    grads = [rng.normal(0, 3, (3, 3)) for _ in range(3)]
+    got = _run(optimizers.SGDM(0.1, momentum=0.0, clipnorm=1.0), w0, grads)
+    want = solvers.sgdm(w0, [solvers.clip_l2norm(g, 1.0) for g in grads], float(np.float32(0.1)),
+                        momentum=0.0)
+    np.testing.assert_allclose(got[-1], want[-1], rtol=1e-12)
+
+
+def test_layer_factors_reach_the_optimizer():
+    model = keras.Sequential([keras.Input((None, 2)),
+                              L.LSTM(3, input_weights_learn_rate_factor=[1, 0, 2, 1],
+                                     bias_learn_rate_factor=0),
+                              L.FullyConnected(1, weights_learn_rate_factor=3)])
+    found = optimizers.learn_rate_multipliers(model)
+    lstm, fc = model.layers
+    assert found[lstm.bias_variable.path] == 0
+    assert found[fc.kernel.path] == 3
+    # Keras block order i, f, c, o; MATLAB's i, f, g, o; 3 units per block.
+    np.testing.assert_array_equal(found[lstm.kernel.path], np.repeat([1, 0, 2, 1], 3))
+    assert lstm.recurrent_kernel.path not in found
+
+
+def test_zero_factor_freezes_a_parameter_in_fit(rng):
+    model = keras.Sequential([keras.Input((None, 2)), L.LSTM(3, bias_learn_rate_factor=0),
+                              L.FullyConnected(1)])
+    lstm = model.layers[0]
+    bias = keras.ops.convert_to_numpy(lstm.bias_variable)
+    kernel = keras.ops.convert_to_numpy(lstm.kernel)
+    model.compile(optimizers.Adam(0.01, multipliers=optimizers.learn_rate_multipliers(model)),
+                  "mse")
+    model.fit(rng.normal(size=(8, 5, 2)), rng.normal(size=(8, 5, 1)), epochs=2, verbose=0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(lstm.bias_variable), bias)
+    assert np.max(np.abs(keras.ops.convert_to_numpy(lstm.kernel) - kernel)) > 1e-4
+
+
+def test_a_model_with_a_matlab_optimizer_saves_and_loads(rng, tmp_path):
+    model = keras.Sequential([keras.Input((None, 2)), L.LSTM(3), L.FullyConnected(1)])
+    model.compile(optimizers.RMSProp(0.01, clipnorm=1.0), "mse")
+    model.fit(rng.normal(size=(4, 5, 2)), rng.normal(size=(4, 5, 1)), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.optimizer, optimizers.RMSProp)
+    assert loaded.optimizer.clipnorm == 1.0
