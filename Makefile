@@ -39,6 +39,7 @@ test: $(VENV)/.installed-test octave
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.datastore
+	$(PY) -m benchmarks.tflite
 
 bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or unreadable input
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -32,8 +33,10 @@ def _convert(args):
     from matkeras.converters import load_matlab_network
 
     output = args.output
-    if not output.endswith(".keras"):
-        raise SystemExit(_fail(2, f"the output must be a .keras file; received {output!r}."))
+    suffix = {"keras": ".keras", "tflite": ".tflite", "saved_model": ""}[args.to]
+    if suffix and not output.endswith(suffix):
+        raise SystemExit(_fail(2, f"--to {args.to} writes a {suffix} file; received "
+                                  f"{output!r}."))
     if os.path.exists(output) and not args.force:
         raise SystemExit(_fail(4, f"'{output}' exists; pass --force to overwrite it."))
     start = time.perf_counter()
@@ -53,8 +56,20 @@ def _convert(args):
         if not difference <= VERIFY_ATOL:
             raise SystemExit(_fail(3, f"--verify failed: max |difference| {difference:.3g} > "
                                       f"{VERIFY_ATOL}."))
-    _progress(f"saving {output} ...")
-    model.save(output)
+    _progress(f"saving {output} ({args.to}) ...")
+    if args.to == "keras":
+        model.save(output)
+    else:
+        from matkeras import export
+
+        if os.path.exists(output):
+            shutil.rmtree(output) if os.path.isdir(output) else os.remove(output)
+        if args.to == "saved_model":
+            export.export_saved_model(model, output, streaming=args.streaming)
+        else:
+            export.export_tflite(model, output, batch_size=args.batch_size,
+                                 streaming=args.streaming, quantize=args.quantize)
+            _progress(f"TFLite ops: {', '.join(export.tflite_ops(output))}")
     _progress(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -98,9 +113,18 @@ def main(argv=None):
     inspect = commands.add_parser("inspect", help="list the layers of a network MATLAB saved")
     inspect.add_argument("path")
     inspect.add_argument("--variable", default=None, help="the network's variable name")
-    convert = commands.add_parser("convert", help="convert a MATLAB-saved network to .keras")
+    convert = commands.add_parser(
+        "convert", help="convert a MATLAB-saved network to .keras, a SavedModel or TFLite")
     convert.add_argument("path")
-    convert.add_argument("-o", "--output", required=True, help="the .keras file to write")
+    convert.add_argument("-o", "--output", required=True,
+                         help="the .keras / .tflite file or SavedModel folder to write")
+    convert.add_argument("--to", choices=("keras", "saved_model", "tflite"), default="keras",
+                         help="the output format (default keras)")
+    convert.add_argument("--streaming", action="store_true",
+                         help="SavedModel/TFLite: add/export the state-in, state-out signature")
+    convert.add_argument("--batch-size", type=int, default=1, help="TFLite: the fixed batch size")
+    convert.add_argument("--quantize", choices=("float16", "dynamic-int8"), default=None,
+                         help="TFLite: weight quantization")
     convert.add_argument("--variable", default=None)
     convert.add_argument("--verify", default=None, metavar="INPUTS.mat",
                          help="a MAT-file with X (C x T) and MATLAB's output Y to compare with")

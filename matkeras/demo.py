@@ -51,29 +51,36 @@ def classify(model, sequences):
     return labels
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=MAX_EPOCHS)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    keras.utils.set_random_seed(args.seed)
+def train(epochs=MAX_EPOCHS, seed=0, verbose=1):
+    """Trains the demo network; returns ``(model, test accuracy, seconds, test data)``."""
+    keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = japanese_vowels()
-    print(f"Japanese Vowels: {len(x_train)} training / {len(x_test)} test sequences, "
-          f"{NUM_FEATURES} features, {NUM_CLASSES} classes (UCI, CC BY 4.0).")
+    if verbose:
+        print(f"Japanese Vowels: {len(x_train)} training / {len(x_test)} test sequences, "
+              f"{NUM_FEATURES} features, {NUM_CLASSES} classes (UCI, CC BY 4.0).")
     training = SequenceDataset(x_train, y_train, mini_batch_size=MINI_BATCH_SIZE,
                                shuffle="never", sort_by_length=True)
     model = build_model()
-    model.summary()
+    if verbose:
+        model.summary()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=1e-3, clipnorm=1.0),  # GradientThreshold 1
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     start = time.perf_counter()
-    model.fit(training.to_tf_dataset(), epochs=args.epochs, verbose=1)
+    model.fit(training.to_tf_dataset(), epochs=epochs, verbose=verbose)
     seconds = time.perf_counter() - start
     accuracy = float(np.mean(classify(model, x_test) == y_test))
+    return model, accuracy, seconds, (x_test, y_test)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=MAX_EPOCHS)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    _, accuracy, seconds, (x_test, _) = train(args.epochs, args.seed)
     print(f"Trained {args.epochs} epochs in {seconds:.1f} s.")
     print(f"Test accuracy: {accuracy:.4f} ({len(x_test)} sequences)")
     return accuracy

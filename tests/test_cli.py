@@ -58,3 +58,28 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     assert result.returncode == 2
     assert "matkeras: error:" in result.stderr and "is not a MAT-file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_convert_to_tflite_and_saved_model(tmp_path):
+    import tensorflow as tf
+
+    from matkeras import export
+    from matkeras.converters import load_matlab_network
+
+    inputs = rossler_trajectory()[0][:50][None].astype("float32")
+    expected = load_matlab_network(ROSSLER).predict(inputs, verbose=0)
+    lite = tmp_path / "rossler.tflite"
+    result = _run("convert", ROSSLER, "-o", str(lite), "--to", "tflite")
+    assert result.returncode == 0, result.stderr
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in result.stderr  # the op list is printed
+    np.testing.assert_allclose(export.tflite_runner(lite)(inputs)["y"], expected, atol=1e-5)
+    saved = tmp_path / "rossler_saved"
+    assert _run("convert", ROSSLER, "-o", str(saved), "--to", "saved_model",
+                "--streaming").returncode == 0
+    loaded = tf.saved_model.load(str(saved))
+    assert set(loaded.signatures) == {"serving_default", "streaming"}
+    np.testing.assert_allclose(loaded.signatures["serving_default"](x=tf.constant(inputs))[
+        "y"].numpy(), expected, atol=1e-5)
+    assert _run("convert", ROSSLER, "-o", str(lite), "--to", "tflite").returncode == 4
+    wrong = _run("convert", ROSSLER, "-o", str(tmp_path / "x.keras"), "--to", "tflite")
+    assert wrong.returncode == 2 and "writes a .tflite file" in wrong.stderr

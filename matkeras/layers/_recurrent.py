@@ -336,7 +336,10 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     def _carried_states(self, sequences):
         """Start states from `_carried`, with MATLAB's implicit expansion: a state of one row
         serves every observation; one observation runs from each of the state's rows."""
-        rows, batch = int(self._carried[0].shape[0]), int(sequences.shape[0])
+        rows, batch = self._carried[0].shape[0], sequences.shape[0]
+        if rows is None or batch is None:  # traced with a free batch axis (export): as given
+            return sequences, [ops.cast(s, sequences.dtype) for s in self._carried]
+        rows, batch = int(rows), int(batch)
         if batch == 1 and rows > 1:
             sequences = ops.broadcast_to(sequences, (rows, *sequences.shape[1:]))
         elif rows not in (1, batch):

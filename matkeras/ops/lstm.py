@@ -60,6 +60,10 @@ def lstm(
     Returns:
         ``(outputs, h_T, c_T)``: outputs ``(batch, time, H)`` or ``(batch, H)``.
     """
+    if (_FUSABLE and state_activation == "tanh" and gate_activation == "sigmoid"
+            and mask is None and input_projector is None and output_projector is None):
+        return _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
+                             initial_cell, return_sequences, go_backwards, implementation)
     projected, keep = _loop.prepare(inputs, kernel, bias, mask, input_projector, go_backwards)
     outputs, final = _loop.run(
         _lstm_step, projected, keep, (initial_hidden, initial_cell),
@@ -78,3 +82,43 @@ def _lstm_step(x_t, states, weights, config):
     g_i, g_f, g_g, g_o = _blocks.gate_sums(x_t, recurrent_in, recurrent_kernels, 4)
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
     return sigma(g_o) * phi(new_cell), new_cell
+
+
+# -- TFLite's fused LSTM --------------------------------------------------------------------------
+# TensorFlow's TFLite converter replaces a function whose ``api_implements`` attribute starts with
+# "lstm_" and whose signature is Keras 2's ``standard_lstm`` (input, h0, c0, kernel, recurrent
+# kernel, bias -> last output, outputs, h, c, runtime; gate blocks i, f, c, o, which are MATLAB's
+# i, f, g, o) by its UNIDIRECTIONAL_SEQUENCE_LSTM op, when only the first two results are used and
+# the batch size is fixed. matkeras.export switches this on while it traces a model for TFLite;
+# everywhere else the function is an ordinary one running the recurrence below.
+_FUSABLE = False
+
+
+def _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
+                  return_sequences, go_backwards, implementation):
+    import uuid
+
+    import tensorflow as tf
+
+    def standard_lstm(x, h0, c0, k, r, b):
+        outputs, h_last, c_last = lstm(x, k, r, b, h0, c0, go_backwards=go_backwards,
+                                       implementation=implementation)
+        if go_backwards:  # the fused op returns the outputs in the order it ran
+            outputs = tf.reverse(outputs, [1])
+        return outputs[:, -1], outputs, h_last, c_last, tf.constant(0.0)
+
+    global _FUSABLE
+    was, _FUSABLE = _FUSABLE, False  # the body itself is the plain recurrence
+    try:
+        function = tf.function(standard_lstm, autograph=False, experimental_attributes={
+            "api_implements": f"lstm_{uuid.uuid4()}", "api_preferred_device": "CPU",
+            "time_major": False, "go_backwards": bool(go_backwards)})
+        last, outputs, _, cell, _ = function(inputs, initial_hidden, initial_cell, kernel,
+                                             recurrent_kernel, bias)
+    finally:
+        _FUSABLE = was
+    if go_backwards:
+        outputs = tf.reverse(outputs, [1])
+    # The final hidden state is the last output; the final cell state is only there when the
+    # function is not fused (using it keeps TFLite from fusing, which stays correct).
+    return (outputs if return_sequences else last), last, cell

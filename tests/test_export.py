@@ -1,0 +1,231 @@
+"""Deployment: SavedModel reload and TFLite (LiteRT interpreter) agree with the Keras model.
+
+Each network is exported at batch 1 and batch 8; TFLite op lists are read from the interpreter:
+no Flex/custom ops ever, and tanh/sigmoid LSTMs run as TFLite's fused LSTM op.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from matkeras import assemble_network, export
+from matkeras import layers as L
+from matkeras.converters import load_matlab_network
+from matkeras.matlab import (
+    batchNormalizationLayer,
+    bilstmLayer,
+    classificationLayer,
+    convolution1dLayer,
+    fullyConnectedLayer,
+    gruLayer,
+    gruProjectedLayer,
+    layerNormalizationLayer,
+    lstmLayer,
+    lstmProjectedLayer,
+    maxPooling1dLayer,
+    regressionLayer,
+    reluLayer,
+    sequenceInputLayer,
+    softmaxLayer,
+)
+from tests.conftest import fixture_path
+
+TOLERANCE = 1e-5
+FUSED = "UNIDIRECTIONAL_SEQUENCE_LSTM"
+
+
+def _classification():
+    return assemble_network([sequenceInputLayer(12), lstmLayer(100, OutputMode="last"),
+                             fullyConnectedLayer(9), softmaxLayer(), classificationLayer()])
+
+
+def _regression():
+    return assemble_network([sequenceInputLayer(3), lstmLayer(20), fullyConnectedLayer(1),
+                             regressionLayer()])
+
+
+def _gru(mode):
+    return lambda: assemble_network([sequenceInputLayer(4), gruLayer(10, ResetGateMode=mode),
+                                     fullyConnectedLayer(2), regressionLayer()])
+
+
+def _bilstm():
+    return assemble_network([sequenceInputLayer(4), bilstmLayer(7, OutputMode="last"),
+                             fullyConnectedLayer(3), softmaxLayer(), classificationLayer()])
+
+
+def _bilstm_sequence():
+    return assemble_network([sequenceInputLayer(4), bilstmLayer(5), fullyConnectedLayer(2),
+                             regressionLayer()])
+
+
+def _matlab_activations():
+    return assemble_network([
+        sequenceInputLayer(4),
+        lstmLayer(8, StateActivationFunction="softsign", GateActivationFunction="hard-sigmoid"),
+        fullyConnectedLayer(2), regressionLayer()])
+
+
+def _every_layer():
+    """Normalization, convolution, pooling, projected layers, relu: the rest of the layer set."""
+    net = assemble_network([
+        sequenceInputLayer(4, Normalization="zscore", Mean=[0.1, 0.2, -0.1, 0.0],
+                           StandardDeviation=[1.0, 2.0, 0.5, 1.5]),
+        convolution1dLayer(3, 6, Padding="causal"), batchNormalizationLayer(), reluLayer(),
+        maxPooling1dLayer(2, Padding="same"), layerNormalizationLayer(),
+        lstmProjectedLayer(8, 3, 2),
+        gruProjectedLayer(6, 3, 2, ResetGateMode="recurrent-bias-after-multiplication"),
+        fullyConnectedLayer(2), regressionLayer()])
+    rng = np.random.default_rng(5)
+    for layer in net.layers:  # non-trivial normalization statistics
+        if isinstance(layer, L.BatchNormalization):
+            layer.set_matlab_weights(trained_mean=rng.normal(0, 0.3, 6),
+                                     trained_variance=rng.uniform(0.5, 2, 6))
+    return net
+
+
+def _rossler():
+    return load_matlab_network(fixture_path("matlab", "nets", "rossler_lstm60.mat"))
+
+
+NETWORKS = {
+    "classification": (_classification, 12, True),
+    "regression": (_regression, 3, True),
+    "gru-after": (_gru("after-multiplication"), 4, False),
+    "gru-before": (_gru("before-multiplication"), 4, False),
+    "gru-recurrent-bias": (_gru("recurrent-bias-after-multiplication"), 4, False),
+    "bilstm-last": (_bilstm, 4, True),
+    "bilstm-sequence": (_bilstm_sequence, 4, True),
+    "softsign-hard-sigmoid": (_matlab_activations, 4, False),
+    "every-layer": (_every_layer, 4, False),
+    "rossler_lstm60": (_rossler, 3, True),
+}
+
+
+@pytest.fixture(scope="module")
+def built():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            keras.utils.set_random_seed(3)
+            cache[name] = NETWORKS[name][0]()
+        return cache[name]
+
+    return get
+
+
+def _keras(model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+@pytest.mark.parametrize("name", NETWORKS)
+def test_tflite_agrees_with_keras_with_builtin_ops_only(built, tmp_path, name, batch):
+    model = built(name)
+    features, fusable = NETWORKS[name][1:]
+    x = np.random.default_rng(batch).normal(0, 1, (batch, 17, features)).astype("float32")
+    path = export.export_tflite(model, tmp_path / f"{name}.tflite", batch_size=batch)
+    ops = export.tflite_ops(path)
+    assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+    assert (FUSED in ops) == fusable, ops
+    got = export.tflite_runner(path)(x)["y"]
+    assert np.max(np.abs(got - _keras(model, x))) <= TOLERANCE
+    shorter = x[:, :5]  # any number of time steps
+    assert np.max(np.abs(export.tflite_runner(path)(shorter)["y"] - _keras(model, shorter))) \
+        <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_saved_model_reloads_with_free_batch_and_time(built, tmp_path, name):
+    model = built(name)
+    features = NETWORKS[name][1]
+    path = export.export_saved_model(model, tmp_path / "saved")
+    loaded = tf.saved_model.load(path)
+    layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+    for batch, steps in ((1, 9), (8, 23)):
+        x = np.random.default_rng(steps).normal(0, 1, (batch, steps, features)).astype(
+            "float32")
+        expected = _keras(model, x)
+        got = loaded.signatures["serving_default"](x=tf.constant(x))["y"].numpy()
+        assert np.max(np.abs(got - expected)) <= TOLERANCE
+        assert np.max(np.abs(layer(x)["y"].numpy() - expected)) <= TOLERANCE
+
+
+def _stream(step, x, state_shapes):
+    states = {name: np.zeros(shape, np.float32) for name, shape in state_shapes.items()}
+    outputs = []
+    for t in range(x.shape[1]):
+        result = step(x[:, t:t + 1], states)
+        outputs.append(np.asarray(result["y"]))
+        states = {name: np.asarray(result[name]) for name in states}
+    return np.concatenate(outputs, axis=1), states
+
+
+def _state_shapes(model, batch):
+    return {f"{layer.name}_{argument}": (batch, layer.units)
+            for layer in model.layers if isinstance(layer, (L.LSTM, L.GRU))
+            for argument, _ in layer._STATES}
+
+
+@pytest.mark.parametrize("name", ["regression", "gru-after", "softsign-hard-sigmoid",
+                                  "rossler_lstm60"])
+def test_streaming_one_step_at_a_time_reproduces_the_sequence(built, tmp_path, name):
+    model = built(name)
+    features = NETWORKS[name][1]
+    x = np.random.default_rng(0).normal(0, 1, (2, 12, features)).astype("float32")
+    expected = _keras(model, x)
+    tflite = export.tflite_runner(export.export_tflite(
+        model, tmp_path / "stream.tflite", batch_size=2, streaming=True))
+    assert FUSED not in export.tflite_ops(tmp_path / "stream.tflite")  # states go in and out
+    streamed, _ = _stream(lambda xt, s: tflite(xt, **s), x, _state_shapes(model, 2))
+    assert np.max(np.abs(streamed - expected)) <= TOLERANCE
+    saved = tf.saved_model.load(export.export_saved_model(model, tmp_path / "s", streaming=True))
+    signature = saved.signatures["streaming"]
+    served, states = _stream(lambda xt, s: {k: v.numpy() for k, v in signature(
+        x=tf.constant(xt), **{k: tf.constant(v) for k, v in s.items()}).items()}, x,
+        _state_shapes(model, 2))
+    assert np.max(np.abs(served - expected)) <= TOLERANCE
+    np.testing.assert_allclose(states[next(iter(states))], _final_hidden(model, x), atol=1e-5)
+
+
+def _final_hidden(model, x):
+    """The first recurrent layer's hidden state after the whole sequence, from inference."""
+    from matkeras import inference
+
+    inference.reset_state(model)
+    inference.predict_and_update_state(model, list(x))
+    layer = next(layer for layer in model.layers if isinstance(layer, (L.LSTM, L.GRU)))
+    state = inference.get_state(model)[layer.name]["hidden_state"]
+    inference.reset_state(model)
+    return state
+
+
+def test_existing_files_are_not_overwritten(built, tmp_path):
+    path = tmp_path / "net.tflite"
+    path.write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.export_tflite(built("regression"), path)
+    assert path.read_bytes() == b"mine"
+    export.export_tflite(built("regression"), path, overwrite=True)
+    assert path.read_bytes() != b"mine"
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        export.export_tflite(built("regression"), tmp_path / "q.tflite", quantize="int4")
+    with pytest.raises(ValueError, match="float32 model"):
+        export.export_tflite(keras.Sequential([keras.Input((None, 2), dtype="float64"),
+                                               L.LSTM(2, dtype="float64")]),
+                             tmp_path / "d.tflite")
+
+
+@pytest.mark.parametrize("quantize", ["float16", "dynamic-int8"])
+def test_quantized_models_stay_close_and_shrink(built, tmp_path, quantize):
+    model = built("classification")
+    x = np.random.default_rng(0).normal(0, 1, (1, 20, 12)).astype("float32")
+    plain = export.export_tflite(model, tmp_path / "plain.tflite")
+    small = export.export_tflite(model, tmp_path / "small.tflite", quantize=quantize)
+    assert (tmp_path / "small.tflite").stat().st_size < 0.6 * (tmp_path / "plain.tflite").stat(
+    ).st_size
+    assert FUSED in export.tflite_ops(small)
+    got = export.tflite_runner(small)(x)["y"]
+    assert np.max(np.abs(got - export.tflite_runner(plain)(x)["y"])) <= 0.05
