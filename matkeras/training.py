@@ -288,8 +288,10 @@ def train_network(X, Y, layers, options, layout="TC"):
                         f"{type(options).__name__}.")
     if options.Seed is not None:
         keras.utils.set_random_seed(int(options.Seed))
+    from matkeras.network import LayerGraph
+
     model = layers if isinstance(layers, keras.Model) else assemble_network(
-        list(layers), compile=False)
+        layers if isinstance(layers, LayerGraph) else list(layers), compile=False)
     output = model.layers[-1]
     if not isinstance(output, (Classification, Regression)):
         raise ValueError("trainNetwork needs a network that ends in a classification or "
