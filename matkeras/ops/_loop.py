@@ -108,15 +108,19 @@ def _while_loop(step, config, return_sequences):
 
 def prepare(inputs, kernel, bias, mask, input_projector, go_backwards):
     """Time-major input projection ``x [Q_i] K + b`` and mask, reversed in time if asked."""
+    # Time-major and reversed before the products: the (time, batch, features) inputs are much
+    # smaller than the (time, batch, gates*H) projection, so moving them costs less.
+    inputs = ops.transpose(inputs, (1, 0, 2))
+    if go_backwards:
+        inputs = ops.flip(inputs, axis=0)
     if input_projector is not None:
         inputs = ops.matmul(inputs, input_projector)
-    projected = ops.transpose(ops.matmul(inputs, kernel) + bias, (1, 0, 2))
+    projected = ops.matmul(inputs, kernel) + bias
     keep = None
     if mask is not None:
         keep = ops.expand_dims(ops.transpose(ops.cast(mask, "bool"), (1, 0)), -1)
-    if go_backwards:
-        projected = ops.flip(projected, axis=0)
-        keep = None if keep is None else ops.flip(keep, axis=0)
+        if go_backwards:
+            keep = ops.flip(keep, axis=0)
     return projected, keep
 
 
