@@ -1,0 +1,102 @@
+"""TFLite export with TFLite builtin ops only (the fused LSTM op where it applies), and the LiteRT
+helpers that run and inspect the result."""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from matkeras.export._trace import _check_path, _module
+
+__all__ = ["export_tflite", "tflite_ops", "tflite_runner"]
+
+QUANTIZATIONS = (None, "float16", "dynamic-int8")
+
+
+def export_tflite(model, path, batch_size=1, time_steps=None, streaming=False, quantize=None,
+                  fused=True, overwrite=False):
+    """Writes a TFLite model of `model` (TFLite builtin ops only).
+
+    Args:
+        model: a built float32 Keras model of matkeras layers.
+        path: the ``.tflite`` file to write.
+        batch_size: the fixed batch size (TFLite's fused LSTM needs one).
+        time_steps: a fixed number of time steps, or None for any (the interpreter is resized
+            per call; :func:`tflite_runner` does it).
+        streaming: export one call = ``time_steps`` steps (1 by default) with the recurrent
+            states as inputs and outputs (named as in :func:`export_saved_model`).
+        quantize: None, ``"float16"`` (weights in float16) or ``"dynamic-int8"`` (weights in
+            int8, dynamic-range quantization).
+        fused: use TFLite's fused LSTM op for tanh/sigmoid LSTMs (see the module notes).
+        overwrite: replace an existing file.
+
+    Returns:
+        The path written.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}; received {quantize!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    path = _check_path(path, overwrite)
+    if streaming and time_steps is None:
+        time_steps = 1
+    module = _module(model, batch_size, time_steps, streaming, fused=fused and not streaming,
+                     frozen=True)
+    folder = tempfile.mkdtemp(prefix="matkeras-tflite-")
+    try:
+        # Converting from a SavedModel keeps the fusable LSTM functions whole for the converter.
+        tf.saved_model.save(module, folder,
+                            signatures={"serving_default": module.serve.get_concrete_function()})
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if quantize == "float16":
+                converter.target_spec.supported_types = [tf.float16]
+        try:
+            content = converter.convert()
+        except Exception as error:  # the converter raises ConverterError and others
+            raise RuntimeError(
+                f"TFLite conversion with builtin ops only failed for {model.name}: {error}. "
+                "Try a fixed time_steps, or report the layer that fails.") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    flex = [op for op in tflite_ops(content) if op.startswith("Flex") or op == "CUSTOM"]
+    if flex:
+        raise RuntimeError(f"The TFLite model needs non-builtin ops {flex}; not written.")
+    with open(path, "wb") as handle:
+        handle.write(content)
+    return path
+
+
+def _interpreter(model, threads=None):
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(model, (bytes, bytearray)):
+        return Interpreter(model_content=bytes(model), num_threads=threads)
+    return Interpreter(model_path=os.fspath(model), num_threads=threads)
+
+
+def tflite_ops(model):
+    """The sorted op names of a TFLite model (a path or its bytes), read from LiteRT."""
+    interpreter = _interpreter(model)
+    return sorted({detail["op_name"] for detail in interpreter._get_ops_details()})
+
+
+def tflite_runner(model, threads=2):
+    """A callable running a TFLite model in LiteRT: ``runner(x, **states) -> dict`` of numpy
+    outputs (``y`` and, for streaming models, the states). Inputs are cast to float32 and the
+    interpreter is resized to their shapes."""
+    interpreter = _interpreter(model, threads)
+    runner = interpreter.get_signature_runner()
+
+    def run(x, **states):
+        feeds = {"x": np.asarray(x, np.float32)}
+        feeds.update({k: np.asarray(v, np.float32) for k, v in states.items()})
+        return runner(**feeds)
+
+    run.interpreter = interpreter
+    return run
