@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+import matkeras  # noqa: F401  (before TensorFlow: its CPU settings apply to every candidate)
 from benchmarks.run import _peak_rss_mib, _peak_rss_reset
 
 

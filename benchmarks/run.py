@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+import matkeras  # noqa: F401  (before TensorFlow: its CPU settings apply to every candidate)
+
 SHAPES = {"S": (32, 200, 12, 128), "L": (32, 1000, 123, 320)}
 
 
@@ -194,7 +196,10 @@ def main(argv=None):
     lines = [f"# matkeras benchmark, {datetime.date.today()} on {platform.node()}",
              "", f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
              f"measured fp32 matmul peak {peak:.0f} GFLOP/s. Medians of {repeats} interleaved "
-             f"rounds, fp32, CPU. Mode: {'quick' if args.quick else 'full'}.", ""]
+             f"rounds, fp32, CPU. Mode: {'quick' if args.quick else 'full'}. "
+             f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')} (matkeras "
+             "turns TensorFlow's oneDNN kernels on when imported first; every TensorFlow candidate "
+             "runs with the same setting).", ""]
     for label, shape in shapes.items():
         for kind in ("lstm", "gru", "bilstm"):
             if args.quick and label == "L":

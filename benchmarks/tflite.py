@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+import matkeras  # noqa: F401  (before TensorFlow: its CPU settings apply to every candidate)
+
 
 def _median_ms(function, repeats):
     function()

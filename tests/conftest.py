@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import matkeras  # noqa: E402, F401  (first: its TensorFlow settings apply to every test)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = Path(os.environ.get("MATKERAS_FIXTURES", REPO.parent / "shared" / "fixtures"))
