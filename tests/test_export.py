@@ -130,11 +130,12 @@ def test_tflite_agrees_with_keras_with_builtin_ops_only(built, tmp_path, name, b
     ops = export.tflite_ops(path)
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
     assert (FUSED in ops) == fusable, ops
-    got = export.tflite_runner(path)(x)["y"]
+    run = export.tflite_runner(path)
+    got = run(x)["y"]
     assert np.max(np.abs(got - _keras(model, x))) <= TOLERANCE
-    shorter = x[:, :5]  # any number of time steps
-    assert np.max(np.abs(export.tflite_runner(path)(shorter)["y"] - _keras(model, shorter))) \
-        <= TOLERANCE
+    shorter = x[:, :5]  # any number of time steps; every call starts from the initial states
+    assert np.max(np.abs(run(shorter)["y"] - _keras(model, shorter))) <= TOLERANCE
+    np.testing.assert_array_equal(run(x)["y"], got)
 
 
 @pytest.mark.parametrize("name", NETWORKS)
@@ -229,3 +230,33 @@ def test_quantized_models_stay_close_and_shrink(built, tmp_path, quantize):
     assert FUSED in export.tflite_ops(small)
     got = export.tflite_runner(small)(x)["y"]
     assert np.max(np.abs(got - export.tflite_runner(plain)(x)["y"])) <= 0.05
+
+
+def test_fused_lstm_state_does_not_leak_between_calls_or_clip(tmp_path):
+    """TFLite's fused LSTM op keeps its state in variable tensors and its converter sets a cell
+    clip of 10: the runner resets the state each call and the export turns the clip off. Here
+    the cell state climbs to 20, then falls by 15: with the clip it would end at -5, not +5."""
+    layer = L.LSTM(1)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    layer.set_matlab_weights(input_weights=np.array([[0.0], [0.0], [20.0], [0.0]]),
+                             recurrent_weights=np.zeros((4, 1)),
+                             bias=np.array([20.0, 20.0, 0.0, 20.0]))
+    x = np.concatenate([np.ones(20), -np.ones(15)]).reshape(1, 35, 1).astype("float32")
+    path = export.export_tflite(model, tmp_path / "climb.tflite")
+    assert FUSED in export.tflite_ops(path)
+    run = export.tflite_runner(path)
+    expected = _keras(model, x)
+    assert expected[0, -1, 0] > 0.99
+    for _ in range(2):
+        assert np.max(np.abs(run(x)["y"] - expected)) <= TOLERANCE
+
+
+def test_nonzero_initial_states_are_exported_without_the_fused_op(tmp_path, rng):
+    layer = L.LSTM(3, hidden_state=[0.5, -0.2, 0.1], cell_state=[1.0, 0.0, -1.0])
+    model = keras.Sequential([keras.Input((None, 2)), layer])
+    x = rng.normal(size=(1, 6, 2)).astype("float32")
+    path = export.export_tflite(model, tmp_path / "state.tflite")
+    assert FUSED not in export.tflite_ops(path)
+    run = export.tflite_runner(path)
+    for _ in range(2):
+        assert np.max(np.abs(run(x)["y"] - _keras(model, x))) <= TOLERANCE

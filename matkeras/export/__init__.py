@@ -10,9 +10,9 @@
   MATLAB's hard-sigmoid, GRU modes, projected layers...) becomes builtin ops, the recurrence a
   ``WHILE`` loop. ``streaming=True`` exports one step at a time with the states in and out.
 
-TFLite's fused LSTM clips the cell state to [-10, 10] (the converter sets ``cell_clip`` 10);
-MATLAB does not clip. Networks whose cell states leave that range should be exported with
-``fused=False``. TFLite computes in float32: export float32 models.
+TensorFlow's converter gives the fused LSTM op a cell clip of 10; MATLAB does not clip, so
+:func:`export_tflite` turns the clip off in the written model. TFLite computes in float32:
+export float32 models.
 """
 
 from matkeras.export.saved_model import export_saved_model

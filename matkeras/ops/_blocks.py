@@ -6,6 +6,10 @@ EPYC at batch 32: a ``128 x 512`` recurrent kernel takes 79 us per step whole an
 ``128 x 128`` blocks, while at ``320 x 1280`` the whole product is faster), and the fast layout
 depends on the machine's kernels. So the choice is measured once per process for each kernel
 shape and dtype (a few milliseconds), and ``MATKERAS_RECURRENT_BLOCKS=whole|gates`` pins it.
+
+Both layouts agree to float rounding (both are checked against the oracle), but not always
+bit for bit: where the two are close in speed the measured choice can differ between processes,
+so pin the layout when runs must repeat bit for bit.
 """
 
 import functools
