@@ -18,15 +18,7 @@ import time
 import numpy as np
 
 import matkeras  # noqa: F401  (before TensorFlow: its CPU settings apply to every candidate)
-from benchmarks.run import _peak_rss_mib, _peak_rss_reset
-
-
-def _rss_mib():
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from benchmarks.run import _peak_rss_mib, _peak_rss_reset, _status_mib
 
 
 def main(argv=None):
@@ -61,7 +53,7 @@ def main(argv=None):
                                   L.FullyConnected(4), L.Softmax(), L.Classification()])
         model.compile("adam", model.layers[-1].loss)
         model.fit(data.to_tf_dataset().take(2), epochs=1, verbose=0)  # trace first
-        baseline = _rss_mib()
+        baseline = _status_mib("VmRSS")
         _peak_rss_reset()
         start = time.perf_counter()
         model.fit(data.to_tf_dataset(), epochs=1, verbose=1)

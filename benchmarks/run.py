@@ -32,12 +32,17 @@ def _peak_rss_reset():
         pass
 
 
-def _peak_rss_mib():
+def _status_mib(field):
+    """A memory figure of this process from /proc/self/status (VmHWM: peak, VmRSS: now)."""
     with open("/proc/self/status") as handle:
         for line in handle:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _peak_rss_mib():
+    return _status_mib("VmHWM")
 
 
 def peak_gflops():

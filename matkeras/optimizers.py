@@ -38,9 +38,18 @@ class _MatlabSolver(keras.optimizers.Optimizer):
                                         [float(x) for x in np.ravel(v)])
                             for path, v in (multipliers or {}).items()}
 
-    def _slots(self, var_list, *names):
+    _SLOTS = ()  # the per-variable state each solver keeps
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
         self._paths = [v.path for v in var_list]
-        return [[self.add_variable_from_reference(v, name) for v in var_list] for name in names]
+        self._slot_variables = [[self.add_variable_from_reference(v, name) for v in var_list]
+                                for name in self._SLOTS]
+
+    def _slot(self, which, variable):
+        return self._slot_variables[which][self._index(variable)]
 
     def _index(self, variable):
         # Keras's documented way for a custom optimizer to find a variable's slots (the
@@ -61,19 +70,15 @@ class _MatlabSolver(keras.optimizers.Optimizer):
 class SGDM(_MatlabSolver):
     """MATLAB 'sgdm': ``v = momentum*v - lr*factor*g; w = w + v``."""
 
+    _SLOTS = ("velocity",)
+
     def __init__(self, learning_rate=0.01, momentum=0.9, multipliers=None, name="sgdm",
                  **kwargs):
         super().__init__(learning_rate, multipliers, name, **kwargs)
         self.momentum = float(momentum)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        (self._velocities,) = self._slots(var_list, "velocity")
-
     def update_step(self, gradient, variable, learning_rate):
-        velocity = self._velocities[self._index(variable)]
+        velocity = self._slot(0, variable)
         gradient = ops.cast(gradient, variable.dtype)
         self.assign(velocity, self.momentum * velocity - self._rate(learning_rate, variable)
                     * gradient)
@@ -87,6 +92,8 @@ class SGDM(_MatlabSolver):
 class Adam(_MatlabSolver):
     """MATLAB 'adam': ``w -= lr*factor * m_hat / (sqrt(v_hat) + epsilon)``."""
 
+    _SLOTS = ("m", "v")
+
     def __init__(self, learning_rate=0.001, gradient_decay_factor=0.9,
                  squared_gradient_decay_factor=0.999, epsilon=1e-8, multipliers=None,
                  name="matlab_adam", **kwargs):
@@ -95,15 +102,8 @@ class Adam(_MatlabSolver):
         self.squared_gradient_decay_factor = float(squared_gradient_decay_factor)
         self.epsilon = float(epsilon)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m, self._v = self._slots(var_list, "m", "v")
-
     def update_step(self, gradient, variable, learning_rate):
-        index = self._index(variable)
-        m, v = self._m[index], self._v[index]
+        m, v = self._slot(0, variable), self._slot(1, variable)
         b1, b2 = self.gradient_decay_factor, self.squared_gradient_decay_factor
         gradient = ops.cast(gradient, variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
@@ -124,20 +124,16 @@ class Adam(_MatlabSolver):
 class RMSProp(_MatlabSolver):
     """MATLAB 'rmsprop': ``v = b2*v + (1-b2)*g^2; w -= lr*factor * g / (sqrt(v) + epsilon)``."""
 
+    _SLOTS = ("v",)
+
     def __init__(self, learning_rate=0.001, squared_gradient_decay_factor=0.9, epsilon=1e-8,
                  multipliers=None, name="matlab_rmsprop", **kwargs):
         super().__init__(learning_rate, multipliers, name, **kwargs)
         self.squared_gradient_decay_factor = float(squared_gradient_decay_factor)
         self.epsilon = float(epsilon)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        (self._v,) = self._slots(var_list, "v")
-
     def update_step(self, gradient, variable, learning_rate):
-        v = self._v[self._index(variable)]
+        v = self._slot(0, variable)
         b2 = self.squared_gradient_decay_factor
         gradient = ops.cast(gradient, variable.dtype)
         self.assign(v, b2 * v + (1 - b2) * ops.square(gradient))
