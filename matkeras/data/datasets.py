@@ -2,6 +2,7 @@
 
 import collections
 import numbers
+import threading
 
 import keras
 import numpy as np
@@ -88,6 +89,7 @@ class SequenceDataset(keras.utils.PyDataset):
         order = np.arange(len(self._lengths))
         self._schedules = []  # one per epoch: the batches (mini-batch rows, chunk) in order
         self._served = collections.deque()  # chunked: batch indices in the order served
+        self._cache, self._cache_lock = collections.OrderedDict(), threading.Lock()
         self._set_order(self._arranged(order if shuffle == "never" else
                                        self._rng.permutation(order)))
 
@@ -174,31 +176,48 @@ class SequenceDataset(keras.utils.PyDataset):
         """The observations (indices into `sequences`) of batch `index`."""
         return self._batches[index][0]
 
-    def _pad(self, arrays, chunk, value, dtype=None):
+    def _pad(self, arrays, value, dtype=None):
+        """The mini-batch padded: ``[(batch, mask)]``, one pair per chunk (one when unsplit)."""
         if not self.chunked:
-            return pad_sequences(arrays, self.sequence_length, self.padding_direction, value,
-                                 dtype=dtype)
-        batch, mask = split_sequences(arrays, self.sequence_length, self.padding_direction,
-                                      value)[chunk]
-        return (batch if dtype is None else batch.astype(dtype)), mask
+            return [pad_sequences(arrays, self.sequence_length, self.padding_direction, value,
+                                  dtype=dtype)]
+        return [(batch if dtype is None else batch.astype(dtype), mask) for batch, mask in
+                split_sequences(arrays, self.sequence_length, self.padding_direction, value)]
+
+    def _make(self, rows):
+        """Every batch of the mini-batch of observations `rows` (one per chunk)."""
+        xs = [x for x, _ in self._pad([self._sequence(i) for i in rows], self.padding_value,
+                                      "float32")]
+        if self.targets is None:
+            return [(x,) for x in xs]
+        if not isinstance(self.targets, list):  # sequence-to-label: the label goes with each
+            return [(x, self.targets[rows]) for x in xs]
+        made = []
+        for x, (y, mask) in zip(xs, self._pad([self.targets[i] for i in rows], 0), strict=True):
+            y = y[..., 0] if self.targets[0].ndim == 1 else y
+            made.append((x, y, mask.astype("float32")) if self.target_padding == "weighted-out"
+                        else (x, y))
+        return made
 
     def __getitem__(self, index):
         if not 0 <= index < len(self._batches):
             raise IndexError(f"batch {index} out of range: the dataset has {len(self)} batches.")
         rows, chunk = self._batches[index]
-        if self.chunked:
-            self._served.append((index, chunk))
-        x, _ = self._pad([self._sequence(i) for i in rows], chunk, self.padding_value, "float32")
-        if self.targets is None:
-            return (x,)
-        if isinstance(self.targets, list):
-            y, mask = self._pad([self.targets[i] for i in rows], chunk, 0)
-            if self.targets[0].ndim == 1:
-                y = y[..., 0]
-            if self.target_padding == "weighted-out":
-                return x, y, mask.astype("float32")
-            return x, y
-        return x, self.targets[rows]  # sequence-to-label: the label goes with every chunk
+        if not self.chunked:
+            return self._make(rows)[0]
+        self._served.append((index, chunk))
+        # A mini-batch is read and padded once for all its chunks (a Datastore would otherwise
+        # read every file once per chunk); the few latest are kept for the worker threads.
+        key = index - chunk
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is None or cached[0] is not rows:
+            cached = (rows, self._make(rows))
+            with self._cache_lock:
+                self._cache[key] = cached
+                while len(self._cache) > 2 + 2 * max(1, self.workers):
+                    self._cache.popitem(last=False)
+        return cached[1][chunk]
 
     def to_tf_dataset(self):
         """A ``tf.data.Dataset`` of the same mini-batches with a variable time axis.
