@@ -127,18 +127,27 @@ def torch_candidates(kind, shape):
         (batch, steps, features)).astype(np.float32))
     optimizer = torch.optim.Adam(module.parameters(), 1e-3)
 
-    def infer():
-        with torch.no_grad():
-            return module(x)[0]
+    def runners(onednn):
+        def infer():
+            with torch.no_grad(), torch.backends.mkldnn.flags(enabled=onednn):
+                return module(x)[0]
 
-    def train():
-        optimizer.zero_grad()
-        loss = module(x)[0].square().mean()
-        loss.backward()
-        optimizer.step()
-        return loss
+        def train():
+            with torch.backends.mkldnn.flags(enabled=onednn):
+                optimizer.zero_grad()
+                loss = module(x)[0].square().mean()
+                loss.backward()
+                optimizer.step()
+            return loss
 
-    return {"torch": {"infer": infer, "train": train}}
+        return {"infer": infer, "train": train}
+
+    made = {"torch": runners(True)}
+    if kind != "gru":
+        # torch runs a float32 LSTM on CPU with oneDNN's fused RNN primitive (the whole sequence
+        # in one call); TensorFlow has no such op. Its generic path is shown beside it.
+        made["torch, oneDNN RNN off"] = runners(False)
+    return made
 
 
 def measure(runners, repeats):
@@ -154,6 +163,12 @@ def measure(runners, repeats):
     for _ in range(repeats):
         for name, run in runners.items():
             for mode in ("infer", "train"):
+                # One untimed run first (steady state, as over a user's stream of batches):
+                # thread pools that spin after their work (torch's OpenMP, TensorFlow's Eigen
+                # pool) would otherwise take the 2 cores from the next candidate; timed cold,
+                # the candidate after torch ran ~1.5x slower. (A pause instead of the run made
+                # every candidate, torch most, start on an idle VM: torch's 3 ms run took 15 ms.)
+                run[mode]()
                 start = time.perf_counter()
                 run[mode]()
                 times[name][mode].append((time.perf_counter() - start) * 1e3)
@@ -236,8 +251,9 @@ def main(argv=None):
               f"({latency['matkeras'] / latency['torch']:.2f}x).", ""]
     from matkeras.ops import _blocks
 
-    chosen = ", ".join(f"{rows}x{cols} ({gates} gates, {dtype}): {layout}"
-                       for (rows, cols, gates, dtype), layout in sorted(_blocks.CHOSEN.items()))
+    chosen = "; ".join(f"{rows}x{cols} ({gates} gates, {dtype}, probe {label}): {layout}"
+                       for (rows, cols, gates, dtype, label), layout
+                       in sorted(_blocks.CHOSEN.items()))
     lines += ["## Recurrent product layout chosen on this machine", "",
               "matkeras measures once per process whether the recurrent kernel runs faster whole "
               f"or cut into gate blocks (`matkeras/ops/_blocks.py`): {chosen or 'none measured'}.",

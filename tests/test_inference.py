@@ -243,13 +243,21 @@ def test_left_padding_matches_per_observation_last_output_when_padding_is_neutra
     assert np.max(np.abs(right - alone)) > 1e-2
 
 
-def test_left_padding_is_closer_than_right_padding_in_general(rng):
-    model, _ = _lstm_model(rng, output_mode="last")  # random non-zero bias
-    x = _sequences(rng, [30, 3, 16, 1, 25])
-    alone = np.concatenate([inference.predict(model, s) for s in x])
-    left = np.max(np.abs(inference.predict(model, x, padding_direction="left") - alone))
-    right = np.max(np.abs(inference.predict(model, x, padding_direction="right") - alone))
-    assert left < right
+def test_left_padding_is_closer_than_right_padding_on_average(rng):
+    """Over random networks (every weight drawn from the test's seeded rng, none from Keras's
+    global initializers), padding on the left moves a 'last' output less than padding on the
+    right. One network alone can go either way, so the claim is checked on the average."""
+    left, right = [], []
+    for _ in range(8):
+        model, _ = _lstm_model(rng, output_mode="last")  # random non-zero bias
+        head = model.layers[-1]
+        head.set_weights([rng.normal(0, 1, w.shape) for w in head.get_weights()])
+        x = _sequences(rng, [30, 3, 16, 1, 25])
+        alone = np.concatenate([inference.predict(model, s) for s in x])
+        left.append(np.mean(np.abs(inference.predict(model, x, padding_direction="left") - alone)))
+        right.append(np.mean(np.abs(inference.predict(model, x, padding_direction="right")
+                                    - alone)))
+    assert np.mean(left) < 0.5 * np.mean(right)
 
 
 def test_integer_sequence_length_carries_state_across_chunks(rng):

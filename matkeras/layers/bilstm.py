@@ -118,7 +118,7 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
                 weights["bias"][columns], hidden[:, rows], cell[:, rows],
                 return_sequences=sequence or (
                     backward and self.backward_last_output == "last-time-step"),
-                go_backwards=backward, **options,
+                go_backwards=backward, side_by_side=2, **options,
             ))
         forward, backward = directions
         if sequence:

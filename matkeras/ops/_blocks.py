@@ -1,17 +1,21 @@
 """The layout of the recurrent matrix product: one ``(rows, gates*H)`` product or one per gate.
 
-Both layouts compute the same numbers; only speed differs. On CPU, TensorFlow's matrix product is
-much slower for some shapes than the same work cut into gate-wide blocks (measured on a 2-core
-EPYC at batch 32: a ``128 x 512`` recurrent kernel takes 79 us per step whole and 51 us as four
-``128 x 128`` blocks, while at ``320 x 1280`` the whole product is faster), and the fast layout
-depends on the machine's kernels. So the choice is measured once per process for each kernel
-shape and dtype (a few milliseconds), and ``MATKERAS_RECURRENT_BLOCKS=whole|gates`` pins it.
+Both layouts compute the same numbers; only speed differs. On CPU, TensorFlow runs the same step
+at quite different speeds in the two layouts, and which one wins depends on the shapes and on the
+machine: on a 2-core EPYC the four-gate-block layout ran a whole LSTM layer 1.5x (batch 32, 200
+steps, 12 features, 128 units) to 1.8x (1000 steps, 123 features, 320 units) faster in
+inference, while a bare loop of products alone showed no difference at the first shape. So the
+choice is measured once per process and kernel shape on the op itself: the op passes a `probe`
+that runs it on a short random sequence (batch 32, 100 steps: at 40 steps the timings did not yet
+separate), and both layouts are timed (0.1-0.4 s).
+``MATKERAS_RECURRENT_BLOCKS=whole|gates`` pins the choice.
 
 Both layouts agree to float rounding (both are checked against the oracle), but not always
 bit for bit: where the two are close in speed the measured choice can differ between processes,
 so pin the layout when runs must repeat bit for bit.
 """
 
+import contextvars
 import functools
 import os
 import time
@@ -21,15 +25,22 @@ from keras import ops
 
 CHOICES = ("auto", "whole", "gates")
 _ENV = "MATKERAS_RECURRENT_BLOCKS"
-_MARGIN = 0.85  # split only when clearly faster: the choice should not flip on timing noise
-CHOSEN = {}  # (rows, cols, gates, dtype) -> "gates" or "whole", as measured in this process
+_MARGIN = 0.95  # split only when faster by more than timing noise between layouts
+CHOSEN = {}  # (rows, cols, gates, dtype, probe label) -> "gates" or "whole", measured here
+_FORCED = contextvars.ContextVar("matkeras_recurrent_blocks", default=None)  # while measuring
 
 
-def split_kernel(kernel, gates):
-    """``(kernel,)`` or the kernel cut into `gates` column blocks, whichever runs faster here."""
+def split_kernel(kernel, gates, probe=None):
+    """``(kernel,)`` or the kernel cut into `gates` column blocks, whichever runs faster here.
+
+    `probe`, when given, is a hashable ``(function, arguments)``: ``function(*arguments)`` returns
+    a zero-argument callable that runs the calling op on a short random sequence, taking its
+    layout from this function. The layouts are then timed on the op itself; without a probe, on
+    a generic step of products and elementwise work.
+    """
     rows, cols = kernel.shape
     dtype = keras.backend.standardize_dtype(kernel.dtype)
-    if gates > 1 and _use_gate_blocks(int(rows), int(cols), gates, dtype):
+    if gates > 1 and _use_gate_blocks(int(rows), int(cols), gates, dtype, probe):
         return tuple(ops.split(kernel, gates, axis=-1))
     return (kernel,)
 
@@ -58,43 +69,73 @@ def choice():
     return value
 
 
-def _use_gate_blocks(rows, cols, gates, dtype):
+def _use_gate_blocks(rows, cols, gates, dtype, probe=None):
+    forced = _FORCED.get()
+    if forced is not None:
+        return forced == "gates"
     pinned = choice()
     if pinned != "auto":
         return pinned == "gates"
     if keras.backend.backend() != "tensorflow":
         return False
-    return _measured_faster(rows, cols, gates, dtype)
+    return _measured_faster(rows, cols, gates, dtype, probe)
 
 
 @functools.cache
-def _measured_faster(rows, cols, gates, dtype, batch=32, steps=40, rounds=7):
-    import numpy as np
+def _measured_faster(rows, cols, gates, dtype, probe=None, rounds=6):
     import tensorflow as tf
 
     with tf.init_scope():  # measure eagerly even when called while a graph is being traced
-        rng = np.random.default_rng(0)
-        kernel = tf.constant(rng.normal(0, 0.1, (rows, cols)), dtype)
-        blocks = tf.split(kernel, gates, axis=-1)
-        state = tf.constant(rng.normal(0, 1, (batch, rows)), dtype)
-
-        def loop(multiply):  # every block's product feeds the next step, so none is pruned
-            def body(t, h):
-                return t + 1, h * tf.sigmoid(tf.add_n([p[:, :1] for p in multiply(h)]))
-            return tf.function(lambda: tf.while_loop(
-                lambda t, h: t < steps, body, (0, state))[1], autograph=False)
-
-        whole = loop(lambda h: [tf.matmul(h, kernel)])
-        split = loop(lambda h: [tf.matmul(h, k) for k in blocks])
-        timings = {whole: [], split: []}
-        for fn in timings:
-            fn()  # trace
-        for _ in range(rounds):
-            for fn, seen in timings.items():
+        runs = {}
+        for layout in ("whole", "gates"):
+            token = _FORCED.set(layout)
+            try:  # built and traced under the layout, which the traced function then keeps
+                runs[layout] = (probe[0](*probe[1]) if probe is not None
+                                else _generic_probe(rows, cols, gates, dtype))
+                runs[layout]()
+            finally:
+                _FORCED.reset(token)
+        timings = {layout: [] for layout in runs}
+        for round_ in range(rounds):
+            order = list(runs.items()) if round_ % 2 else list(runs.items())[::-1]
+            for layout, run in order:
+                run()  # untimed: the timed run starts with the CPU busy with this layout
                 start = time.perf_counter()
-                fn().numpy()
-                seen.append(time.perf_counter() - start)
+                run()
+                timings[layout].append(time.perf_counter() - start)
     # The fastest of several rounds: other work on the machine only ever adds time.
-    faster = min(timings[split]) < _MARGIN * min(timings[whole])
-    CHOSEN[(rows, cols, gates, dtype)] = "gates" if faster else "whole"
+    faster = min(timings["gates"]) < _MARGIN * min(timings["whole"])
+    label = "generic" if probe is None else (
+        f"{probe[0].__module__.rsplit('.', 1)[-1]}{tuple(probe[1])}")
+    CHOSEN[(rows, cols, gates, dtype, label)] = "gates" if faster else "whole"
     return faster
+
+
+def _generic_probe(rows, cols, gates, dtype, batch=32, steps=100):
+    """A loop of steps shaped like the layers' steps: the product feeds an elementwise function per
+    gate, whose result comes back as part of the next step's input (so nothing is pruned)."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    kernels = split_kernel(tf.constant(rng.normal(0, 0.1, (rows, cols)), dtype), gates)
+    width = cols // gates
+    fixed = tf.constant(rng.normal(0, 1, (batch, max(rows - width, 0))), dtype)
+    state = tf.constant(rng.normal(0, 1, (batch, width)), dtype)
+
+    def body(t, h):
+        joined = tf.concat([fixed, h], -1) if rows > width else h[:, :rows]
+        return t + 1, tf.add_n([tf.sigmoid(p) for p in products(joined, kernels, gates)])
+
+    loop = tf.function(lambda: tf.while_loop(lambda t, h: t < steps, body, (0, state))[1],
+                       autograph=False)
+    return lambda: loop().numpy()
+
+
+def random_probe_tensors(dtype, *shapes):
+    """Random tensors (scale 0.1) for an op's probe, one per shape, seeded for repeatability."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    return [tf.constant(rng.normal(0, 0.1, shape), dtype) for shape in shapes]

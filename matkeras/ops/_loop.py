@@ -108,20 +108,25 @@ def _while_loop(step, config, return_sequences):
 
 def prepare(inputs, kernel, bias, mask, input_projector, go_backwards):
     """Time-major input projection ``x [Q_i] K + b`` and mask, reversed in time if asked."""
-    # Time-major and reversed before the products: the (time, batch, features) inputs are much
-    # smaller than the (time, batch, gates*H) projection, so moving them costs less.
+    inputs, keep = time_major(inputs, mask, input_projector, go_backwards)
+    return ops.matmul(inputs, kernel) + bias, keep
+
+
+def time_major(inputs, mask, input_projector, go_backwards):
+    """Time-major inputs ``x [Q_i]`` and mask, reversed in time if asked."""
+    # Time-major and reversed before any product: the (time, batch, features) inputs are the
+    # smallest tensor on the way, so moving them costs least.
     inputs = ops.transpose(inputs, (1, 0, 2))
     if go_backwards:
         inputs = ops.flip(inputs, axis=0)
     if input_projector is not None:
         inputs = ops.matmul(inputs, input_projector)
-    projected = ops.matmul(inputs, kernel) + bias
     keep = None
     if mask is not None:
         keep = ops.expand_dims(ops.transpose(ops.cast(mask, "bool"), (1, 0)), -1)
         if go_backwards:
             keep = ops.flip(keep, axis=0)
-    return projected, keep
+    return inputs, keep
 
 
 def finish(outputs, final_states, return_sequences, go_backwards):

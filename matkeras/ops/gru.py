@@ -14,6 +14,7 @@ matkeras keeps Keras's block order z, r, h in its kernels (so weights move to st
 (gruProjectedLayer): every ``R h`` becomes ``R' (Q_o^T h)`` and ``W x`` becomes ``W' (Q_i^T x)``.
 """
 
+import keras
 from keras import ops
 
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
@@ -64,6 +65,9 @@ def gru(
             f"reset_gate_mode must be one of {RESET_GATE_MODES}; received {reset_gate_mode!r}."
         )
     gates = kernel.shape[-1]
+    probe = (_probe, (int(kernel.shape[0]), int(recurrent_kernel.shape[0]), int(gates) // 3,
+                      reset_gate_mode, output_projector is not None, state_activation,
+                      gate_activation, keras.backend.standardize_dtype(kernel.dtype)))
     recurrent_bias = candidate_kernel = None
     if reset_gate_mode == "recurrent-bias-after-multiplication":
         bias, recurrent_bias = bias[:gates], bias[gates:]
@@ -72,7 +76,7 @@ def gru(
         recurrent_kernel, candidate_kernel = (recurrent_kernel[:, :2 * units],
                                               recurrent_kernel[:, 2 * units:])
     recurrent_kernels = _blocks.split_kernel(
-        recurrent_kernel, 2 if candidate_kernel is not None else 3)
+        recurrent_kernel, 2 if candidate_kernel is not None else 3, probe)
     if recurrent_bias is not None:  # laid out like the kernel blocks it is added to
         recurrent_bias = (tuple(ops.split(recurrent_bias, 3)) if len(recurrent_kernels) == 3
                           else (recurrent_bias,))
@@ -83,6 +87,23 @@ def gru(
         (state_activation, gate_activation), return_sequences, implementation,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
+
+
+def _probe(features, recurrent_rows, units, reset_gate_mode, projected, state_activation,
+           gate_activation, dtype, batch=32, steps=100):
+    """A short random run of this op, for ``_blocks`` to time in the layout it has in force."""
+    import tensorflow as tf
+
+    biases = 2 if reset_gate_mode == "recurrent-bias-after-multiplication" else 1
+    x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
+        dtype, (batch, steps, features), (features, 3 * units), (recurrent_rows, 3 * units),
+        (3 * units * biases,), (batch, units), (units, recurrent_rows))
+    run = tf.function(lambda: gru(
+        x, kernel, recurrent, bias, state, reset_gate_mode=reset_gate_mode,
+        state_activation=state_activation, gate_activation=gate_activation,
+        output_projector=projector if projected else None,
+    )[0], autograph=False)
+    return lambda: run().numpy()
 
 
 def _project(hidden, output_projector):

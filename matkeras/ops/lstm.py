@@ -7,11 +7,18 @@ Per time step, with column vectors in MATLAB (row vectors here, weights transpos
     c_t = f_t * c_{t-1} + i_t * g_t
     h_t = o_t * phi(c_t)
 
-Projected (lstmProjectedLayer): ``G_t = W' (Q_i^T x_t) + R' (Q_o^T h_{t-1}) + b``. The input
-projection of every time step is one matrix product before the loop; only the recurrent product
-runs step by step.
+Projected (lstmProjectedLayer): ``G_t = W' (Q_i^T x_t) + R' (Q_o^T h_{t-1}) + b``; the input
+projector ``Q_i`` is applied to every time step in one product before the loop.
+
+Each step computes ``W x_t + R h_{t-1}`` as one product ``[x_t, h_{t-1}] [W; R]``. On CPU this
+runs faster than projecting every time step's inputs in one large product before the loop (a
+``(time, batch, 4H)`` tensor to write, read and, in training, to differentiate): measured on a
+2-core EPYC at batch 32, 200 steps, 12 features, 128 units, inference 10.7 vs 11.0 ms and a
+training step 25.7 vs 33.7 ms; at 1000 steps, 123 features, 320 units 145 vs 149 ms and 639 vs
+779 ms.
 """
 
+import keras
 from keras import ops
 
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
@@ -36,6 +43,7 @@ def lstm(
     input_projector=None,
     output_projector=None,
     implementation="auto",
+    side_by_side=1,
 ):
     """Runs MATLAB's LSTM over a batch of sequences.
 
@@ -56,6 +64,9 @@ def lstm(
         input_projector: ``(C, P_in)`` MATLAB ``InputProjector`` (projected layers only).
         output_projector: ``(H, P_out)`` MATLAB ``OutputProjector`` (projected layers only).
         implementation: ``"auto"``, ``"while"`` or ``"scan"`` (see ``matkeras.ops._loop``).
+        side_by_side: how many runs of this op the caller makes at the same time (a BiLSTM's
+            two directions: 2). Only the measured choice of layout uses it (``_blocks``): two
+            loops share the CPU's cores, which changes the faster layout.
 
     Returns:
         ``(outputs, h_T, c_T)``: outputs ``(batch, time, H)`` or ``(batch, H)``.
@@ -64,11 +75,16 @@ def lstm(
             and mask is None and input_projector is None and output_projector is None):
         return _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
                              initial_cell, return_sequences, go_backwards, implementation)
-    projected, keep = _loop.prepare(inputs, kernel, bias, mask, input_projector, go_backwards)
+    inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
+    probe = (_probe, (int(kernel.shape[0]), int(recurrent_kernel.shape[0]),
+                      int(recurrent_kernel.shape[1]) // 4, output_projector is not None,
+                      state_activation, gate_activation,
+                      keras.backend.standardize_dtype(kernel.dtype), int(side_by_side)))
+    kernels = _blocks.split_kernel(ops.concatenate([kernel, recurrent_kernel], axis=0), 4, probe)
+    biases = tuple(ops.split(bias, 4)) if len(kernels) == 4 else (bias,)
     outputs, final = _loop.run(
-        _lstm_step, projected, keep, (initial_hidden, initial_cell),
-        (_blocks.split_kernel(recurrent_kernel, 4), output_projector),
-        (state_activation, gate_activation),
+        _lstm_step, inputs, keep, (initial_hidden, initial_cell),
+        (kernels, biases, output_projector), (state_activation, gate_activation),
         return_sequences, implementation,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
@@ -76,12 +92,30 @@ def lstm(
 
 def _lstm_step(x_t, states, weights, config):
     hidden, cell = states
-    recurrent_kernels, output_projector = weights
+    kernels, biases, output_projector = weights
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
     recurrent_in = hidden if output_projector is None else ops.matmul(hidden, output_projector)
-    g_i, g_f, g_g, g_o = _blocks.gate_sums(x_t, recurrent_in, recurrent_kernels, 4)
+    joined = ops.concatenate([x_t, recurrent_in], axis=-1)
+    g_i, g_f, g_g, g_o = _blocks.products(joined, kernels, 4, biases)
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
     return sigma(g_o) * phi(new_cell), new_cell
+
+
+def _probe(features, recurrent_rows, units, projected, state_activation, gate_activation, dtype,
+           side_by_side, batch=32, steps=100):
+    """A short random run of this op (`side_by_side` runs at once, as a BiLSTM's directions go),
+    for ``_blocks`` to time in the layout it has in force."""
+    import tensorflow as tf
+
+    x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
+        dtype, (batch, steps, features), (features, 4 * units), (recurrent_rows, 4 * units),
+        (4 * units,), (batch, units), (units, recurrent_rows))
+    run = tf.function(lambda: [lstm(
+        x, kernel, recurrent, bias, state, state, state_activation=state_activation,
+        gate_activation=gate_activation, output_projector=projector if projected else None,
+        go_backwards=bool(direction % 2),
+    )[0] for direction in range(side_by_side)], autograph=False)
+    return lambda: [output.numpy() for output in run()]
 
 
 # -- TFLite's fused LSTM --------------------------------------------------------------------------

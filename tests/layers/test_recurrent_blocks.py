@@ -76,3 +76,30 @@ def test_unknown_layout_is_refused(monkeypatch):
     monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "diagonal")
     with pytest.raises(ValueError, match="MATKERAS_RECURRENT_BLOCKS must be one of"):
         _blocks.split_kernel(np.zeros((2, 8)), 4)
+
+
+def test_layers_time_the_layouts_on_their_own_op(monkeypatch):
+    """The choice is measured on the calling op (a probe running it), not on a generic loop; a
+    BiLSTM's probe runs two directions side by side, so its choice is measured separately."""
+    from matkeras.layers import GRU, BiLSTM
+
+    monkeypatch.delenv("MATKERAS_RECURRENT_BLOCKS", raising=False)
+    x = np.zeros((2, 3, 5), "float32")
+    LSTM(7)(x)
+    BiLSTM(7)(x)
+    GRU(7, reset_gate_mode="before-multiplication")(x)
+    labels = [key[-1] for key in _blocks.CHOSEN if key[:2] in ((12, 28), (7, 14))]
+    assert "lstm(5, 7, 7, False, 'tanh', 'sigmoid', 'float32', 1)" in labels
+    assert "lstm(5, 7, 7, False, 'tanh', 'sigmoid', 'float32', 2)" in labels
+    assert any(label.startswith("gru(5, 7, 7, 'before-multiplication'") for label in labels)
+    assert _blocks._FORCED.get() is None  # the layout forced while measuring does not leak
+
+
+def test_forced_layout_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "whole")
+    token = _blocks._FORCED.set("gates")
+    try:
+        assert len(_blocks.split_kernel(np.zeros((5, 20)), 4)) == 4
+    finally:
+        _blocks._FORCED.reset(token)
+    assert len(_blocks.split_kernel(np.zeros((5, 20)), 4)) == 1
