@@ -2,9 +2,10 @@
 
 Both layouts compute the same numbers; only speed differs. On CPU, TensorFlow runs the same step
 at quite different speeds in the two layouts, and which one wins depends on the shapes and on the
-machine: on a 2-core EPYC the four-gate-block layout ran a whole LSTM layer 1.5x (batch 32, 200
-steps, 12 features, 128 units) to 1.8x (1000 steps, 123 features, 320 units) faster in
-inference, while a bare loop of products alone showed no difference at the first shape. So the
+machine: on a 2-core EPYC the four-gate-block layout ran an LSTM layer up to 1.5x (batch 32, 200
+steps, 12 features, 128 units; some runs show a tie) and 1.8x (1000 steps, 123 features, 320
+units) faster in inference, a BiLSTM's two directions side by side ran faster whole, and a bare
+loop of products alone showed no difference at the first shape. So the
 choice is measured once per process and kernel shape on the op itself: the op passes a `probe`
 that runs it on a short random sequence (batch 32, 100 steps: at 40 steps the timings did not yet
 separate), and both layouts are timed (0.1-0.4 s).

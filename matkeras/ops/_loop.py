@@ -38,6 +38,12 @@ def run(step, projected, keep, states, weights, config, return_sequences, implem
     if implementation == "auto":
         implementation = "while" if keras.backend.backend() == "tensorflow" else "scan"
     states, weights, config = tuple(states), tuple(weights), tuple(config)
+    if projected.shape[0] == 1:
+        # One time step known when tracing (streaming one step at a time): the step alone,
+        # without a loop, whose set-up costs more than the step at batch 1.
+        final = _masked_step(step, projected[0], None if keep is None else keep[0], states,
+                             weights, config)
+        return (ops.expand_dims(final[0], 0) if return_sequences else None), final
     if implementation == "scan":
         return _scan_loop(step, projected, keep, states, weights, config, bool(return_sequences))
     import tensorflow as tf

@@ -103,3 +103,21 @@ def test_forced_layout_wins_over_the_environment(monkeypatch):
     finally:
         _blocks._FORCED.reset(token)
     assert len(_blocks.split_kernel(np.zeros((5, 20)), 4)) == 1
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=repr)
+def test_a_one_step_sequence_runs_without_the_loop_and_matches_oracle(rng, spec, traced):
+    """A time axis of length 1 known when tracing (streaming step by step) runs the step alone,
+    eagerly and inside a tf.function, from non-zero initial states."""
+    import tensorflow as tf
+
+    params = spec.random_params(rng)
+    states = spec.random_states(rng)
+    layer = spec.make(dtype="float64", **dict(zip(spec.state_names, states, strict=True)))
+    layer.set_matlab_weights(**params)
+    x = rng.normal(0, 1, (3, 1, 3))
+    run = tf.function(layer) if traced else layer
+    y = keras.ops.convert_to_numpy(run(tf.constant(x)))
+    Y, _, _ = spec.oracle(to_cbt(x), params, states, "tanh", "sigmoid")
+    assert _max_diff(y, from_hnt(Y)) <= tol.FLOAT64_ATOL
