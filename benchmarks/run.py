@@ -104,7 +104,7 @@ def keras_candidates(kind, shape):
         @tf.function(jit_compile=False)
         def train(layer=layer, optimizer=optimizer):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(layer(x)))
+                loss = tf.reduce_mean(tf.square(layer(x, training=True)))  # as fit calls it
             grads = tape.gradient(loss, layer.trainable_weights)
             optimizer.apply(grads, layer.trainable_weights)
             return loss

@@ -307,7 +307,7 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         weights = {k: ops.cast(v, dtype) for k, v in weights.items()}
         states = [ops.cast(s, dtype) for s in states]
         results = list(self._recur(sequences, weights, states,
-                                   mask if self.use_mask else None))
+                                   mask if self.use_mask else None, training=bool(training)))
         if self.go_backwards and self.output_mode == "sequence":
             results[0] = ops.flip(results[0], axis=1)  # Keras's order for a backward layer
         if self._capture:
@@ -374,8 +374,9 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         """The states a stateful call leaves behind (BiLSTM overrides: forward half only)."""
         return list(final_states)
 
-    def _recur(self, sequences, weights, states, mask):
-        """Returns ``(output, *final_states)`` in original time order."""
+    def _recur(self, sequences, weights, states, mask, training=False):
+        """Returns ``(output, *final_states)`` in original time order (`training`: the result
+        will be differentiated, which some ops use to pick a faster backward pass)."""
         raise NotImplementedError
 
     def _op_options(self, mask):

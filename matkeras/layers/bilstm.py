@@ -103,7 +103,7 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
         super().__init__(**arguments)
         self.backward_last_output = backward_last_output
 
-    def _recur(self, sequences, weights, states, mask):
+    def _recur(self, sequences, weights, states, mask, training=False):
         half, gates = self.units, 4 * self.units
         hidden, cell = states
         options = self._op_options(mask)
@@ -118,7 +118,7 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
                 weights["bias"][columns], hidden[:, rows], cell[:, rows],
                 return_sequences=sequence or (
                     backward and self.backward_last_output == "last-time-step"),
-                go_backwards=backward, side_by_side=2, **options,
+                go_backwards=backward, side_by_side=2, training=training, **options,
             ))
         forward, backward = directions
         if sequence:

@@ -105,7 +105,7 @@ class GRU(RecurrentLayer):
         )
         self.reset_gate_mode = reset_gate_mode
 
-    def _recur(self, sequences, weights, states, mask):
+    def _recur(self, sequences, weights, states, mask, training=False):
         return gru_op(
             sequences, weights["kernel"], weights["recurrent_kernel"], weights["bias"], *states,
             reset_gate_mode=self.reset_gate_mode,

@@ -109,9 +109,10 @@ class LSTM(CellStateMixin, RecurrentLayer):
     ):
         super().__init__(**self._base_arguments(locals()))
 
-    def _recur(self, sequences, weights, states, mask):
+    def _recur(self, sequences, weights, states, mask, training=False):
         return lstm_op(
             sequences, weights["kernel"], weights["recurrent_kernel"], weights["bias"], *states,
             input_projector=weights.get("input_projector"),
-            output_projector=weights.get("output_projector"), **self._op_options(mask),
+            output_projector=weights.get("output_projector"), training=training,
+            **self._op_options(mask),
         )

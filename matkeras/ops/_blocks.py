@@ -96,20 +96,27 @@ def _measured_faster(rows, cols, gates, dtype, probe=None, rounds=6):
                 runs[layout]()
             finally:
                 _FORCED.reset(token)
-        timings = {layout: [] for layout in runs}
-        for round_ in range(rounds):
-            order = list(runs.items()) if round_ % 2 else list(runs.items())[::-1]
-            for layout, run in order:
-                run()  # untimed: the timed run starts with the CPU busy with this layout
-                start = time.perf_counter()
-                run()
-                timings[layout].append(time.perf_counter() - start)
-    # The fastest of several rounds: other work on the machine only ever adds time.
-    faster = min(timings["gates"]) < _MARGIN * min(timings["whole"])
+        timings = fastest_times(runs, rounds)
+    faster = timings["gates"] < _MARGIN * timings["whole"]
     label = "generic" if probe is None else (
         f"{probe[0].__module__.rsplit('.', 1)[-1]}{tuple(probe[1])}")
     CHOSEN[(rows, cols, gates, dtype, label)] = "gates" if faster else "whole"
     return faster
+
+
+def fastest_times(runs, rounds):
+    """``{name: fastest of rounds}`` for zero-argument callables, timed in alternating order, each
+    timed run right after an untimed one (so it starts with the CPU busy with that candidate).
+    The fastest, not the median: other work on the machine only ever adds time."""
+    timings = {name: [] for name in runs}
+    for round_ in range(rounds):
+        order = list(runs.items()) if round_ % 2 else list(runs.items())[::-1]
+        for name, run in order:
+            run()
+            start = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - start)
+    return {name: min(seen) for name, seen in timings.items()}
 
 
 def _generic_probe(rows, cols, gates, dtype, batch=32, steps=100):

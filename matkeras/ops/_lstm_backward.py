@@ -1,0 +1,132 @@
+"""LSTM training: the backward pass over the whole sequence written out, not differentiated step by
+step.
+
+TensorFlow's automatic gradient of the time loop computes, at every step, the step's share of the
+weight gradient (``[x_t, h_{t-1}]^T dz_t``) and adds it into an accumulator. Here the backward loop
+carries only what has to run step by step (``dh_{t-1} = dz_t R^T`` and the cell's elementwise
+derivatives) and stores ``dz_t``; the weight, bias and input gradients are then three large matrix
+products over all time steps at once, as cuDNN and oneDNN do it. The equations are MATLAB's
+(``matkeras.ops.lstm``); the derivatives are taken from the activations' outputs:
+
+    tanh' = 1 - y^2,  sigmoid' = y (1 - y),  softsign' = (1 - |y|)^2,  relu' = [y > 0],
+    MATLAB hard-sigmoid' = 0.2 [0 < y < 1] (TensorFlow's own gradient of the clip also counts the
+    two kinks, x = +-2.5, which a float input reaches only exactly).
+
+Used in training only (the layers pass ``training=True`` through, as ``fit`` does); inference keeps
+the plain loop, which stores nothing per step.
+"""
+
+from matkeras.ops import _blocks
+
+
+def _derivative(name, y):
+    import tensorflow as tf
+
+    if name in ("tanh",):
+        return 1.0 - y * y
+    if name == "sigmoid":
+        return y * (1.0 - y)
+    if name == "softsign":
+        return tf.square(1.0 - tf.abs(y))
+    if name == "relu":
+        return tf.cast(y > 0, y.dtype)
+    if name == "hard-sigmoid":
+        return 0.2 * tf.cast((y > 0) & (y < 1), y.dtype)
+    raise ValueError(f"no derivative for activation {name!r}")
+
+
+def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
+                  return_sequences, features):
+    """MATLAB's LSTM over time-major `inputs` ``(T, B, C)`` with the whole-sequence backward pass.
+
+    `kernels`/`biases`: the joined kernel ``[W; R]`` (``(C + H, 4H)``) and bias, whole or cut into
+    four gate blocks (``matkeras.ops._blocks``); `features`: C, the rows of ``W`` (from the
+    weights: the inputs' last axis need not be known when tracing). Returns ``(outputs or None, (h_T, c_T))`` like
+    ``matkeras.ops._loop.run``.
+    """
+    import tensorflow as tf
+
+    from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
+
+    state_name, gate_name = config
+    phi, sigma = STATE_ACTIVATIONS[state_name], GATE_ACTIVATIONS[gate_name]
+    blocks = len(kernels)
+
+    @tf.custom_gradient
+    def run(x, h0, c0, *weights):
+        ks, bs = weights[:blocks], weights[blocks:]
+        steps = tf.shape(x)[0]
+        dtype = x.dtype
+        step_inputs = tf.TensorArray(dtype, size=steps).unstack(x)
+        hiddens = tf.TensorArray(dtype, size=steps, element_shape=h0.shape)
+        gates = tf.TensorArray(dtype, size=steps)  # activated i, f, g, o side by side
+        cells = tf.TensorArray(dtype, size=steps, element_shape=c0.shape)  # c_{t-1}
+
+        def body(t, h, c, hiddens, gates, cells):
+            joined = tf.concat([step_inputs.read(t), h], -1)
+            g_i, g_f, g_g, g_o = _blocks.products(joined, ks, 4, bs)
+            i, f, g, o = sigma(g_i), sigma(g_f), phi(g_g), sigma(g_o)
+            c_new = f * c + i * g
+            h_new = o * phi(c_new)
+            return (t + 1, h_new, c_new, hiddens.write(t, h_new),
+                    gates.write(t, tf.concat([i, f, g, o], -1)), cells.write(t, c))
+
+        _, h_last, c_last, hiddens, gates, cells = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), h0, c0, hiddens, gates, cells),
+            maximum_iterations=steps)
+        outputs = hiddens.stack()
+
+        def grad(d_outputs, d_h_last, d_c_last):
+            units = h0.shape[-1]
+            standard = config == ("tanh", "sigmoid")
+            tanh_columns = tf.concat([tf.zeros((2 * units,), dtype), tf.ones((units,), dtype),
+                                      tf.zeros((units,), dtype)], 0)
+            joined_kernel = tf.concat(ks, -1) if blocks > 1 else ks[0]
+            recurrent_t = tf.transpose(joined_kernel[features:])
+            if d_outputs is None:
+                d_outputs = tf.zeros_like(outputs)
+            d_h_last = tf.zeros_like(h0) if d_h_last is None else d_h_last
+            d_c_last = tf.zeros_like(c0) if d_c_last is None else d_c_last
+            d_steps = tf.TensorArray(dtype, size=steps).unstack(d_outputs)
+            d_gates = tf.TensorArray(dtype, size=steps)
+
+            def back(t, dh, dc, c_t, d_gates):  # c_t came down from step t + 1
+                activated = gates.read(t)
+                i, f, g, o = tf.split(activated, 4, axis=-1)
+                c_prev = cells.read(t)
+                dh = dh + d_steps.read(t)
+                phi_c = phi(c_t)
+                dc = dc + dh * o * _derivative(state_name, phi_c)
+                if standard:  # sigmoid' = (1 - y) y and tanh' = (1 - y)(1 + y) in one go
+                    slopes = (1.0 - activated) * (activated + tanh_columns)
+                    dz = tf.concat([dc * g, dc * c_prev, dc * i, dh * phi_c], -1) * slopes
+                else:
+                    dz = tf.concat([dc * g * _derivative(gate_name, i),
+                                    dc * c_prev * _derivative(gate_name, f),
+                                    dc * i * _derivative(state_name, g),
+                                    dh * phi_c * _derivative(gate_name, o)], -1)
+                return (t - 1, tf.matmul(dz, recurrent_t), dc * f, c_prev,
+                        d_gates.write(t, dz))
+
+            _, dh0, dc0, _, d_gates = tf.while_loop(
+                lambda t, *_: t >= 0, back, (steps - 1, d_h_last, d_c_last, c_last, d_gates),
+                maximum_iterations=steps)
+            dz_all = d_gates.stack()  # (T, B, 4H)
+            previous = tf.concat([h0[None], outputs[:-1]], 0)
+            joined_all = tf.concat([x, previous], -1)
+            rows = tf.shape(x)[0] * tf.shape(x)[1]
+            dz_flat = tf.reshape(dz_all, (rows, -1))
+            d_kernel = tf.matmul(tf.reshape(joined_all, (rows, -1)), dz_flat, transpose_a=True)
+            d_bias = tf.reduce_sum(dz_flat, 0)
+            d_x = tf.reshape(tf.matmul(dz_flat, joined_kernel[:features], transpose_b=True),
+                             tf.shape(x))
+            if blocks > 1:
+                d_kernels, d_biases = tf.split(d_kernel, 4, -1), tf.split(d_bias, 4)
+            else:
+                d_kernels, d_biases = [d_kernel], [d_bias]
+            return (d_x, dh0, dc0, *d_kernels, *d_biases)
+
+        return (outputs, h_last, c_last), grad
+
+    outputs, h_last, c_last = run(inputs, initial_hidden, initial_cell, *kernels, *biases)
+    return (outputs if return_sequences else None), (h_last, c_last)
