@@ -41,8 +41,8 @@ def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
 
     `kernels`/`biases`: the joined kernel ``[W; R]`` (``(C + H, 4H)``) and bias, whole or cut into
     four gate blocks (``matkeras.ops._blocks``); `features`: C, the rows of ``W`` (from the
-    weights: the inputs' last axis need not be known when tracing). Returns ``(outputs or None, (h_T, c_T))`` like
-    ``matkeras.ops._loop.run``.
+    weights: the inputs' last axis need not be known when tracing). Returns
+    ``(outputs or None, (h_T, c_T))`` like ``matkeras.ops._loop.run``.
     """
     import tensorflow as tf
 
