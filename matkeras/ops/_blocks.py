@@ -26,7 +26,7 @@ from keras import ops
 
 CHOICES = ("auto", "whole", "gates")
 _ENV = "MATKERAS_RECURRENT_BLOCKS"
-_MARGIN = 0.95  # split only when faster by more than timing noise between layouts
+_MARGIN = 1.0  # the faster layout: a near tie either way costs no speed (pin it to repeat runs)
 CHOSEN = {}  # (rows, cols, gates, dtype, probe label) -> "gates" or "whole", measured here
 _FORCED = contextvars.ContextVar("matkeras_recurrent_blocks", default=None)  # while measuring
 
@@ -84,24 +84,32 @@ def _use_gate_blocks(rows, cols, gates, dtype, probe=None):
 
 @functools.cache
 def _measured_faster(rows, cols, gates, dtype, probe=None, rounds=6):
-    import tensorflow as tf
-
-    with tf.init_scope():  # measure eagerly even when called while a graph is being traced
-        runs = {}
-        for layout in ("whole", "gates"):
-            token = _FORCED.set(layout)
-            try:  # built and traced under the layout, which the traced function then keeps
-                runs[layout] = (probe[0](*probe[1]) if probe is not None
-                                else _generic_probe(rows, cols, gates, dtype))
-                runs[layout]()
-            finally:
-                _FORCED.reset(token)
-        timings = fastest_times(runs, rounds)
+    timings = time_forced(_FORCED, ("whole", "gates"), lambda: (
+        probe[0](*probe[1]) if probe is not None else _generic_probe(rows, cols, gates, dtype)),
+        rounds)
     faster = timings["gates"] < _MARGIN * timings["whole"]
     label = "generic" if probe is None else (
         f"{probe[0].__module__.rsplit('.', 1)[-1]}{tuple(probe[1])}")
     CHOSEN[(rows, cols, gates, dtype, label)] = "gates" if faster else "whole"
     return faster
+
+
+def time_forced(variable, choices, make_run, rounds):
+    """``{choice: fastest time}`` of `make_run()`'s zero-argument callable, built and traced with
+    each of `choices` set in the context variable `variable` (the traced function keeps it).
+    Runs eagerly even when called while a graph is being traced."""
+    import tensorflow as tf
+
+    with tf.init_scope():
+        runs = {}
+        for choice_ in choices:
+            token = variable.set(choice_)
+            try:
+                runs[choice_] = make_run()
+                runs[choice_]()
+            finally:
+                variable.reset(token)
+        return fastest_times(runs, rounds)
 
 
 def fastest_times(runs, rounds):

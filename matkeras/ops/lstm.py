@@ -124,20 +124,28 @@ def _lstm_step(x_t, states, weights, config):
 
 
 def _probe(features, recurrent_rows, units, projected, state_activation, gate_activation, dtype,
-           side_by_side, batch=32, steps=100):
+           side_by_side, training=False, batch=32, steps=100):
     """A short random run of this op (`side_by_side` runs at once, as a BiLSTM's directions go),
-    for ``_blocks`` to time in the layout it has in force."""
+    for ``_blocks`` to time under the choices in force; with `training`, its weight gradients."""
     import tensorflow as tf
 
     x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
         dtype, (batch, steps, features), (features, 4 * units), (recurrent_rows, 4 * units),
         (4 * units,), (batch, units), (units, recurrent_rows))
-    run = tf.function(lambda: [lstm(
-        x, kernel, recurrent, bias, state, state, state_activation=state_activation,
-        gate_activation=gate_activation, output_projector=projector if projected else None,
-        go_backwards=bool(direction % 2),
-    )[0] for direction in range(side_by_side)], autograph=False)
-    return lambda: [output.numpy() for output in run()]
+
+    def run():  # tf.gradients, not a tape: tapes do not record inside tf.init_scope
+        outputs = [lstm(
+            x, kernel, recurrent, bias, state, state, state_activation=state_activation,
+            gate_activation=gate_activation, output_projector=projector if projected else None,
+            go_backwards=bool(direction % 2), side_by_side=side_by_side, training=training,
+        )[0] for direction in range(side_by_side)]
+        if not training:
+            return outputs
+        return tf.gradients(tf.add_n([tf.reduce_sum(y) for y in outputs]),
+                            [kernel, recurrent, bias])
+
+    compiled = tf.function(run, autograph=False)
+    return lambda: [result.numpy() for result in compiled()]
 
 
 # -- Which backward pass trains faster here --------------------------------------------------------
@@ -145,6 +153,7 @@ BACKWARDS = ("auto", "sequence", "steps")
 _BACKWARD_ENV = "MATKERAS_LSTM_BACKWARD"
 _BACKWARD_FORCED = contextvars.ContextVar("matkeras_lstm_backward", default=None)
 BACKWARD_CHOSEN = {}  # probe arguments -> "sequence" or "steps", as measured in this process
+_BACKWARD_MARGIN = 0.95  # the whole-sequence pass stores more: taken only when clearly faster
 
 
 def backward_choice():
@@ -167,44 +176,13 @@ def _sequence_backward_here(*key):
 @functools.cache
 def _sequence_backward_faster(features, recurrent_rows, state_activation, gate_activation, dtype,
                               side_by_side, rounds=4):
-    import tensorflow as tf
-
-    with tf.init_scope():  # measure eagerly even when called while a graph is being traced
-        runs = {}
-        for way in ("steps", "sequence"):
-            token = _BACKWARD_FORCED.set(way)
-            try:  # traced under the choice, which the traced function then keeps
-                runs[way] = _training_probe(features, recurrent_rows, state_activation,
-                                            gate_activation, dtype, side_by_side)
-                runs[way]()
-            finally:
-                _BACKWARD_FORCED.reset(token)
-        timings = _blocks.fastest_times(runs, rounds)
-    faster = timings["sequence"] < _blocks._MARGIN * timings["steps"]
+    timings = _blocks.time_forced(_BACKWARD_FORCED, ("steps", "sequence"), lambda: _probe(
+        features, recurrent_rows, recurrent_rows, False, state_activation, gate_activation, dtype,
+        side_by_side, training=True), rounds)
+    faster = timings["sequence"] < _BACKWARD_MARGIN * timings["steps"]
     BACKWARD_CHOSEN[(features, recurrent_rows, state_activation, gate_activation, dtype,
                      side_by_side)] = "sequence" if faster else "steps"
     return faster
-
-
-def _training_probe(features, units, state_activation, gate_activation, dtype, side_by_side,
-                    batch=32, steps=100):
-    """Gradients of a short random run of this op (`side_by_side` directions at once)."""
-    import tensorflow as tf
-
-    x, kernel, recurrent, bias, state = _blocks.random_probe_tensors(
-        dtype, (batch, steps, features), (features, 4 * units), (units, 4 * units),
-        (4 * units,), (batch, units))
-    weights = [kernel, recurrent, bias]
-
-    def run():  # tf.gradients, not a tape: tapes do not record inside tf.init_scope
-        loss = tf.add_n([tf.reduce_sum(lstm(
-            x, kernel, recurrent, bias, state, state, state_activation=state_activation,
-            gate_activation=gate_activation, go_backwards=bool(direction % 2),
-            side_by_side=side_by_side, training=True)[0]) for direction in range(side_by_side)])
-        return tf.gradients(loss, weights)
-
-    compiled = tf.function(run, autograph=False)
-    return lambda: [gradient.numpy() for gradient in compiled()]
 
 
 # -- TFLite's fused LSTM --------------------------------------------------------------------------
