@@ -11,6 +11,7 @@ the CPU's measured peak FLOP rate achieved. Writes ``benchmarks/results/<date>-<
 
 import argparse
 import datetime
+import importlib
 import os
 import platform
 import statistics
@@ -258,6 +259,15 @@ def main(argv=None):
               "matkeras measures once per process whether the recurrent kernel runs faster whole "
               f"or cut into gate blocks (`matkeras/ops/_blocks.py`): {chosen or 'none measured'}.",
               ""]
+    lstm_ops = importlib.import_module("matkeras.ops.lstm")
+    backward = "; ".join(f"{features} features, {units} units, {state}/{gate}, {dtype}, "
+                         f"{sides} side by side: {way}"
+                         for (features, units, state, gate, dtype, sides), way
+                         in sorted(lstm_ops.BACKWARD_CHOSEN.items()))
+    lines += ["## LSTM backward pass chosen on this machine", "",
+              "In training, matkeras measures once per process whether TensorFlow's gradient of "
+              "the loop ('steps') or its whole-sequence backward pass ('sequence', "
+              f"`matkeras/ops/_lstm_backward.py`) is faster: {backward or 'none measured'}.", ""]
     text = "\n".join(lines)
     print(text)
     out = args.out or os.path.join(os.path.dirname(__file__), "results",
