@@ -76,7 +76,7 @@ def lstm(
             backend, no mask and no output projector, the backward pass can then run over the
             whole sequence (``matkeras.ops._lstm_backward``) instead of TensorFlow's gradient of
             the loop; which one is faster depends on the shapes and the machine (measured: 0.7x
-            at 123 features, 320 units; 1.2x at 64 features, 256 units), so it is measured once
+            at 123 features, 320 units; 1.4x at 64 features, 256 units), so it is measured once
             per process and shape, and ``MATKERAS_LSTM_BACKWARD=sequence|steps`` pins it. The
             forward numbers are the same either way.
 
