@@ -46,14 +46,6 @@ def split_kernel(kernel, gates, probe=None):
     return (kernel,)
 
 
-def gate_sums(x_t, inputs, kernels, gates):
-    """``split(x_t + inputs @ concat(kernels), gates)`` in the layout `kernels` has."""
-    if len(kernels) == 1:
-        return ops.split(x_t + ops.matmul(inputs, kernels[0]), gates, axis=-1)
-    return [x + ops.matmul(inputs, k)
-            for x, k in zip(ops.split(x_t, gates, axis=-1), kernels, strict=True)]
-
-
 def products(inputs, kernels, gates, biases=None):
     """``split(inputs @ concat(kernels) [+ concat(biases)], gates)`` in the layout `kernels` has
     (`biases`, when given, is laid out like `kernels`)."""
@@ -63,18 +55,20 @@ def products(inputs, kernels, gates, biases=None):
     return ops.split(out[0], gates, axis=-1) if len(kernels) == 1 else out
 
 
-def choice():
-    value = os.environ.get(_ENV, "auto").strip().lower() or "auto"
-    if value not in CHOICES:
-        raise ValueError(f"{_ENV} must be one of {CHOICES}; received {value!r}.")
+def pinned_choice(forced, env, choices):
+    """A measured choice's setting: the value `forced` holds while measuring, else what the
+    environment variable `env` pins (one of `choices`), else ``"auto"``."""
+    value = forced.get()
+    if value is not None:
+        return value
+    value = os.environ.get(env, "auto").strip().lower() or "auto"
+    if value not in choices:
+        raise ValueError(f"{env} must be one of {choices}; received {value!r}.")
     return value
 
 
 def _use_gate_blocks(rows, cols, gates, dtype, probe=None):
-    forced = _FORCED.get()
-    if forced is not None:
-        return forced == "gates"
-    pinned = choice()
+    pinned = pinned_choice(_FORCED, _ENV, CHOICES)
     if pinned != "auto":
         return pinned == "gates"
     if keras.backend.backend() != "tensorflow":

@@ -20,7 +20,6 @@ blocks) 145 vs 149 ms and 639 vs 779 ms.
 
 import contextvars
 import functools
-import os
 
 import keras
 from keras import ops
@@ -156,18 +155,8 @@ BACKWARD_CHOSEN = {}  # probe arguments -> "sequence" or "steps", as measured in
 _BACKWARD_MARGIN = 0.95  # the whole-sequence pass stores more: taken only when clearly faster
 
 
-def backward_choice():
-    value = os.environ.get(_BACKWARD_ENV, "auto").strip().lower() or "auto"
-    if value not in BACKWARDS:
-        raise ValueError(f"{_BACKWARD_ENV} must be one of {BACKWARDS}; received {value!r}.")
-    return value
-
-
 def _sequence_backward_here(*key):
-    forced = _BACKWARD_FORCED.get()
-    if forced is not None:
-        return forced == "sequence"
-    pinned = backward_choice()
+    pinned = _blocks.pinned_choice(_BACKWARD_FORCED, _BACKWARD_ENV, BACKWARDS)
     if pinned != "auto":
         return pinned == "sequence"
     return _sequence_backward_faster(*key)
