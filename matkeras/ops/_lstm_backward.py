@@ -20,7 +20,7 @@ and loses where TensorFlow's per-op overhead does (1.2x at 12 features, 128 unit
 keeps the plain loop, which stores nothing per step.
 """
 
-from matkeras.ops import _blocks
+from matkeras.ops import _blocks, _loop
 
 
 def _derivative(name, y):
@@ -40,12 +40,13 @@ def _derivative(name, y):
 
 
 def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
-                  return_sequences, features):
+                  return_sequences, features, unroll=1):
     """MATLAB's LSTM over time-major `inputs` ``(T, B, C)`` with the whole-sequence backward pass.
 
     `kernels`/`biases`: the joined kernel ``[W; R]`` (``(C + H, 4H)``) and bias, whole or cut into
     four gate blocks (``matkeras.ops._blocks``); `features`: C, the rows of ``W`` (from the
-    weights: the inputs' last axis need not be known when tracing). Returns
+    weights: the inputs' last axis need not be known when tracing); `unroll`: time steps per
+    loop iteration, forward and backward (``matkeras.ops._loop.unroll_for``). Returns
     ``(outputs or None, (h_T, c_T))`` like ``matkeras.ops._loop.run``.
     """
     import tensorflow as tf
@@ -59,29 +60,25 @@ def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
     @tf.custom_gradient
     def run(x, h0, c0, *weights):
         ks, bs = weights[:blocks], weights[blocks:]
-        steps = tf.shape(x)[0]
         dtype = x.dtype
-        step_inputs = tf.TensorArray(dtype, size=steps).unstack(x)
-        hiddens = tf.TensorArray(dtype, size=steps, element_shape=h0.shape)
-        gates = tf.TensorArray(dtype, size=steps)  # activated i, f, g, o side by side
-        cells = tf.TensorArray(dtype, size=steps, element_shape=c0.shape)  # c_{t-1}
+        units = h0.shape[-1]
 
-        def body(t, h, c, hiddens, gates, cells):
-            joined = tf.concat([step_inputs.read(t), h], -1)
+        def body(x_t, carry):
+            h, c = carry
+            joined = tf.concat([x_t[0], h], -1)
             g_i, g_f, g_g, g_o = _blocks.products(joined, ks, 4, bs)
             i, f, g, o = sigma(g_i), sigma(g_f), phi(g_g), sigma(g_o)
             c_new = f * c + i * g
             h_new = o * phi(c_new)
-            return (t + 1, h_new, c_new, hiddens.write(t, h_new),
-                    gates.write(t, tf.concat([i, f, g, o], -1)), cells.write(t, c))
+            # the output, the activated gates i, f, g, o side by side, and c_{t-1}
+            return (h_new, c_new), (h_new, tf.concat([i, f, g, o], -1), c)
 
-        _, h_last, c_last, hiddens, gates, cells = tf.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(0), h0, c0, hiddens, gates, cells),
-            maximum_iterations=steps)
-        outputs = hiddens.stack()
+        (h_last, c_last), (outputs, gates, cells) = _loop.unrolled_while(
+            body, (x,), (h0, c0), ((dtype, h0.shape), (dtype, h0.shape[:-1] + [4 * units]),
+                                   (dtype, c0.shape)), stack=False, unroll=unroll)
+        outputs = outputs.stack()  # gates and cells stay arrays the backward loop reads
 
         def grad(d_outputs, d_h_last, d_c_last):
-            units = h0.shape[-1]
             standard = config == ("tanh", "sigmoid")
             tanh_columns = tf.concat([tf.zeros((2 * units,), dtype), tf.ones((units,), dtype),
                                       tf.zeros((units,), dtype)], 0)
@@ -91,14 +88,12 @@ def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
                 d_outputs = tf.zeros_like(outputs)
             d_h_last = tf.zeros_like(h0) if d_h_last is None else d_h_last
             d_c_last = tf.zeros_like(c0) if d_c_last is None else d_c_last
-            d_steps = tf.TensorArray(dtype, size=steps).unstack(d_outputs)
-            d_gates = tf.TensorArray(dtype, size=steps)
 
-            def back(t, dh, dc, c_t, d_gates):  # c_t came down from step t + 1
-                activated = gates.read(t)
+            def back(inputs_t, carry):  # c_t came down from step t + 1
+                d_output, activated, c_prev = inputs_t
+                dh, dc, c_t = carry
                 i, f, g, o = tf.split(activated, 4, axis=-1)
-                c_prev = cells.read(t)
-                dh = dh + d_steps.read(t)
+                dh = dh + d_output
                 phi_c = phi(c_t)
                 dc = dc + dh * o * _derivative(state_name, phi_c)
                 if standard:  # sigmoid' = (1 - y) y and tanh' = (1 - y)(1 + y) in one go
@@ -109,13 +104,11 @@ def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
                                     dc * c_prev * _derivative(gate_name, f),
                                     dc * i * _derivative(state_name, g),
                                     dh * phi_c * _derivative(gate_name, o)], -1)
-                return (t - 1, tf.matmul(dz, recurrent_t), dc * f, c_prev,
-                        d_gates.write(t, dz))
+                return (tf.matmul(dz, recurrent_t), dc * f, c_prev), (dz,)
 
-            _, dh0, dc0, _, d_gates = tf.while_loop(
-                lambda t, *_: t >= 0, back, (steps - 1, d_h_last, d_c_last, c_last, d_gates),
-                maximum_iterations=steps)
-            dz_all = d_gates.stack()  # (T, B, 4H)
+            (dh0, dc0, _), (dz_all,) = _loop.unrolled_while(  # dz_all: (T, B, 4H)
+                back, (d_outputs, gates, cells), (d_h_last, d_c_last, c_last),
+                ((dtype, h0.shape[:-1] + [4 * units]),), reverse=True, unroll=unroll)
             previous = tf.concat([h0[None], outputs[:-1]], 0)
             joined_all = tf.concat([x, previous], -1)
             rows = tf.shape(x)[0] * tf.shape(x)[1]

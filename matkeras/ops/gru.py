@@ -85,6 +85,7 @@ def gru(
         _gru_step, projected, keep, (initial_hidden,),
         (recurrent_kernels, candidate_kernel, recurrent_bias, output_projector),
         (state_activation, gate_activation), return_sequences, implementation,
+        _loop.unroll_for(int(recurrent_kernel.shape[0]), int(gates)),
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
 

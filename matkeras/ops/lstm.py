@@ -93,6 +93,8 @@ def lstm(
                       keras.backend.standardize_dtype(kernel.dtype), int(side_by_side)))
     kernels = _blocks.split_kernel(ops.concatenate([kernel, recurrent_kernel], axis=0), 4, probe)
     biases = tuple(ops.split(bias, 4)) if len(kernels) == 4 else (bias,)
+    unroll = _loop.unroll_for(int(kernel.shape[0]) + int(recurrent_kernel.shape[0]),
+                              int(recurrent_kernel.shape[1]))
     if (training and keep is None and output_projector is None and implementation != "scan"
             and keras.backend.backend() == "tensorflow" and inputs.shape[0] != 1
             and _sequence_backward_here(int(kernel.shape[0]), int(recurrent_kernel.shape[0]),
@@ -101,12 +103,12 @@ def lstm(
                                         int(side_by_side))):
         outputs, final = _lstm_backward.lstm_sequence(
             inputs, kernels, biases, initial_hidden, initial_cell,
-            (state_activation, gate_activation), return_sequences, int(kernel.shape[0]))
+            (state_activation, gate_activation), return_sequences, int(kernel.shape[0]), unroll)
         return _loop.finish(outputs, final, return_sequences, go_backwards)
     outputs, final = _loop.run(
         _lstm_step, inputs, keep, (initial_hidden, initial_cell),
         (kernels, biases, output_projector), (state_activation, gate_activation),
-        return_sequences, implementation,
+        return_sequences, implementation, unroll,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
 
