@@ -161,13 +161,13 @@ def unrolled_while(body, sequences, carry, outputs=(), reverse=False, stack=True
         """Loop body for steps ``i * size ... i * size + size - 1``. One array read and write per
         step, not a gather and scatter per iteration: as fast (measured), and TFLite's converter
         lowers only these array ops to builtins."""
-        def run(i, carry, outs):
+        def advance(i, carry, outs):
             for j in (range(size - 1, -1, -1) if reverse else range(size)):
                 carry, outputs_t = body(tuple(a.read(i * size + j) for a in arrays), carry)
                 outs = tuple(o.write(i * size + j, y)
                              for o, y in zip(outs, outputs_t, strict=True))
             return i + (-1 if reverse else 1), carry, outs
-        return run
+        return advance
 
     # (body, first and last iteration index): `unroll` steps per iteration up to the last whole
     # chunk, then single steps. Static lengths leave out a loop that would not run; a length known
@@ -178,11 +178,11 @@ def unrolled_while(body, sequences, carry, outputs=(), reverse=False, stack=True
     head = chunks * unroll
     if not isinstance(head, int) or not isinstance(steps, int) or head < steps:
         loops.append((iteration(1), head, steps - 1))
-    for run, first, last in (loops[::-1] if reverse else loops):
+    for advance, first, last in (loops[::-1] if reverse else loops):
         _, carry, outs = tf.while_loop(
             (lambda i, *_, first=first: i >= first) if reverse else
             (lambda i, *_, last=last: i <= last),
-            run, (last if reverse else first, tuple(carry), outs),
+            advance, (last if reverse else first, tuple(carry), outs),
             maximum_iterations=last - first + 1)
     return tuple(carry), tuple(o.stack() if stack else o for o in outs)
 
