@@ -110,7 +110,8 @@ class GRU(RecurrentLayer):
             sequences, weights["kernel"], weights["recurrent_kernel"], weights["bias"], *states,
             reset_gate_mode=self.reset_gate_mode,
             input_projector=weights.get("input_projector"),
-            output_projector=weights.get("output_projector"), **self._op_options(mask),
+            output_projector=weights.get("output_projector"), training=training,
+            **self._op_options(mask),
         )
 
     def get_config(self):

@@ -43,6 +43,9 @@ def gru(
     input_projector=None,
     output_projector=None,
     implementation="auto",
+    side_by_side=1,
+    training=False,
+    batch_parts=None,
 ):
     """Runs MATLAB's GRU over a batch of sequences.
 
@@ -55,7 +58,9 @@ def gru(
         initial_hidden: ``(batch, H)``.
         reset_gate_mode: MATLAB ``ResetGateMode``.
         state_activation, gate_activation, return_sequences, mask, go_backwards,
-            input_projector, output_projector, implementation: as ``matkeras.ops.lstm``.
+            input_projector, output_projector, implementation, side_by_side, training,
+            batch_parts: as ``matkeras.ops.lstm`` (`training` only picks the measured batch
+            parts: the backward pass is TensorFlow's gradient of the loop).
 
     Returns:
         ``(outputs, h_T)``.
@@ -67,7 +72,18 @@ def gru(
     gates = kernel.shape[-1]
     probe = (_probe, (int(kernel.shape[0]), int(recurrent_kernel.shape[0]), int(gates) // 3,
                       reset_gate_mode, output_projector is not None, state_activation,
-                      gate_activation, keras.backend.standardize_dtype(kernel.dtype)))
+                      gate_activation, keras.backend.standardize_dtype(kernel.dtype),
+                      int(side_by_side)))
+    parts = batch_parts or _loop.batch_parts(probe, inputs, implementation, training)
+    if parts > 1:
+        return _loop.in_parts(lambda x, states, m: gru(
+            x, kernel, recurrent_kernel, bias, *states, reset_gate_mode=reset_gate_mode,
+            state_activation=state_activation, gate_activation=gate_activation,
+            return_sequences=return_sequences, mask=m, go_backwards=go_backwards,
+            input_projector=input_projector, output_projector=output_projector,
+            implementation=implementation, side_by_side=side_by_side * parts,
+            training=training, batch_parts=1,
+        ), parts, inputs, (initial_hidden,), mask)
     recurrent_bias = candidate_kernel = None
     if reset_gate_mode == "recurrent-bias-after-multiplication":
         bias, recurrent_bias = bias[:gates], bias[gates:]
@@ -91,20 +107,31 @@ def gru(
 
 
 def _probe(features, recurrent_rows, units, reset_gate_mode, projected, state_activation,
-           gate_activation, dtype, batch=32, steps=100):
-    """A short random run of this op, for ``_blocks`` to time in the layout it has in force."""
+           gate_activation, dtype, side_by_side, parts=1, training=False, batch=32, steps=100):
+    """A short random run of this op (`side_by_side` runs at once), for ``_blocks`` and ``_loop``
+    to time under the choices in force; with `training`, its weight gradients. `parts`: the
+    batch's loops (None: as ``_loop.batch_parts`` has it in force)."""
     import tensorflow as tf
 
     biases = 2 if reset_gate_mode == "recurrent-bias-after-multiplication" else 1
     x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
         dtype, (batch, steps, features), (features, 3 * units), (recurrent_rows, 3 * units),
         (3 * units * biases,), (batch, units), (units, recurrent_rows))
-    run = tf.function(lambda: gru(
-        x, kernel, recurrent, bias, state, reset_gate_mode=reset_gate_mode,
-        state_activation=state_activation, gate_activation=gate_activation,
-        output_projector=projector if projected else None,
-    )[0], autograph=False)
-    return lambda: run().numpy()
+
+    def run():  # tf.gradients, not a tape: tapes do not record inside tf.init_scope
+        outputs = [gru(
+            x, kernel, recurrent, bias, state, reset_gate_mode=reset_gate_mode,
+            state_activation=state_activation, gate_activation=gate_activation,
+            output_projector=projector if projected else None, go_backwards=bool(side % 2),
+            side_by_side=side_by_side, training=training, batch_parts=parts,
+        )[0] for side in range(side_by_side)]
+        if not training:
+            return outputs
+        return tf.gradients(tf.add_n([tf.reduce_sum(y) for y in outputs]),
+                            [kernel, recurrent, bias])
+
+    compiled = tf.function(run, autograph=False)
+    return lambda: [result.numpy() for result in compiled()]
 
 
 def _project(hidden, output_projector):

@@ -48,6 +48,7 @@ def lstm(
     implementation="auto",
     side_by_side=1,
     training=False,
+    batch_parts=None,
 ):
     """Runs MATLAB's LSTM over a batch of sequences.
 
@@ -78,6 +79,8 @@ def lstm(
             at 123 features, 320 units; 1.4x at 64 features, 256 units), so it is measured once
             per process and shape, and ``MATKERAS_LSTM_BACKWARD=sequence|steps`` pins it. The
             forward numbers are the same either way.
+        batch_parts: run the batch as this many independent loops (1 or 2; ``_loop.in_parts``);
+            None measures which is faster here (``_loop.batch_parts``).
 
     Returns:
         ``(outputs, h_T, c_T)``: outputs ``(batch, time, H)`` or ``(batch, H)``.
@@ -86,11 +89,20 @@ def lstm(
             and mask is None and input_projector is None and output_projector is None):
         return _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
                              initial_cell, return_sequences, go_backwards, implementation)
-    inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
     probe = (_probe, (int(kernel.shape[0]), int(recurrent_kernel.shape[0]),
                       int(recurrent_kernel.shape[1]) // 4, output_projector is not None,
                       state_activation, gate_activation,
                       keras.backend.standardize_dtype(kernel.dtype), int(side_by_side)))
+    parts = batch_parts or _loop.batch_parts(probe, inputs, implementation, training)
+    if parts > 1:
+        return _loop.in_parts(lambda x, states, m: lstm(
+            x, kernel, recurrent_kernel, bias, *states, state_activation=state_activation,
+            gate_activation=gate_activation, return_sequences=return_sequences, mask=m,
+            go_backwards=go_backwards, input_projector=input_projector,
+            output_projector=output_projector, implementation=implementation,
+            side_by_side=side_by_side * parts, training=training, batch_parts=1,
+        ), parts, inputs, (initial_hidden, initial_cell), mask)
+    inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
     kernels = _blocks.split_kernel(ops.concatenate([kernel, recurrent_kernel], axis=0), 4, probe)
     biases = tuple(ops.split(bias, 4)) if len(kernels) == 4 else (bias,)
     unroll = _loop.unroll_for(int(kernel.shape[0]) + int(recurrent_kernel.shape[0]),
@@ -125,9 +137,10 @@ def _lstm_step(x_t, states, weights, config):
 
 
 def _probe(features, recurrent_rows, units, projected, state_activation, gate_activation, dtype,
-           side_by_side, training=False, batch=32, steps=100):
+           side_by_side, parts=1, training=False, batch=32, steps=100):
     """A short random run of this op (`side_by_side` runs at once, as a BiLSTM's directions go),
-    for ``_blocks`` to time under the choices in force; with `training`, its weight gradients."""
+    for ``_blocks`` and ``_loop`` to time under the choices in force; with `training`, its weight
+    gradients. `parts`: the batch's loops (None: as ``_loop.batch_parts`` has it in force)."""
     import tensorflow as tf
 
     x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
@@ -139,6 +152,7 @@ def _probe(features, recurrent_rows, units, projected, state_activation, gate_ac
             x, kernel, recurrent, bias, state, state, state_activation=state_activation,
             gate_activation=gate_activation, output_projector=projector if projected else None,
             go_backwards=bool(direction % 2), side_by_side=side_by_side, training=training,
+            batch_parts=parts,
         )[0] for direction in range(side_by_side)]
         if not training:
             return outputs
