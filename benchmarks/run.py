@@ -259,6 +259,13 @@ def main(argv=None):
               "matkeras measures once per process whether the recurrent kernel runs faster whole "
               f"or cut into gate blocks (`matkeras/ops/_blocks.py`): {chosen or 'none measured'}.",
               ""]
+    loop_ops = importlib.import_module("matkeras.ops._loop")
+    parts = "; ".join(f"{label}, {'training' if training else 'inference'}: {count}"
+                      for (label, training), count in sorted(loop_ops.PARTS_CHOSEN.items()))
+    lines += ["## Batch loops chosen on this machine", "",
+              "matkeras measures once per process, shape and mode whether the batch runs faster "
+              "as one loop or as two independent loops over its halves, side by side "
+              f"(`matkeras/ops/_loop.py`): {parts or 'none measured'}.", ""]
     lstm_ops = importlib.import_module("matkeras.ops.lstm")
     backward = "; ".join(f"{features} features, {units} units, {state}/{gate}, {dtype}, "
                          f"{sides} side by side: {way}"

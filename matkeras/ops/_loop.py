@@ -10,6 +10,7 @@ are fast too) that runs several steps per iteration where the steps are small
 
 import contextvars
 import functools
+import os
 
 import keras
 from keras import ops
@@ -227,11 +228,18 @@ def finish(outputs, final_states, return_sequences, go_backwards):
 # -- The batch in independent loops ---------------------------------------------------------------
 # A time loop at batch 32 keeps two cores only partly busy: TensorFlow runs each step's small ops
 # one after another, and a product of 32 rows gains little from a second thread. The two halves
-# of the batch run as two independent loops in the same graph, which TensorFlow runs side by side
-# (as it runs a BiLSTM's two directions). Measured on a 2-core EPYC, LSTM at batch 32, 200 steps,
-# 12 features, 128 units, inference: 6.1 ms in halves against 8.8 ms whole. Whether it pays
-# depends on the shapes and the machine, so it is measured once per process and shape on the op
-# itself (as the product layout, ``_blocks``); ``MATKERAS_BATCH_PARTS=1|2`` pins it.
+# of the batch can run as two independent loops in the same graph, which TensorFlow runs side by
+# side (as it runs a BiLSTM's two directions). Measured on a 2-core EPYC, interleaved in one
+# process, batch 32 (200 steps, 12 features, 128 units; 1000, 123, 320), whole against halves:
+# - LSTM, small shape: inference 9.0 vs 6.4 ms, training 31.7 vs 21.9 ms; in a process timing
+#   inference alone, whole ran at 5.7 ms in a quarter of the calls and 8.9 ms in half of them,
+#   halves at 5.3-6.3 ms (median 6.1);
+# - LSTM, large shape: inference 136 vs 124 ms, training 427 vs 388 ms; GRU, large shape:
+#   inference 128 vs 99 ms, but training 509 vs 644 ms;
+# - BiLSTM, small shape (four loops for two directions): inference 10.4 vs 12.3 ms.
+# Whether it pays depends on the shapes, the mode and the machine, so it is measured once per
+# process, shape and mode (inference or training) on the op itself, as the product layout is
+# (``_blocks``); ``MATKERAS_BATCH_PARTS=1|2`` pins it.
 PARTS = ("auto", "1", "2")
 _PARTS_ENV = "MATKERAS_BATCH_PARTS"
 _PARTS_FORCED = contextvars.ContextVar("matkeras_batch_parts", default=None)
@@ -253,6 +261,8 @@ def batch_parts(probe, inputs, implementation, training):
     pinned = _blocks.pinned_choice(_PARTS_FORCED, _PARTS_ENV, PARTS)
     if pinned != "auto":
         return int(pinned)
+    if (os.cpu_count() or 1) < 2:  # nothing to run the second loop on
+        return 1
     return _measured_parts(probe, bool(training))
 
 

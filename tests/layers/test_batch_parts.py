@@ -117,6 +117,12 @@ def test_a_one_step_or_one_row_input_is_not_split():
     assert _loop.batch_parts(probe, np.zeros((4, 5, 3)), "scan", False) == 1
 
 
+def test_one_core_runs_one_loop_without_measuring(monkeypatch):
+    monkeypatch.delenv("MATKERAS_BATCH_PARTS", raising=False)
+    monkeypatch.setattr(_loop.os, "cpu_count", lambda: 1)
+    assert _loop.batch_parts((None, ()), np.zeros((4, 5, 3)), "auto", False) == 1
+
+
 def test_pinned_parts_and_an_unknown_value(monkeypatch):
     x = np.zeros((4, 5, 3))
     monkeypatch.setenv("MATKERAS_BATCH_PARTS", "2")
