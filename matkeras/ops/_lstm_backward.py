@@ -39,13 +39,15 @@ def _derivative(name, y):
     raise ValueError(f"no derivative for activation {name!r}")
 
 
-def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
-                  return_sequences, features, unroll=1):
-    """MATLAB's LSTM over time-major `inputs` ``(T, B, C)`` with the whole-sequence backward pass.
+def lstm_sequence(inputs, kernels, initial_hidden, initial_cell, config, return_sequences,
+                  features, unroll=1):
+    """MATLAB's LSTM over time-major `inputs` ``(T, B, C + 1)`` (each step's features, then a 1)
+    with the whole-sequence backward pass.
 
-    `kernels`/`biases`: the joined kernel ``[W; R]`` (``(C + H, 4H)``) and bias, whole or cut into
-    four gate blocks (``matkeras.ops._blocks``); `features`: C, the rows of ``W`` (from the
-    weights: the inputs' last axis need not be known when tracing); `unroll`: time steps per
+    `kernels`: the joined kernel ``[W; b; R]`` (``(C + 1 + H, 4H)``), whole or cut into four gate
+    blocks (``matkeras.ops._blocks``); the bias's gradient is then that row's, from the product
+    over all steps. `features`: C + 1, the rows of ``[W; b]`` (from the weights: the inputs' last
+    axis need not be known when tracing); `unroll`: time steps per
     loop iteration, forward and backward (``matkeras.ops._loop.unroll_for``). Returns
     ``(outputs or None, (h_T, c_T))`` like ``matkeras.ops._loop.run``.
     """
@@ -58,15 +60,14 @@ def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
     blocks = len(kernels)
 
     @tf.custom_gradient
-    def run(x, h0, c0, *weights):
-        ks, bs = weights[:blocks], weights[blocks:]
+    def run(x, h0, c0, *ks):
         dtype = x.dtype
         units = h0.shape[-1]
 
         def body(x_t, carry):
             h, c = carry
             joined = tf.concat([x_t[0], h], -1)
-            g_i, g_f, g_g, g_o = _blocks.products(joined, ks, 4, bs)
+            g_i, g_f, g_g, g_o = _blocks.products(joined, ks, 4)
             i, f, g, o = sigma(g_i), sigma(g_f), phi(g_g), sigma(g_o)
             c_new = f * c + i * g
             h_new = o * phi(c_new)
@@ -114,16 +115,12 @@ def lstm_sequence(inputs, kernels, biases, initial_hidden, initial_cell, config,
             rows = tf.shape(x)[0] * tf.shape(x)[1]
             dz_flat = tf.reshape(dz_all, (rows, -1))
             d_kernel = tf.matmul(tf.reshape(joined_all, (rows, -1)), dz_flat, transpose_a=True)
-            d_bias = tf.reduce_sum(dz_flat, 0)
             d_x = tf.reshape(tf.matmul(dz_flat, joined_kernel[:features], transpose_b=True),
                              tf.shape(x))
-            if blocks > 1:
-                d_kernels, d_biases = tf.split(d_kernel, 4, -1), tf.split(d_bias, 4)
-            else:
-                d_kernels, d_biases = [d_kernel], [d_bias]
-            return (d_x, dh0, dc0, *d_kernels, *d_biases)
+            d_kernels = tf.split(d_kernel, 4, -1) if blocks > 1 else [d_kernel]
+            return (d_x, dh0, dc0, *d_kernels)
 
         return (outputs, h_last, c_last), grad
 
-    outputs, h_last, c_last = run(inputs, initial_hidden, initial_cell, *kernels, *biases)
+    outputs, h_last, c_last = run(inputs, initial_hidden, initial_cell, *kernels)
     return (outputs if return_sequences else None), (h_last, c_last)

@@ -15,7 +15,11 @@ runs faster than projecting every time step's inputs in one large product before
 ``(time, batch, 4H)`` tensor to write, read and, in training, to differentiate): measured on a
 2-core EPYC at batch 32, 200 steps, 12 features, 128 units (whole kernel), inference 10.7 vs
 11.0 ms and a training step 25.7 vs 33.7 ms; at 1000 steps, 123 features, 320 units (gate
-blocks) 145 vs 149 ms and 639 vs 779 ms.
+blocks) 145 vs 149 ms and 639 vs 779 ms. The bias joins that product as a row of the kernel,
+met by a column of ones appended to the inputs before the loop, ``[x_t, 1, h_{t-1}] [W; b; R]``:
+one op less per step, and in training the bias gradient is that row's. Measured interleaved in
+one process (batch 32): inference 6.3 vs 5.5 ms at the first shape and 121.6 vs 110.2 ms at the
+second, training 374.7 vs 345.0 ms at the second.
 """
 
 import contextvars
@@ -103,8 +107,11 @@ def lstm(
             side_by_side=side_by_side * parts, training=training, batch_parts=1,
         ), parts, inputs, (initial_hidden, initial_cell), mask)
     inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
-    kernels = _blocks.split_kernel(ops.concatenate([kernel, recurrent_kernel], axis=0), 4, probe)
-    biases = tuple(ops.split(bias, 4)) if len(kernels) == 4 else (bias,)
+    # The bias joins the product as a row of the kernel, met by a column of ones in the inputs:
+    # one op less per step (see the module docstring).
+    inputs = ops.concatenate([inputs, ops.ones_like(inputs[..., :1])], axis=-1)
+    kernels = _blocks.split_kernel(ops.concatenate(
+        [kernel, ops.expand_dims(bias, 0), recurrent_kernel], axis=0), 4, probe)
     unroll = _loop.unroll_for(int(kernel.shape[0]) + int(recurrent_kernel.shape[0]),
                               int(recurrent_kernel.shape[1]))
     if (training and keep is None and output_projector is None and implementation != "scan"
@@ -114,12 +121,12 @@ def lstm(
                                         keras.backend.standardize_dtype(kernel.dtype),
                                         int(side_by_side))):
         outputs, final = _lstm_backward.lstm_sequence(
-            inputs, kernels, biases, initial_hidden, initial_cell,
-            (state_activation, gate_activation), return_sequences, int(kernel.shape[0]), unroll)
+            inputs, kernels, initial_hidden, initial_cell, (state_activation, gate_activation),
+            return_sequences, int(kernel.shape[0]) + 1, unroll)
         return _loop.finish(outputs, final, return_sequences, go_backwards)
     outputs, final = _loop.run(
         _lstm_step, inputs, keep, (initial_hidden, initial_cell),
-        (kernels, biases, output_projector), (state_activation, gate_activation),
+        (kernels, output_projector), (state_activation, gate_activation),
         return_sequences, implementation, unroll,
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
@@ -127,11 +134,11 @@ def lstm(
 
 def _lstm_step(x_t, states, weights, config):
     hidden, cell = states
-    kernels, biases, output_projector = weights
+    kernels, output_projector = weights
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
     recurrent_in = hidden if output_projector is None else ops.matmul(hidden, output_projector)
-    joined = ops.concatenate([x_t, recurrent_in], axis=-1)
-    g_i, g_f, g_g, g_o = _blocks.products(joined, kernels, 4, biases)
+    joined = ops.concatenate([x_t, recurrent_in], axis=-1)  # x_t ends in the bias row's 1
+    g_i, g_f, g_g, g_o = _blocks.products(joined, kernels, 4)
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
     return sigma(g_o) * phi(new_cell), new_cell
 
