@@ -88,10 +88,11 @@ def _measured_faster(rows, cols, gates, dtype, probe=None, rounds=6):
     return faster
 
 
-def time_forced(variable, choices, make_run, rounds):
-    """``{choice: fastest time}`` of `make_run()`'s zero-argument callable, built and traced with
-    each of `choices` set in the context variable `variable` (the traced function keeps it).
-    Runs eagerly even when called while a graph is being traced."""
+def time_forced(variable, choices, make_run, rounds, statistic=min):
+    """``{choice: time}`` of `make_run()`'s zero-argument callable, built and traced with each of
+    `choices` set in the context variable `variable` (the traced function keeps it): the
+    `statistic` of `rounds` timed runs (``fastest_times``). Runs eagerly even when called while a
+    graph is being traced."""
     import tensorflow as tf
 
     with tf.init_scope():
@@ -103,13 +104,14 @@ def time_forced(variable, choices, make_run, rounds):
                 runs[choice_]()
             finally:
                 variable.reset(token)
-        return fastest_times(runs, rounds)
+        return fastest_times(runs, rounds, statistic)
 
 
-def fastest_times(runs, rounds):
+def fastest_times(runs, rounds, statistic=min):
     """``{name: fastest of rounds}`` for zero-argument callables, timed in alternating order, each
     timed run right after an untimed one (so it starts with the CPU busy with that candidate).
-    The fastest, not the median: other work on the machine only ever adds time."""
+    The fastest, not the median: other work on the machine only ever adds time. (Another
+    `statistic`, e.g. ``statistics.median``, for candidates whose time has a rare fast mode.)"""
     timings = {name: [] for name in runs}
     for round_ in range(rounds):
         order = list(runs.items()) if round_ % 2 else list(runs.items())[::-1]
@@ -118,7 +120,7 @@ def fastest_times(runs, rounds):
             start = time.perf_counter()
             run()
             timings[name].append(time.perf_counter() - start)
-    return {name: min(seen) for name, seen in timings.items()}
+    return {name: statistic(seen) for name, seen in timings.items()}
 
 
 def _generic_probe(rows, cols, gates, dtype, batch=32, steps=100):
