@@ -151,3 +151,19 @@ def random_probe_tensors(dtype, *shapes):
 
     rng = np.random.default_rng(0)
     return [tf.constant(rng.normal(0, 0.1, shape), dtype) for shape in shapes]
+
+
+def compiled_probe(run_side, sides, training, weights):
+    """A zero-argument callable for an op's probe: ``run_side(side)`` for each of `sides` runs at
+    once (as a BiLSTM's directions go) in one compiled function; with `training`, the gradients
+    of their sum with respect to `weights` instead of the outputs."""
+    import tensorflow as tf
+
+    def run():  # tf.gradients, not a tape: tapes do not record inside tf.init_scope
+        outputs = [run_side(side) for side in range(sides)]
+        if not training:
+            return outputs
+        return tf.gradients(tf.add_n([tf.reduce_sum(y) for y in outputs]), list(weights))
+
+    compiled = tf.function(run, autograph=False)
+    return lambda: [result.numpy() for result in compiled()]

@@ -111,27 +111,16 @@ def _probe(features, recurrent_rows, units, reset_gate_mode, projected, state_ac
     """A short random run of this op (`side_by_side` runs at once), for ``_blocks`` and ``_loop``
     to time under the choices in force; with `training`, its weight gradients. `parts`: the
     batch's loops (None: as ``_loop.batch_parts`` has it in force)."""
-    import tensorflow as tf
-
     biases = 2 if reset_gate_mode == "recurrent-bias-after-multiplication" else 1
     x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
         dtype, (batch, steps, features), (features, 3 * units), (recurrent_rows, 3 * units),
         (3 * units * biases,), (batch, units), (units, recurrent_rows))
-
-    def run():  # tf.gradients, not a tape: tapes do not record inside tf.init_scope
-        outputs = [gru(
-            x, kernel, recurrent, bias, state, reset_gate_mode=reset_gate_mode,
-            state_activation=state_activation, gate_activation=gate_activation,
-            output_projector=projector if projected else None, go_backwards=bool(side % 2),
-            side_by_side=side_by_side, training=training, batch_parts=parts,
-        )[0] for side in range(side_by_side)]
-        if not training:
-            return outputs
-        return tf.gradients(tf.add_n([tf.reduce_sum(y) for y in outputs]),
-                            [kernel, recurrent, bias])
-
-    compiled = tf.function(run, autograph=False)
-    return lambda: [result.numpy() for result in compiled()]
+    return _blocks.compiled_probe(lambda side: gru(
+        x, kernel, recurrent, bias, state, reset_gate_mode=reset_gate_mode,
+        state_activation=state_activation, gate_activation=gate_activation,
+        output_projector=projector if projected else None, go_backwards=bool(side % 2),
+        side_by_side=side_by_side, training=training, batch_parts=parts,
+    )[0], side_by_side, training, (kernel, recurrent, bias))
 
 
 def _project(hidden, output_projector):

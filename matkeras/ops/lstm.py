@@ -148,26 +148,15 @@ def _probe(features, recurrent_rows, units, projected, state_activation, gate_ac
     """A short random run of this op (`side_by_side` runs at once, as a BiLSTM's directions go),
     for ``_blocks`` and ``_loop`` to time under the choices in force; with `training`, its weight
     gradients. `parts`: the batch's loops (None: as ``_loop.batch_parts`` has it in force)."""
-    import tensorflow as tf
-
     x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
         dtype, (batch, steps, features), (features, 4 * units), (recurrent_rows, 4 * units),
         (4 * units,), (batch, units), (units, recurrent_rows))
-
-    def run():  # tf.gradients, not a tape: tapes do not record inside tf.init_scope
-        outputs = [lstm(
-            x, kernel, recurrent, bias, state, state, state_activation=state_activation,
-            gate_activation=gate_activation, output_projector=projector if projected else None,
-            go_backwards=bool(direction % 2), side_by_side=side_by_side, training=training,
-            batch_parts=parts,
-        )[0] for direction in range(side_by_side)]
-        if not training:
-            return outputs
-        return tf.gradients(tf.add_n([tf.reduce_sum(y) for y in outputs]),
-                            [kernel, recurrent, bias])
-
-    compiled = tf.function(run, autograph=False)
-    return lambda: [result.numpy() for result in compiled()]
+    return _blocks.compiled_probe(lambda direction: lstm(
+        x, kernel, recurrent, bias, state, state, state_activation=state_activation,
+        gate_activation=gate_activation, output_projector=projector if projected else None,
+        go_backwards=bool(direction % 2), side_by_side=side_by_side, training=training,
+        batch_parts=parts,
+    )[0], side_by_side, training, (kernel, recurrent, bias))
 
 
 # -- Which backward pass trains faster here --------------------------------------------------------
