@@ -2,10 +2,11 @@
 step.
 
 TensorFlow's automatic gradient of the time loop computes, at every step, the step's share of the
-weight gradient (``[x_t, h_{t-1}]^T dz_t``) and adds it into an accumulator. Here the backward loop
-carries only what has to run step by step (``dh_{t-1} = dz_t R^T`` and the cell's elementwise
-derivatives) and stores ``dz_t``; the weight, bias and input gradients are then three large matrix
-products over all time steps at once, as cuDNN and oneDNN do it. The equations are MATLAB's
+weight gradient (``[x_t, 1, h_{t-1}]^T dz_t``) and adds it into an accumulator. Here the backward
+loop carries only what has to run step by step (``dh_{t-1} = dz_t R^T`` and the cell's elementwise
+derivatives) and stores ``dz_t``; the weight gradient (the bias's is its row met by the inputs'
+column of ones) and the input gradient are then two large matrix products over all time steps at
+once, as cuDNN and oneDNN do it. The equations are MATLAB's
 (``matkeras.ops.lstm``); the derivatives are taken from the activations' outputs:
 
     tanh' = 1 - y^2,  sigmoid' = y (1 - y),  softsign' = (1 - |y|)^2,  relu' = [y > 0],
