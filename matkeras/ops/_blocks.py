@@ -82,10 +82,14 @@ def _measured_faster(rows, cols, gates, dtype, probe=None, rounds=6):
         probe[0](*probe[1]) if probe is not None else _generic_probe(rows, cols, gates, dtype)),
         rounds)
     faster = timings["gates"] < _MARGIN * timings["whole"]
-    label = "generic" if probe is None else (
-        f"{probe[0].__module__.rsplit('.', 1)[-1]}{tuple(probe[1])}")
+    label = "generic" if probe is None else probe_label(probe)
     CHOSEN[(rows, cols, gates, dtype, label)] = "gates" if faster else "whole"
     return faster
+
+
+def probe_label(probe):
+    """A readable name of an op's probe ``(function, arguments)``: ``"lstm(12, 128, ...)"``."""
+    return f"{probe[0].__module__.rsplit('.', 1)[-1]}{tuple(probe[1])}"
 
 
 def time_forced(variable, choices, make_run, rounds, statistic=min):

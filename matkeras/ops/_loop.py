@@ -274,7 +274,7 @@ def _measured_parts(probe, training, rounds=6):
     timings = _blocks.time_forced(_PARTS_FORCED, ("1", "2"), lambda: probe[0](
         *probe[1], parts=None, training=training), rounds, statistics.median)
     parts = 2 if timings["2"] < _PARTS_MARGIN * timings["1"] else 1
-    PARTS_CHOSEN[(f"{probe[0].__module__.rsplit('.', 1)[-1]}{tuple(probe[1])}", training)] = parts
+    PARTS_CHOSEN[(_blocks.probe_label(probe), training)] = parts
     return parts
 
 
