@@ -21,6 +21,7 @@ from matkeras.matlab.classic import (
     trainNetwork,
 )
 from matkeras.matlab.layers import (
+    addLayers,
     assembleNetwork,
     averagePooling1dLayer,
     batchNormalizationLayer,
@@ -29,6 +30,7 @@ from matkeras.matlab.layers import (
     connectLayers,
     convolution1dLayer,
     convolution2dLayer,
+    disconnectLayers,
     dropoutLayer,
     flattenLayer,
     fullyConnectedLayer,
@@ -43,6 +45,8 @@ from matkeras.matlab.layers import (
     maxPooling1dLayer,
     regressionLayer,
     reluLayer,
+    removeLayers,
+    replaceLayer,
     sequenceFoldingLayer,
     sequenceInputLayer,
     sequenceUnfoldingLayer,
@@ -51,13 +55,14 @@ from matkeras.matlab.layers import (
 )
 
 __all__ = [
-    "assembleNetwork", "averagePooling1dLayer", "batchNormalizationLayer", "bilstmLayer",
-    "classificationLayer", "connectLayers", "convolution1dLayer", "convolution2dLayer",
-    "dropoutLayer", "flattenLayer", "fullyConnectedLayer", "globalAveragePooling1dLayer",
-    "globalMaxPooling1dLayer", "gruLayer", "gruProjectedLayer", "layerGraph",
-    "layerNormalizationLayer", "lstmLayer", "lstmProjectedLayer", "maxPooling1dLayer",
-    "regressionLayer", "reluLayer", "sequenceFoldingLayer", "sequenceInputLayer",
-    "sequenceUnfoldingLayer", "softmaxLayer", "wordEmbeddingLayer",
+    "addLayers", "assembleNetwork", "averagePooling1dLayer", "batchNormalizationLayer",
+    "bilstmLayer", "classificationLayer", "connectLayers", "convolution1dLayer",
+    "convolution2dLayer", "disconnectLayers", "dropoutLayer", "flattenLayer",
+    "fullyConnectedLayer", "globalAveragePooling1dLayer", "globalMaxPooling1dLayer", "gruLayer",
+    "gruProjectedLayer", "layerGraph", "layerNormalizationLayer", "lstmLayer",
+    "lstmProjectedLayer", "maxPooling1dLayer", "regressionLayer", "reluLayer", "removeLayers",
+    "replaceLayer", "sequenceFoldingLayer", "sequenceInputLayer", "sequenceUnfoldingLayer",
+    "softmaxLayer", "wordEmbeddingLayer",
     # prediction
     "activations", "classify", "classifyAndUpdateState", "predict", "predictAndUpdateState",
     "resetState",

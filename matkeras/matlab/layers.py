@@ -203,13 +203,37 @@ def regressionLayer(*args, **kwargs):
 
 
 def layerGraph(layers=()):
-    """``layerGraph(layers)``: a :class:`matkeras.network.LayerGraph` of a layer array."""
+    """``lgraph = layerGraph(layers)``: a :class:`matkeras.network.LayerGraph` of a layer array
+    (connected in order) or of another graph."""
+    if isinstance(layers, LayerGraph):
+        return LayerGraph(layers.layers, layers.connections)
     return LayerGraph(layers)
 
 
+def addLayers(lgraph, layers):
+    """``lgraph = addLayers(lgraph, layers)``: adds a layer array, connected in order."""
+    return lgraph.add_layers(layers)
+
+
 def connectLayers(lgraph, source, destination):
-    """``connectLayers(lgraph, 'fold/miniBatchSize', 'unfold/miniBatchSize')``."""
+    """``lgraph = connectLayers(lgraph, 'fold/miniBatchSize', 'unfold/miniBatchSize')``."""
     return lgraph.connect(source, destination)
+
+
+def disconnectLayers(lgraph, source, destination):
+    """``lgraph = disconnectLayers(lgraph, source, destination)``."""
+    return lgraph.disconnect(source, destination)
+
+
+def removeLayers(lgraph, layerNames):
+    """``lgraph = removeLayers(lgraph, layerNames)``: the layers and their connections."""
+    return lgraph.remove_layers(layerNames)
+
+
+def replaceLayer(lgraph, layerName, larray):
+    """``lgraph = replaceLayer(lgraph, layerName, larray)``: `larray` takes the old layer's
+    connections (its inputs feed the first new layer, its outputs come from the last)."""
+    return lgraph.replace_layer(layerName, larray)
 
 
 def assembleNetwork(layers):
