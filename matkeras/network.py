@@ -15,6 +15,7 @@ folding and output layers get theirs from :func:`ports`; every other layer has `
 import keras
 
 from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers.feature_input import FeatureInput
 from matkeras.layers.folding import SequenceFolding, SequenceUnfolding
 from matkeras.layers.outputs import Classification, Regression
 from matkeras.layers.sequence_input import SequenceInput
@@ -26,7 +27,7 @@ _OUTPUT_LAYERS = (Classification, Regression)
 def is_input_layer(layer):
     """True for MATLAB's input layers (sequenceInputLayer, featureInputLayer, ...): they make
     the model's ``keras.Input`` from their ``input_size``."""
-    return isinstance(layer, SequenceInput) or bool(getattr(layer, "is_input_layer", False))
+    return isinstance(layer, (SequenceInput, FeatureInput))
 
 
 def ports(layer):
