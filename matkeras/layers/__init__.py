@@ -1,12 +1,14 @@
 """MATLAB Deep Learning Toolbox layers as Keras 3 layers (Keras layout, MATLAB semantics)."""
 
 from matkeras.layers import activations, initializers
+from matkeras.layers.attention import Attention, SelfAttention
 from matkeras.layers.basic import Dropout, FullyConnected, ReLU, Softmax
 from matkeras.layers.bilstm import BiLSTM
 from matkeras.layers.conv import Conv1D, Conv2D
 from matkeras.layers.embedding import WordEmbedding
 from matkeras.layers.folding import Flatten, SequenceFolding, SequenceUnfolding
 from matkeras.layers.gru import GRU
+from matkeras.layers.indexing import Indexing1D
 from matkeras.layers.lstm import LSTM
 from matkeras.layers.normalization import BatchNormalization, LayerNormalization
 from matkeras.layers.outputs import (
@@ -21,6 +23,11 @@ from matkeras.layers.pooling import (
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
+from matkeras.layers.position import (
+    EmbeddingConcatenation,
+    PositionEmbedding,
+    SinusoidalPositionEncoding,
+)
 from matkeras.layers.projected import GRUProjected, LSTMProjected
 from matkeras.layers.regularizers import MatlabL2, set_l2_regularization
 from matkeras.layers.sequence_input import SequenceInput
@@ -32,4 +39,7 @@ __all__ = [
     "MatlabCrossEntropy", "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "ReLU",
     "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Softmax",
     "WordEmbedding", "activations", "initializers", "set_l2_regularization",
+    # transformer layers
+    "Attention", "EmbeddingConcatenation", "Indexing1D", "PositionEmbedding", "SelfAttention",
+    "SinusoidalPositionEncoding",
 ]

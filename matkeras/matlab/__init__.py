@@ -49,6 +49,14 @@ from matkeras.matlab.layers import (
     softmaxLayer,
     wordEmbeddingLayer,
 )
+from matkeras.matlab.transformer import (
+    attentionLayer,
+    embeddingConcatenationLayer,
+    indexing1dLayer,
+    positionEmbeddingLayer,
+    selfAttentionLayer,
+    sinusoidalPositionEncodingLayer,
+)
 
 __all__ = [
     "assembleNetwork", "averagePooling1dLayer", "batchNormalizationLayer", "bilstmLayer",
@@ -58,6 +66,9 @@ __all__ = [
     "layerNormalizationLayer", "lstmLayer", "lstmProjectedLayer", "maxPooling1dLayer",
     "regressionLayer", "reluLayer", "sequenceFoldingLayer", "sequenceInputLayer",
     "sequenceUnfoldingLayer", "softmaxLayer", "wordEmbeddingLayer",
+    # transformer layers
+    "attentionLayer", "embeddingConcatenationLayer", "indexing1dLayer", "positionEmbeddingLayer",
+    "selfAttentionLayer", "sinusoidalPositionEncodingLayer",
     # prediction
     "activations", "classify", "classifyAndUpdateState", "predict", "predictAndUpdateState",
     "resetState",
