@@ -81,6 +81,15 @@ class PortsMixin:
         """MATLAB ``OutputNames``: ``("out",)``, or ``("out", "scores")`` with HasScoresOutput."""
         return ("out", "scores") if getattr(self, "has_scores_output", False) else ("out",)
 
+    def _data_shape(self, input_shape):
+        """The first data input's shape from a build's `input_shape`, checking the count."""
+        several = isinstance(input_shape, (list, tuple)) and bool(input_shape) and \
+            isinstance(input_shape[0], (list, tuple))
+        count = len(input_shape) if several else 1
+        if count != len(self.matlab_input_names):
+            raise ValueError(self._count_message(count))
+        return tuple(input_shape[0]) if several else tuple(input_shape)
+
     def _split_inputs(self, inputs):
         """(data tensors, padding mask or None) from the call's inputs, checking their count."""
         names = self.matlab_input_names

@@ -225,6 +225,9 @@ class SelfAttention(_AttentionCore, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                           "value_weights": value_weights, "output_weights": output_weights,
                           "query_bias": query_bias, "key_bias": key_bias,
                           "value_bias": value_bias, "output_bias": output_bias}
+        if any(self._explicit[k] is not None for k in
+               ("query_weights", "key_weights", "value_weights")):
+            self.set_matlab_weights(**self._explicit)  # the input size is known: build now
 
     # ---- sizes ---------------------------------------------------------------------------------
     @property
@@ -257,7 +260,7 @@ class SelfAttention(_AttentionCore, LearnRateFactorsMixin, MatlabL2Mixin, keras.
 
     # ---- Keras layer ---------------------------------------------------------------------------
     def build(self, input_shape):
-        shape = input_shape[0] if self.has_padding_mask_input else input_shape
+        shape = self._data_shape(input_shape)
         if len(shape) != 3 or shape[-1] is None:
             raise ValueError(f"{self._where}: expected input of shape (batch, time, channels) "
                              f"with a known number of channels; received {tuple(shape)}.")
@@ -445,11 +448,8 @@ class Attention(_AttentionCore, keras.layers.Layer):
         self.num_heads, self.scale = num_heads, scale
 
     def build(self, input_shape):
-        shapes = list(input_shape)[:3] if isinstance(input_shape, (list, tuple)) and \
-            isinstance(input_shape[0], (list, tuple)) else []
-        if len(shapes) != 3:
-            raise ValueError(self._count_message(1))
-        (_, _, dk), (_, _, dk2), (_, _, dv) = shapes
+        self._data_shape(input_shape)
+        (_, _, dk), (_, _, dk2), (_, _, dv) = (tuple(s) for s in input_shape[:3])
         if dk != dk2:
             raise ValueError(f"{self._where}: queries have {dk} channels but keys {dk2}; they "
                              "must match.")

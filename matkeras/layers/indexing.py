@@ -58,7 +58,7 @@ class Indexing1D(_masks.PortsMixin, keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        shape = input_shape[0] if self.has_padding_mask_input else input_shape
+        shape = self._data_shape(input_shape)
         if len(shape) != 3:
             raise ValueError(f"{self._where}: expected input of shape (batch, time, channels); "
                              f"received {tuple(shape)}.")

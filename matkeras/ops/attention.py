@@ -22,6 +22,16 @@ def _heads(x, num_heads):
     return ops.reshape(x, (ops.shape(x)[0], -1, num_heads, width // num_heads))
 
 
+def _lowest(dtype):
+    """The most negative finite value of a float dtype."""
+    name = keras.backend.standardize_dtype(dtype)
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return float(ml_dtypes.finfo(ml_dtypes.bfloat16).min)
+    return float(np.finfo(name).min)
+
+
 def causal_allowed(query_steps, key_steps):
     """(Tq, Tk) bool: query q may attend to key k when k <= q (MATLAB's ``"causal"``)."""
     return ops.expand_dims(ops.arange(query_steps), 1) >= ops.expand_dims(
@@ -53,10 +63,10 @@ def dot_product_attention(query, key, value, num_heads, scale=None, allowed=None
     if scale is None:
         scale = 1.0 / np.sqrt(width // num_heads)
     q, k, v = (_heads(t, num_heads) for t in (query, key, value))
-    scores = ops.einsum("bqhd,bkhd->bhqk", q, k) * ops.cast(scale, dtype)
+    scores = ops.einsum("bqhd,bkhd->bhqk", q, k) * ops.convert_to_tensor(
+        float(scale), dtype=dtype)
     if allowed is not None:
-        lowest = np.finfo(keras.backend.standardize_dtype(dtype)).min
-        scores = ops.where(allowed, scores, ops.cast(lowest, dtype))
+        scores = ops.where(allowed, scores, ops.convert_to_tensor(_lowest(dtype), dtype=dtype))
     weights = ops.softmax(scores, axis=-1)
     used = weights
     if training and dropout > 0:
