@@ -18,7 +18,9 @@ class Indexing1D(_masks.PortsMixin, keras.layers.Layer):
     in MATLAB: ``"last"`` on right-padded sequences returns the last *padded* step. With
     ``has_padding_mask_input=True`` the layer takes ``[x, mask]`` (mask (batch, time) or
     (batch, time, C), nonzero = data; first channel of a 3-D mask) and counts only the data
-    steps: ``"last"`` is each observation's own last step, whatever the padding direction.
+    steps: ``"last"`` is each observation's own last step, whatever the padding direction
+    (an observation whose mask has no data step at all gives its first step for ``"first"``
+    and its last for ``"last"``; MATLAB's result there is not documented).
 
     Args:
         index: ``Index``: ``"first"`` (default), ``"last"``, or a positive 1-based step number
