@@ -1,6 +1,7 @@
 """MATLAB Deep Learning Toolbox layers as Keras 3 layers (Keras layout, MATLAB semantics)."""
 
 from matkeras.layers import activations, initializers
+from matkeras.layers.attention import Attention, SelfAttention
 from matkeras.layers.basic import (
     GELU,
     Dropout,
@@ -17,6 +18,7 @@ from matkeras.layers.embedding import WordEmbedding
 from matkeras.layers.feature_input import FeatureInput
 from matkeras.layers.folding import Flatten, SequenceFolding, SequenceUnfolding
 from matkeras.layers.gru import GRU
+from matkeras.layers.indexing import Indexing1D
 from matkeras.layers.lstm import LSTM
 from matkeras.layers.merge import Addition, Concatenation, DepthConcatenation, Multiplication
 from matkeras.layers.normalization import BatchNormalization, LayerNormalization
@@ -32,6 +34,11 @@ from matkeras.layers.pooling import (
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
+from matkeras.layers.position import (
+    EmbeddingConcatenation,
+    PositionEmbedding,
+    SinusoidalPositionEncoding,
+)
 from matkeras.layers.projected import GRUProjected, LSTMProjected
 from matkeras.layers.regularizers import MatlabL2, set_l2_regularization
 from matkeras.layers.sequence_input import SequenceInput
@@ -44,4 +51,7 @@ __all__ = [
     "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "Multiplication", "ReLU",
     "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Sigmoid", "Softmax",
     "Swish", "Tanh", "WordEmbedding", "activations", "initializers", "set_l2_regularization",
+    # transformer layers
+    "Attention", "EmbeddingConcatenation", "Indexing1D", "PositionEmbedding", "SelfAttention",
+    "SinusoidalPositionEncoding",
 ]
