@@ -320,6 +320,22 @@ def read_container(value, kind, class_label, source, path):
     return layer_array(fields["Layers"]), connections, [], True
 
 
+def choose(candidates, source):
+    """The candidate to load with no ``variable=``: trained networks at top level, then trained
+    networks nested deeper, then layer graphs and layer arrays; the first group that is not
+    empty must have one member."""
+    groups = {}
+    for candidate in candidates:
+        groups.setdefault(group_of(candidate[0], candidate[1]), []).append(candidate)
+    first = groups[min(groups)]
+    if len(first) > 1:
+        fail(f"'{source}' holds several networks: "
+             + "; ".join(f"{p} ({c})" for p, _, c in first)
+             + ". Choose one with variable= (a dotted path, e.g. variable='"
+             + first[0][0] + "').")
+    return first[0]
+
+
 def main(source, target, variable=None):
     try:
         import matio
@@ -344,16 +360,7 @@ def main(source, target, variable=None):
             fail(f"'{source}' holds no saved network; its variables are {sorted(contents)}. Save "
                  "one with `save net.mat net`, or pass weights in the plain layout "
                  "(load_weights_mat).")
-        groups = {}
-        for candidate in candidates:
-            groups.setdefault(group_of(candidate[0], candidate[1]), []).append(candidate)
-        first = groups[min(groups)]
-        if len(first) > 1:
-            fail(f"'{source}' holds several networks: "
-                 + "; ".join(f"{p} ({c})" for p, _, c in first)
-                 + ". Choose one with variable= (a dotted path, e.g. variable='"
-                 + first[0][0] + "').")
-        chosen = first[0]
+        chosen = choose(candidates, source)
         value = resolve(contents, source, chosen[0])
     path, kind, label = chosen
     layers, connections, outputs, initialized = read_container(value, kind, label, source, path)

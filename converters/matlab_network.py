@@ -129,6 +129,11 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
                                f"(mat-io) {how}. Is it truncated or corrupted?")
         with np.load(target, allow_pickle=False) as saved:
             arrays = {key: saved[key] for key in saved.files}
+    return saved_network(path, arrays)
+
+
+def saved_network(path, arrays):
+    """The :class:`SavedNetwork` in the child process's arrays (see ``_mat_child.py``)."""
     problem = str(arrays["class_problem"][0])
     records = []
     for index in range(int(arrays["layer_count"][0])):

@@ -178,50 +178,190 @@ def _regression(record):
     return L.Regression(response_names=names or None, name=record.name)
 
 
-def _conv1d(record):
-    f = record.fields
-    mode = text(f, "PaddingMode", "manual")
-    padding = mode if mode in ("same", "causal") else \
-        [int(p) for p in np.ravel(value(f, "PaddingSize", np.zeros(2)))]
-    padding_value = text(f, "PaddingValue") or float(scalar(f, "PaddingValue", 0.0))
-    return L.Conv1D(int(scalar(f, "FilterSize")), int(scalar(f, "NumFilters")),
-                    stride=int(scalar(f, "Stride", 1.0)),
-                    dilation_factor=int(scalar(f, "DilationFactor", 1.0)), padding=padding,
-                    padding_value=padding_value, weights=value(f, "Weights"),
-                    bias=_vector(value(f, "Bias")), name=record.name,
-                    **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
-
-
 def _vector(array):
     return None if array is None else np.ravel(array)
+
+
+def _padding(f, spatial):
+    """MATLAB's saved ``PaddingMode``/``PaddingSize`` as matkeras's ``padding``: ``"same"`` or
+    ``"causal"`` by name (MATLAB recomputes 'same' sizes from each input), else the saved
+    sizes: ``[before after]`` in 1-D, ``[top bottom left right]`` in 2-D."""
+    mode = text(f, "PaddingMode", "manual")
+    if mode in ("same", "causal"):
+        return mode
+    sizes = value(f, "PaddingSize")
+    return [0] * (2 * spatial) if sizes is None else [int(p) for p in np.ravel(sizes)]
+
+
+def _padding_value(f):
+    return text(f, "PaddingValue") or float(scalar(f, "PaddingValue", 0.0))
+
+
+def _conv(cls, spatial):
+    def read(record):
+        f = record.fields
+        size = [int(v) for v in np.ravel(value(f, "FilterSize"))]
+        stride = [int(v) for v in np.ravel(value(f, "Stride", np.ones(1)))]
+        dilation = [int(v) for v in np.ravel(value(f, "DilationFactor", np.ones(1)))]
+        one = (lambda v: v[0]) if spatial == 1 else tuple
+        return cls(one(size), int(scalar(f, "NumFilters")), stride=one(stride),
+                   dilation_factor=one(dilation), padding=_padding(f, spatial),
+                   padding_value=_padding_value(f), weights=value(f, "Weights"),
+                   bias=_vector(value(f, "Bias")), name=record.name,
+                   **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
+    return read
+
+
+def _pooling(cls, average):
+    def read(record):
+        f = record.fields
+        options = {"stride": int(scalar(f, "Stride", 1.0)), "padding": _padding(f, 1),
+                   "name": record.name}
+        if average:
+            options["padding_value"] = _padding_value(f)
+        return cls(int(scalar(f, "PoolSize")), **options)
+    return read
+
+
+def _layer_norm(record):
+    f = record.fields
+    layer = L.LayerNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)), name=record.name)
+    given = {key: value(f, prop) for key, prop in (("offset", "Offset"), ("scale", "Scale"))
+             if value(f, prop) is not None}
+    if given:
+        layer.set_matlab_weights(**given)
+    return layer
+
+
+def _word_embedding(record):
+    f = record.fields
+    return L.WordEmbedding(int(scalar(f, "Dimension")), int(scalar(f, "NumWords")),
+                           oov_mode=text(f, "OOVMode", "map-to-last"),
+                           weights=value(f, "Weights"), name=record.name)
+
+
+def _count(record):
+    return int(scalar(record.fields, "NumInputs", 2.0))
+
+
+def _concatenation(record):
+    return L.Concatenation(int(scalar(record.fields, "Dim")), _count(record), name=record.name)
+
+
+def _gelu(record):
+    return L.GELU(approximation=text(record.fields, "Approximation", "none"), name=record.name)
+
+
+def _auto(f, name):
+    """A size MATLAB saves as a number or as 'auto'."""
+    return text(f, name) or int(scalar(f, name))
+
+
+def _self_attention(record):
+    f = record.fields
+    mask = text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
+    layer = L.SelfAttention(
+        int(scalar(f, "NumHeads")), int(scalar(f, "NumKeyChannels")),
+        num_value_channels=_auto(f, "NumValueChannels"), output_size=_auto(f, "OutputSize"),
+        attention_mask=mask, has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
+        has_scores_output=_flag(f, "HasScoresOutput"),
+        dropout_probability=float(scalar(f, "DropoutProbability", 0.0)), name=record.name,
+        **_factors(f, [("weights", "QueryWeights", 1.0), ("bias", "QueryBias", 0.0)]))
+    names = ("query_weights", "key_weights", "value_weights", "output_weights", "query_bias",
+             "key_bias", "value_bias", "output_bias")
+    given = {n: value(f, "".join(w.title() for w in n.split("_"))) for n in names}
+    given = {k: (np.ravel(v) if k.endswith("bias") else v) for k, v in given.items()
+             if v is not None}
+    if given:
+        layer.set_matlab_weights(**given)
+    return layer
+
+
+def _attention(record):
+    f = record.fields
+    mask = text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
+    return L.Attention(int(scalar(f, "NumHeads")), scale=text(f, "Scale") or float(
+        scalar(f, "Scale")), attention_mask=mask,
+        has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
+        has_scores_output=_flag(f, "HasScoresOutput"),
+        dropout_probability=float(scalar(f, "DropoutProbability", 0.0)), name=record.name)
+
+
+def _single_factors(f):
+    """Layers that save ``WeightL2Factor``/``WeightLearnRateFactor`` beside ``Weights``."""
+    return {"weights_l2_factor": float(scalar(f, "WeightL2Factor", 1.0)),
+            "weights_learn_rate_factor": float(scalar(f, "WeightLearnRateFactor", 1.0))}
+
+
+def _position_embedding(record):
+    f = record.fields
+    dimension = text(f, "PositionDimension", "auto")
+    return L.PositionEmbedding(int(scalar(f, "OutputSize")), int(scalar(f, "MaxPosition")),
+                               position_dimension=dimension, weights=value(f, "Weights"),
+                               name=record.name, **_single_factors(f))
+
+
+def _embedding_concatenation(record):
+    f = record.fields
+    return L.EmbeddingConcatenation(weights=_vector(value(f, "Weights")), name=record.name,
+                                    **_single_factors(f))
+
+
+def _indexing(record):
+    f = record.fields
+    index = text(f, "Index") or int(scalar(f, "Index"))
+    return L.Indexing1D(index, has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
+                        name=record.name)
+
+
+def _sinusoidal(record):
+    f = record.fields
+    return L.SinusoidalPositionEncoding(int(scalar(f, "OutputSize")),
+                                        positions=text(f, "Positions", "auto"), name=record.name)
 
 
 def _named(cls):
     return lambda record: cls(name=record.name)
 
 
-def _if(name, reader):
-    """Registers `reader` only where matkeras has the layer class `name`."""
-    return reader if hasattr(L, name) else None
-
-
 READERS = {
     **dict.fromkeys(_RECURRENT, _recurrent),
     _P + "SequenceInputLayer": _sequence_input,
+    _P + "FeatureInputLayer": _feature_input,
     _P + "FullyConnectedLayer": _fully_connected,
     _P + "BatchNormalizationLayer": _batch_norm,
+    _P + "LayerNormalizationLayer": _layer_norm,
     _P + "DropoutLayer": lambda r: L.Dropout(float(scalar(r.fields, "Probability", 0.5)),
                                              name=r.name),
     _P + "SoftmaxLayer": _named(L.Softmax),
     _P + "ReLULayer": _named(L.ReLU),
+    _P + "SigmoidLayer": _named(L.Sigmoid),
+    _P + "TanhLayer": _named(L.Tanh),
+    _P + "SwishLayer": _named(L.Swish),
+    _P + "GELULayer": _gelu,
     _P + "ClassificationOutputLayer": _classification,
     _P + "RegressionOutputLayer": _regression,
-    _P + "Convolution1DLayer": _conv1d,
+    _P + "Convolution1DLayer": _conv(L.Conv1D, 1),
+    _P + "Convolution2DLayer": _conv(L.Conv2D, 2),
+    _P + "MaxPooling1DLayer": _pooling(L.MaxPooling1D, average=False),
+    _P + "AveragePooling1DLayer": _pooling(L.AveragePooling1D, average=True),
     _P + "GlobalAveragePooling1DLayer": _named(L.GlobalAveragePooling1D),
     _P + "GlobalMaxPooling1DLayer": _named(L.GlobalMaxPooling1D),
-    _P + "FeatureInputLayer": _if("FeatureInput", _feature_input),
+    _P + "FlattenLayer": _named(L.Flatten),
+    _P + "SequenceFoldingLayer": _named(L.SequenceFolding),
+    _P + "SequenceUnfoldingLayer": _named(L.SequenceUnfolding),
+    _P + "WordEmbeddingLayer": _word_embedding,
+    _P + "AdditionLayer": lambda r: L.Addition(_count(r), name=r.name),
+    _P + "MultiplicationLayer": lambda r: L.Multiplication(_count(r), name=r.name),
+    _P + "ConcatenationLayer": _concatenation,
+    _P + "DepthConcatenationLayer": lambda r: L.DepthConcatenation(_count(r), name=r.name),
+    _P + "SelfAttentionLayer": _self_attention,
+    _P + "AttentionLayer": _attention,
+    _P + "PositionEmbeddingLayer": _position_embedding,
+    _P + "SinusoidalPositionEncodingLayer": _sinusoidal,
+    _P + "EmbeddingConcatenationLayer": _embedding_concatenation,
+    _P + "Indexing1DLayer": _indexing,
 }
-READERS = {k: v for k, v in READERS.items() if v is not None}
 
 #: MATLAB's default layer names (what it names an unnamed layer when it assembles a network).
 _DEFAULT_NAMES = {

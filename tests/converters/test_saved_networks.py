@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from matkeras.converters import load_matlab_network
+from matkeras.converters import MatFileError, load_matlab_network
 from tests import tolerances as tol
 from tests.conftest import fixture_path
 from tests.fixtures.matlab_files import saved_graph, trainnet_lstm_test_data
@@ -165,3 +165,53 @@ def test_trainnet_lstm_rmse_on_its_own_test_data():
     assert count == 5800
     assert worst <= tol.FLOAT32_ATOL
     assert round(float(reference_rmse), 4) == 0.2366
+
+
+TWO_INPUT_KINDS = ["input", "concat", "input"] + ["fc", "tanh"] * 4 + ["fc", "add"]
+
+
+@pytest.mark.parametrize("path", [("ans",), ("NSSTrainingOutput", "NSSModel",
+                                             "StateTransitionFcn_", "Network")],
+                         ids=["top-level", "inside-idNeuralStateSpace"])
+def test_two_input_dlnetwork_equals_numpy_pass(path, rng):
+    file = "dlnetwork_two_inputs_concat_addition.mat"
+    variable = None if path == ("ans",) else ".".join(path)
+    with pytest.warns(UserWarning, match=r"'x\[k\]': 'x_k_'"):
+        model = load_matlab_network(fixture_path("matlab", "nets", file), variable)
+    layers, connections = _reference(file, TWO_INPUT_KINDS, *path, network_class="dlnetwork")
+    assert [layer.matlab_name for layer in model.layers if hasattr(layer, "matlab_name")][:2] \
+        == ["x[k]", "u[k]"]
+    inputs = {"x[k]": rng.standard_normal((2, 5)), "u[k]": rng.standard_normal((3, 5))}
+    _compare(model, layers, connections, inputs, "x[k+1]")
+
+
+def test_function_layers_are_refused_by_name_with_their_code():
+    with pytest.raises(MatFileError, match=r"layer 3 'yx' \(nnet.cnn.layer.FunctionLayer, "
+                                           r"function @\(x\)x\(:\)\).*layer 4 'yu' .*"
+                                           r"@\(u\)zeros\(nx,nu\)\*u\(:\).*Nothing was loaded"):
+        load_matlab_network(fixture_path("matlab", "nets",
+                                         "dlnetwork_two_inputs_concat_addition.mat"),
+                            "NSSTrainingOutput.NSSModel.OutputFcn_.Network")
+
+
+def test_several_candidates_of_a_rank_are_listed():
+    """Without variable=, a file whose first non-empty group has several networks names them
+    all: here every candidate is a nested dlnetwork once the top-level one is taken away."""
+    from matkeras.converters.matlab_network import read_network
+
+    saved = read_network(fixture_path("matlab", "nets", "dlnetwork_lstm40_trainnet_workspace.mat"))
+    assert (saved.network_class, saved.variable) == ("dlnetwork", "lstm_model")
+    assert saved.candidates == ["layers (5x1 nnet.cnn.layer.Layer array)",
+                                "lstm_model (dlnetwork)"]
+
+
+def test_layer_array_beside_its_trained_network_loads_with_variable(rng):
+    """``layers`` (the untrained array trainnet took) loads with MATLAB's initializers and a
+    warning, and its default layer names are MATLAB's."""
+    with pytest.warns(UserWarning, match=r"no trained values for the learnables of \['lstm', "
+                                         r"'fc_1', 'fc_2'\]; they were initialized"):
+        model = load_matlab_network(fixture_path(
+            "matlab", "nets", "dlnetwork_lstm40_trainnet_workspace.mat"), "layers")
+    assert [layer.name for layer in model.layers[1:]] == [
+        "sequenceinput", "lstm", "fc_1", "dropout", "fc_2"]
+    assert model.get_layer("lstm").input_weights.shape == (160, 2)
