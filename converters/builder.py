@@ -136,9 +136,14 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
         A ``keras.Model`` of matkeras layers. Raises :class:`MatFileError` on files it cannot
         read, listing every layer it cannot convert; nothing partial is returned.
     """
+    return build_network(read_network(path, variable), compile=compile)
+
+
+def build_network(saved, compile=True):  # noqa: A002
+    """The ``keras.Model`` of a :class:`SavedNetwork` (see :func:`load_matlab_network`)."""
     from matkeras.network import LayerGraph, assemble_network
 
-    saved = read_network(path, variable)
+    path = saved.path
     others = [c for c in saved.candidates if not c.startswith(f"{saved.variable} (")]
     log.info("Loading %s '%s' from '%s'%s.", saved.network_class, saved.variable, path,
              f" (the file also holds {', '.join(others)})" if others else "")
