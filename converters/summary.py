@@ -65,7 +65,8 @@ class NetworkSummary(list):
                                                        and len(sources) > 1 else "")
             learn = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in row["learnables"].items())
             keep = {k: v for k, v in row["options"].items()
-                    if not (isinstance(v, str) and v.startswith("<")) and "." not in k}
+                    if not (isinstance(v, str) and v.startswith("<")) and "." not in k
+                    and v not in ([], "")}
             opts = ", ".join(f"{k}={v}" for k, v in list(keep.items())[:6])
             lines.append(f"{row['position']:>3}  {row['name']:<20} {short:<28} {opts}"
                          + (f"\n{'':>26}learnables: {learn}" if learn else ""))
