@@ -10,7 +10,8 @@ import re
 import warnings
 
 from matkeras.converters.errors import MatFileError
-from matkeras.converters.matlab_network import read_network, text
+from matkeras.converters.matlab_network import text
+from matkeras.converters.plain_network import read_saved_network
 from matkeras.converters.readers import (
     READERS,
     default_name,
@@ -138,7 +139,7 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
     """
     from matkeras.network import LayerGraph, assemble_network
 
-    saved = read_network(path, variable)
+    saved = read_saved_network(path, variable)
     others = [c for c in saved.candidates if not c.startswith(f"{saved.variable} (")]
     log.info("Loading %s '%s' from '%s'%s.", saved.network_class, saved.variable, path,
              f" (the file also holds {', '.join(others)})" if others else "")
