@@ -49,7 +49,10 @@ catch
   variable = '';
 end
 [layers, network_class] = network_layers(net);
-states = network_states(net);
+states = cell(0, 3);
+if strcmp(network_class, 'dlnetwork')
+  states = network_states(net);
+end
 initial = initial_states(net, network_class, numel(layers));
 out = struct();
 out.matkeras_layout_version = 2;
@@ -63,8 +66,12 @@ for k = 1:numel(layers)
 end
 [source, destination] = connections_of(net, names, network_class);
 out.Connections = struct('Source', {source}, 'Destination', {destination});
-out.InputNames = names_property(net, 'InputNames');
-out.OutputNames = names_property(net, 'OutputNames');
+out.InputNames = {};
+out.OutputNames = {};
+if ~strcmp(network_class, 'LayerArray')
+  out.InputNames = names_property(net, 'InputNames');
+  out.OutputNames = names_property(net, 'OutputNames');
+end
 if strcmp(network_class, 'dlnetwork') && has_property(net, 'Initialized')
   out.Initialized = logical(net.Initialized);
 end
@@ -82,7 +89,7 @@ if isstruct(net) && isfield(net, 'Layers')
   else
     network_class = 'LayerArray';
   end
-elseif isobject(net) && isprop(net, 'Layers')
+elseif has_property(net, 'Layers')
   layers = net.Layers;
   network_class = class(net);
   if strcmp(network_class, 'nnet.cnn.LayerGraph')
@@ -278,11 +285,10 @@ end
 end
 
 function tf = has_property(thing, name)
+% True when THING (a struct, or one object: not a layer array) has field or property NAME.
 if isstruct(thing)
   tf = isfield(thing, name);
-elseif isobject(thing)
-  tf = isprop(thing, name);
 else
-  tf = false;
+  tf = isobject(thing) && isscalar(thing) && isprop(thing, name);
 end
 end

@@ -23,6 +23,7 @@ from matkeras.converters import (
 )
 from matkeras.converters.plain_network import (
     layout_version,
+    read_plain,
     read_plain_network,
     saved_fields,
 )
@@ -194,6 +195,23 @@ def test_series_options_and_factors_reach_the_layers(exported):
     assert (config["recurrent_weights_learn_rate_factor"], config["bias_l2_factor"]) == (0.5, 0)
     assert model.get_layer("classoutput").classes == ["bad", "good"]
     assert model.compiled  # a SeriesNetwork ends in its output layer's loss
+
+
+@pytest.mark.parametrize("version", FORMATS)
+def test_series_file_holds_plain_data_with_states_and_initial_states(exported, version):
+    """What matkeras_export wrote for the SeriesNetwork object: names and classes as char,
+    the chain as connections, the saved states, and the states after resetState."""
+    contents = read_plain(exported["series"][version])
+    assert (contents["NetworkClass"], contents["NetworkVariable"]) == ("SeriesNetwork", "series")
+    assert contents["Connections"] == {
+        "Source": ["in", "bilstm", "lstm", "fc", "softmax"],
+        "Destination": ["bilstm", "lstm", "fc", "softmax", "classoutput"]}
+    assert (contents["InputNames"], contents["OutputNames"]) == (["in"], ["classoutput"])
+    bilstm = contents["layer_002"]
+    assert (bilstm["Name"], bilstm["Class"]) == ("bilstm", "nnet.cnn.layer.BiLSTMLayer")
+    np.testing.assert_array_equal(bilstm["HiddenState"], WEIGHTS["bi_h"])
+    np.testing.assert_array_equal(bilstm["InitialHiddenState"], np.zeros((8, 1)))
+    assert contents["layer_006"]["Classes"] == ["bad", "good"]
 
 
 def test_exported_weights_load_into_the_network_built_in_matkeras(exported):

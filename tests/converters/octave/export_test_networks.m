@@ -2,9 +2,11 @@ function export_test_networks(weights_file, folder)
 %EXPORT_TEST_NETWORKS Builds struct stand-ins of MATLAB networks from the weights in
 %   WEIGHTS_FILE and writes each with matkeras_export into FOLDER (MAT-file v7):
 %     dag.mat        dlnetwork, two feature inputs -> concatenation -> fc -> tanh -> fc ->
-%                    addition with a skip from the first input (layers not in graph order)
-%     series.mat     SeriesNetwork chain: sequence input -> bilstm -> lstm ('last', softsign
-%                    / hard-sigmoid, factors) -> fc -> softmax -> classification, with states
+%                    addition with a skip from the first input (layers not in graph order;
+%                    the second fc an object, see +nnet/+cnn/+layer)
+%     series.mat     SeriesNetwork (an object, see SeriesNetwork.m) chain: sequence input ->
+%                    bilstm -> lstm ('last', softsign / hard-sigmoid, factors) -> fc ->
+%                    softmax -> classification, with states
 %     dlchain.mat    dlnetwork chain: sequence input (zscore) -> lstm -> gru ('last',
 %                    recurrent-bias-after-multiplication) -> fc, states in its State table
 %     untrained.mat  a layer array of unnamed layers without learnables
@@ -27,9 +29,7 @@ fc1 = standin_layer('fc1', 'FullyConnectedLayer', 'InputSize', 5, 'OutputSize', 
                     'BiasInitializer', 'zeros', 'WeightLearnRateFactor', 1, ...
                     'WeightL2Factor', 2, 'BiasLearnRateFactor', 0.5, 'BiasL2Factor', 0);
 th = standin_layer('tanh', 'TanhLayer');
-dx = standin_layer('dx', 'FullyConnectedLayer', 'InputSize', 6, 'OutputSize', 2, ...
-                   'Weights', w.dx_W, 'Bias', w.dx_b, 'WeightLearnRateFactor', 1, ...
-                   'WeightL2Factor', 1, 'BiasLearnRateFactor', 1, 'BiasL2Factor', 0);
+dx = nnet.cnn.layer.FullyConnectedLayer('dx', w.dx_W, w.dx_b);  % an object (classdef)
 addition = standin_layer('add', 'AdditionLayer', 'NumInputs', 2, 'InputNames', {'in1', 'in2'});
 wiring = struct('Source', {{'x'; 'u'; 'cat'; 'fc1'; 'tanh'; 'dx'; 'x'}}, ...
                 'Destination', {{'cat/in1'; 'cat/in2'; 'fc1'; 'tanh'; 'dx'; 'add/in1'; ...
@@ -65,9 +65,7 @@ softmax = standin_layer('softmax', 'SoftmaxLayer');
 output = standin_layer('classoutput', 'ClassificationOutputLayer', 'Classes', {'bad'; 'good'}, ...
                        'ClassWeights', 'none', 'OutputSize', 2, ...
                        'LossFunction', 'crossentropyex', 'NumOutputs', 0, 'OutputNames', {});
-series = struct('NetworkClass', 'SeriesNetwork', ...
-                'Layers', {{input, bilstm, lstm, fc, softmax, output}}, ...
-                'InputNames', {{'in'}}, 'OutputNames', {{'classoutput'}});
+series = SeriesNetwork({input, bilstm, lstm, fc, softmax, output}, {'in'}, {'classoutput'});
 matkeras_export(series, fullfile(folder, 'series.mat'));
 
 % -- dlchain.mat --------------------------------------------------------------------------------
