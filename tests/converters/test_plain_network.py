@@ -6,6 +6,7 @@ cannot write v7.3). Also: the public-property translation table, and clear refus
 
 import contextlib
 import subprocess
+import sys
 import warnings
 
 import keras
@@ -147,6 +148,7 @@ def test_dag_dlnetwork_equals_numpy_pass(exported, version, dtype):
     x, u = rng.normal(size=(4, 2)).astype(dtype), rng.normal(size=(4, 3)).astype(dtype)
     expected = forward(DAG_LAYERS, DAG_CONNECTIONS, {"x": x.T, "u": u.T})["add"].T
     error = _max_error(model([x, u]), expected)
+    print(f"DAG {version} {dtype}: max |difference| {error:.2e}")
     assert error <= ATOL[dtype], error
     config = model.get_layer("fc1").get_config()
     assert (config["weights_l2_factor"], config["bias_learn_rate_factor"],
@@ -181,6 +183,7 @@ def test_series_network_starts_from_its_saved_state(exported, version, dtype):
     X = _series_input(dtype)
     expected = forward(SERIES_LAYERS, None, {"in": X.transpose(2, 0, 1)})["classoutput"].T
     error = _max_error(model(X), expected)
+    print(f"SeriesNetwork {version} {dtype}: max |difference| {error:.2e}")
     assert error <= ATOL[dtype], error
 
 
@@ -264,7 +267,20 @@ def test_dlnetwork_starts_from_initial_state_and_continues_from_saved_state(expo
               _max_error(inference.predict(model, list(X)), saved)]
     inference.reset_state(model)
     errors.append(_max_error(inference.predict(model, list(X)), initial))
+    print(f"dlnetwork chain {version} {dtype}: max |difference| {max(errors):.2e}")
     assert max(errors) <= ATOL[dtype], errors
+
+
+def test_plain_files_load_without_mat_io(exported):
+    """The plain layout needs only scipy and h5py: it loads where mat-io cannot be imported."""
+    code = ("import sys; sys.modules['matio'] = None\n"
+            "from matkeras.converters import load_matlab_network\n"
+            f"for path in {[str(exported['dag'][v]) for v in FORMATS]!r}:\n"
+            "    load_matlab_network(path)\n"
+            "print('loaded')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, cwd=REPO)
+    assert result.returncode == 0 and "loaded" in result.stdout, result.stderr[-2000:]
 
 
 # -- untrained arrays and refusals --------------------------------------------------------------
