@@ -107,8 +107,9 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
 
     Reads ``SeriesNetwork``, ``DAGNetwork``, ``dlnetwork``, ``LayerGraph`` and layer arrays,
     at top level or nested in structs and objects (see :func:`read_network` for how the network
-    is found when the file holds several), and files that ``converters/matlab/
-    matkeras_export.m`` wrote (matkeras's plain layout, version 2; see ``plain_network``).
+    is found when the file holds several), and files written in MATLAB by
+    ``matkeras_export.m`` (in ``converters/matlab``; matkeras's plain layout, version 2, see
+    ``plain_network``).
 
     Semantics:
         - The model returns what MATLAB's ``predict(net, X)`` returns: a SeriesNetwork or
