@@ -111,7 +111,8 @@ def has_learnable_values(record):
     """True when the saved layer holds values for its learnables (a trained network)."""
     learnables = {k.rsplit(".", 1)[0] for k in record.fields
                   if k.endswith((".L2Factor", ".LearnRateFactor"))}
-    learnables |= {k for k in ("Weights", "Offset", "Scale", "TrainedMean") if k in record.fields}
+    learnables |= {k for k in ("Weights", "Offset", "Scale", "TrainedMean", "InputWeights")
+                   if k in record.fields}
     return any(record.fields[k].size for k in learnables if k in record.fields)
 
 
