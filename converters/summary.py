@@ -10,8 +10,9 @@ def inspect_mat(path, variable=None):
 
     Returns a :class:`NetworkSummary`: a list of dicts (``position``, ``name``, ``class``,
     ``class_source`` (``"subsystem"``: the class recorded in the file; ``"fields"``: inferred
-    from the saved fields; ``"export"``: written by ``matkeras_export.m``), ``options``, ``learnables`` {MATLAB name: shape}) whose ``str()`` is
-    a table, with ``connections`` (``None`` for a chain), ``network_class`` and ``variable``.
+    from the saved fields; ``"export"``: written by ``matkeras_export.m``), ``options``,
+    ``learnables`` {MATLAB name: shape}) whose ``str()`` is a table, with ``connections``
+    (``None`` for a chain), ``network_class`` and ``variable``.
     """
     saved = read_saved_network(path, variable)
     rows = []
