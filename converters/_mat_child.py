@@ -7,7 +7,8 @@ structs and objects), flattens its layers into plain arrays and strings and writ
 connections, to an ``.npz`` (no pickles) that the caller reads with ``allow_pickle=False``.
 
 Exit codes: 0 written; 2 a readable problem (message on stderr); 3 mat-io is missing or broken
-(message on stderr); anything else: the decoder failed on the file.
+(message on stderr); 4 the file is in matkeras's plain layout (the caller reads it without
+mat-io); anything else: the decoder failed on the file.
 
     python _mat_child.py IN.mat OUT.npz [VARIABLE]
 
@@ -29,6 +30,8 @@ import numpy as np
 NETWORKS = ("SeriesNetwork", "DAGNetwork", "dlnetwork")
 LAYER_GRAPH = "nnet.cnn.LayerGraph"
 LAYER_NAMESPACE = "nnet.cnn.layer."
+#: The variable that marks matkeras's plain layout (``converters/matlab/matkeras_export.m``).
+PLAIN_LAYOUT = "matkeras_layout_version"
 #: Object properties that are the class's bookkeeping, not the layer's data.
 _SKIP_PROPERTIES = ("PrivateInputs", "PrivateOutputs", "LearnablesTypes", "PrivateNumStates")
 
@@ -344,6 +347,8 @@ def main(source, target, variable=None):
         fail(f"{type(error).__name__}: {error}", code=3)
     recorder = ClassRecorder(subsys.MatSubsystem)
     contents = {k: v for k, v in matio.load_from_mat(source).items() if not k.startswith("__")}
+    if PLAIN_LAYOUT in contents:  # matkeras_export.m's plain layout: the caller reads it
+        sys.exit(4)
     true_class = recorder.classes()
     candidates = find_candidates(contents, true_class)
     listing = [f"{path} ({label})" for path, _, label in candidates]

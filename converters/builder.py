@@ -10,8 +10,7 @@ import re
 import warnings
 
 from matkeras.converters.errors import MatFileError
-from matkeras.converters.matlab_network import text
-from matkeras.converters.plain_network import read_saved_network
+from matkeras.converters.matlab_network import read_network, text
 from matkeras.converters.readers import (
     READERS,
     default_name,
@@ -139,7 +138,7 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
         A ``keras.Model`` of matkeras layers. Raises :class:`MatFileError` on files it cannot
         read, listing every layer it cannot convert; nothing partial is returned.
     """
-    return build_network(read_saved_network(path, variable), compile=compile)
+    return build_network(read_network(path, variable), compile=compile)
 
 
 def build_network(saved, compile=True):  # noqa: A002

@@ -93,7 +93,9 @@ MATIO_INSTALL = "pip install 'mat-io>=1.0.2,<1.1'"
 
 
 def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
-    """The network in a MAT-file as a :class:`SavedNetwork`.
+    """The network in a MAT-file as a :class:`SavedNetwork`: a file MATLAB saved, through
+    mat-io; a file in matkeras's plain layout (``matkeras_export.m``), through
+    :func:`~matkeras.converters.plain_network.read_plain_network`.
 
     Args:
         path: the MAT-file.
@@ -117,6 +119,10 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
                                "corrupted or far too large.") from None
         if result.returncode == 2:
             raise MatFileError(result.stderr.strip())
+        if result.returncode == 4 or (result.returncode == 3 and _plain(path)):
+            from matkeras.converters.plain_network import read_plain_network
+
+            return read_plain_network(path, variable)
         if result.returncode == 3:
             raise MatFileError(
                 f"Reading networks MATLAB saved needs the package mat-io (import name 'matio'), "
@@ -130,6 +136,12 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
         with np.load(target, allow_pickle=False) as saved:
             arrays = {key: saved[key] for key in saved.files}
     return saved_network(path, arrays)
+
+
+def _plain(path):
+    from matkeras.converters.plain_network import layout_version
+
+    return layout_version(path) is not None
 
 
 def saved_network(path, arrays):

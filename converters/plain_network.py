@@ -268,10 +268,6 @@ def read_plain_network(path, variable=None):
 
 
 def read_saved_network(path, variable=None):
-    """A plain-layout file (one with ``matkeras_layout_version``) through
-    :func:`read_plain_network` (which refuses weights-only version 1 files, saying how to load
-    them); any other MAT-file through the mat-io reader
-    (:func:`~matkeras.converters.matlab_network.read_network`)."""
-    if layout_version(path) is not None:
-        return read_plain_network(path, variable)
+    """Any saved network, plain layout or not (the same as :func:`read_network`, which tells
+    the two apart)."""
     return read_network(path, variable)

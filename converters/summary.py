@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from matkeras.converters.plain_network import read_saved_network
+from matkeras.converters.matlab_network import read_network
 
 
 def inspect_mat(path, variable=None):
@@ -14,7 +14,7 @@ def inspect_mat(path, variable=None):
     ``learnables`` {MATLAB name: shape}) whose ``str()`` is a table, with ``connections``
     (``None`` for a chain), ``network_class`` and ``variable``.
     """
-    saved = read_saved_network(path, variable)
+    saved = read_network(path, variable)
     rows = []
     for record in saved.layers:
         learnables, options = {}, {}
