@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
-from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers.stateful import stateful_layers as _stateful_layers
 
 __all__ = [
     "activations", "classify", "classify_and_update_state", "forecast", "get_state", "predict",
@@ -243,24 +243,6 @@ def _options(mini_batch_size, sequence_length, padding_value, padding_direction,
     return {"mini_batch_size": int(mini_batch_size), "sequence_length": sequence_length,
             "padding_value": padding_value, "padding_direction": padding_direction,
             "layout": layout, "sort_by_length": bool(sort_by_length)}
-
-
-def _stateful_layers(model):
-    found, seen = [], set()
-
-    def visit(layer):
-        if id(layer) in seen:
-            return
-        seen.add(id(layer))
-        if isinstance(layer, RecurrentLayer):
-            if not layer.has_state_inputs:
-                found.append(layer)
-            return
-        for sub in getattr(layer, "layers", None) or ():
-            visit(sub)
-
-    visit(model)
-    return found
 
 
 def _observation_rank(model):

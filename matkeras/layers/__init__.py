@@ -24,6 +24,7 @@ from matkeras.layers.pooling import (
 from matkeras.layers.projected import GRUProjected, LSTMProjected
 from matkeras.layers.regularizers import MatlabL2, set_l2_regularization
 from matkeras.layers.sequence_input import SequenceInput
+from matkeras.layers.stateful import stateful_layers
 
 __all__ = [
     "GRU", "LSTM", "AveragePooling1D", "BatchNormalization", "BiLSTM", "Classification",
@@ -31,5 +32,5 @@ __all__ = [
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "LSTMProjected", "LayerNormalization",
     "MatlabCrossEntropy", "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "ReLU",
     "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Softmax",
-    "WordEmbedding", "activations", "initializers", "set_l2_regularization",
+    "WordEmbedding", "activations", "initializers", "set_l2_regularization", "stateful_layers",
 ]

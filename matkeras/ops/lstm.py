@@ -28,8 +28,8 @@ import functools
 import keras
 from keras import ops
 
-from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.ops import _blocks, _loop, _lstm_backward
+from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
 IMPLEMENTATIONS = _loop.IMPLEMENTATIONS
 
