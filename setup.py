@@ -39,7 +39,7 @@ def discover(roots=ROOTS, base="."):
             else:  # a data folder: its files belong to the nearest package above
                 owner = ".".join([package, *parts[:-1]]) if parts else package
                 while owner not in packages:
-                    owner, _, last = owner.rpartition(".")
+                    owner = owner.rpartition(".")[0]
                 inside = parts[len(owner.split(".")) - len(package.split(".")):]
             for name in sorted(files):
                 if shipped(name) and (inside or not name.endswith(".py")):  # .py: modules
