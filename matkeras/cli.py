@@ -3,9 +3,10 @@
 Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or unreadable input, 3 a
 ``--verify`` mismatch, 4 the output exists (use ``--force``).
 
-Quiet by default: TensorFlow's C++ log lines (oneDNN, CUDA, CPU-feature notices) and its Python
-warnings are silenced unless ``--verbose``; matkeras's own progress lines (``[matkeras] ...``) and
-errors are always shown. ``--help``, ``--version`` and ``inspect`` do not load TensorFlow.
+Quiet by default: TensorFlow's C++ log lines (oneDNN, CUDA, CPU-feature notices) and its and
+absl's Python log messages are silenced unless ``--verbose``; matkeras's own progress lines
+(``[matkeras] ...``) and errors are always shown. ``--help``, ``--version`` and ``inspect`` do
+not load TensorFlow.
 """
 
 import argparse
