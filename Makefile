@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
+# The sdist and wheel `make test` builds, checks (tests/test_packaging.py) and installs.
+DIST := build/dist
 
-.PHONY: demo test bench bench-quick lint clean octave
+.PHONY: demo test test-installed dist bench bench-quick lint clean octave
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +34,21 @@ octave:
 	    exit 1; \
 	  fi; }
 
+# ruff; the sdist and wheel; the whole suite (its packaging test reads that wheel); then the
+# wheel installed in a fresh venv outside the tree and used as a user would (test-installed).
 test: $(VENV)/.installed-test octave
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+	$(MAKE) dist
+	MATKERAS_DIST=$(DIST) $(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+	$(MAKE) test-installed
+
+dist: $(VENV)/.installed-test
+	rm -rf $(DIST) matkeras.egg-info && mkdir -p build  # no stale SOURCES.txt in the sdist
+	$(PY) -m build --outdir $(DIST) . > build/dist.log 2>&1 || { cat build/dist.log; exit 1; }
+
+test-installed: $(VENV)/.installed-test
+	@test -f $(DIST)/matkeras-*.whl || $(MAKE) dist
+	$(PY) tests/installed/run.py $(DIST)
 
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run

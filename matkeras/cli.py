@@ -2,9 +2,16 @@
 
 Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or unreadable input, 3 a
 ``--verify`` mismatch, 4 the output exists (use ``--force``).
+
+Quiet by default: TensorFlow's C++ log lines (oneDNN, CUDA, CPU-feature notices) and its and
+absl's Python log messages are silenced unless ``--verbose``; matkeras's own progress lines
+(``[matkeras] ...``) and errors are always shown. ``--help``, ``--version`` and ``inspect`` do
+not load TensorFlow.
 """
 
 import argparse
+import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -20,14 +27,55 @@ def _progress(message):
     print(f"[matkeras] {message}", file=sys.stderr, flush=True)
 
 
+def _quiet_tensorflow():
+    """Silences TensorFlow's logging from here on: its C++ log level (read when it loads) and
+    its and absl's Python loggers."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _silenced_stderr():
+    """Sends file descriptor 2 to /dev/null: some of TensorFlow's start-up lines are written by
+    its C++ logging before it reads TF_CPP_MIN_LOG_LEVEL. Python errors raised inside still
+    reach the caller (and are printed after the descriptor is restored)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _load_tensorflow(verbose):
+    """Imports TensorFlow (once), quietly unless `verbose`."""
+    if "tensorflow" in sys.modules:
+        return
+    if verbose:
+        import tensorflow  # noqa: F401
+        return
+    with _silenced_stderr():
+        import tensorflow  # noqa: F401
+
+
 def _inspect(args):
-    from matkeras.converters import inspect_mat
+    if args.verbose:
+        from matkeras.converters import inspect_mat
+    else:  # in case the converters load TensorFlow
+        with _silenced_stderr():
+            from matkeras.converters import inspect_mat
 
     print(inspect_mat(args.path, args.variable))
     return 0
 
 
 def _convert(args):
+    _load_tensorflow(args.verbose)
     import numpy as np
 
     from matkeras.converters import load_matlab_network
@@ -68,7 +116,8 @@ def _convert(args):
             export.export_saved_model(model, output, streaming=args.streaming)
         else:
             export.export_tflite(model, output, batch_size=args.batch_size,
-                                 streaming=args.streaming, quantize=args.quantize)
+                                 time_steps=args.time_steps, streaming=args.streaming,
+                                 quantize=args.quantize)
             _progress(f"TFLite ops: {', '.join(export.tflite_ops(output))}")
     _progress(f"done in {time.perf_counter() - start:.1f} s")
     return 0
@@ -105,16 +154,34 @@ def _fail(code, message):
     return code
 
 
+def _positive_or_auto(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or auto; received {text!r}")
+    return value
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="matkeras",
+    # --verbose is accepted before or after the command (absent: not set by that parser).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show TensorFlow's log messages (silenced by default)")
+    parser = argparse.ArgumentParser(prog="matkeras", parents=[common],
                                      description="MATLAB sequence networks on Keras 3.")
     parser.add_argument("--version", action="version", version=f"matkeras {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    inspect = commands.add_parser("inspect", help="list the layers of a network MATLAB saved")
+    inspect = commands.add_parser("inspect", parents=[common],
+                                  help="list the layers of a network MATLAB saved")
     inspect.add_argument("path")
     inspect.add_argument("--variable", default=None, help="the network's variable name")
     convert = commands.add_parser(
-        "convert", help="convert a MATLAB-saved network to .keras, a SavedModel or TFLite")
+        "convert", parents=[common],
+        help="convert a MATLAB-saved network to .keras, a SavedModel or TFLite")
     convert.add_argument("path")
     convert.add_argument("-o", "--output", required=True,
                          help="the .keras / .tflite file or SavedModel folder to write")
@@ -122,21 +189,33 @@ def main(argv=None):
                          help="the output format (default keras)")
     convert.add_argument("--streaming", action="store_true",
                          help="SavedModel/TFLite: add/export the state-in, state-out signature")
-    convert.add_argument("--batch-size", type=int, default=1, help="TFLite: the fixed batch size")
+    convert.add_argument("--batch-size", type=_positive_or_auto, default="auto",
+                         metavar="N",
+                         help="TFLite: the fixed batch size (default: the network's, else 1)")
+    convert.add_argument("--time-steps", type=_positive_or_auto, default="auto",
+                         metavar="T",
+                         help="TFLite: a fixed number of time steps (default: the network's; "
+                              "MATLAB networks leave it free, and runtimes then resize the "
+                              "input to each call)")
     convert.add_argument("--quantize", choices=("float16", "dynamic-int8"), default=None,
                          help="TFLite: weight quantization")
     convert.add_argument("--variable", default=None)
     convert.add_argument("--verify", default=None, metavar="INPUTS.mat",
                          help="a MAT-file with X (C x T) and MATLAB's output Y to compare with")
     convert.add_argument("--force", action="store_true", help="overwrite an existing output")
-    demo = commands.add_parser("demo", help="train MATLAB's Japanese Vowels LSTM example")
+    demo = commands.add_parser("demo", parents=[common],
+                               help="train MATLAB's Japanese Vowels LSTM example")
     demo.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
+    if not args.verbose:
+        _quiet_tensorflow()
     try:
         if args.command == "inspect":
             return _inspect(args)
         if args.command == "convert":
             return _convert(args)
+        _load_tensorflow(args.verbose)
         from matkeras import demo as demo_module
 
         demo_module.main([] if args.epochs is None else ["--epochs", str(args.epochs)])

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
-from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers.stateful import stateful_layers as _stateful_layers
 
 __all__ = [
     "activations", "classify", "classify_and_update_state", "forecast", "get_state", "predict",
@@ -245,24 +245,6 @@ def _options(mini_batch_size, sequence_length, padding_value, padding_direction,
             "layout": layout, "sort_by_length": bool(sort_by_length)}
 
 
-def _stateful_layers(model):
-    found, seen = [], set()
-
-    def visit(layer):
-        if id(layer) in seen:
-            return
-        seen.add(id(layer))
-        if isinstance(layer, RecurrentLayer):
-            if not layer.has_state_inputs:
-                found.append(layer)
-            return
-        for sub in getattr(layer, "layers", None) or ():
-            visit(sub)
-
-    visit(model)
-    return found
-
-
 def _observation_rank(model):
     inputs = getattr(model, "inputs", None)
     if inputs and len(inputs) == 1 and inputs[0].shape is not None:
@@ -281,12 +263,45 @@ def _observations(model, X, layout):
             X = np.asarray(X)
             single = X.ndim == rank
     sequences = _as_time_major([X] if single else X, layout)
+    _check_feature_shape(model, sequences, layout)
     for index, sequence in enumerate(sequences):
         if np.issubdtype(sequence.dtype, np.floating) and not np.all(np.isfinite(sequence)):
             raise ValueError(f"Sequence {index} contains NaN or Inf values; MATLAB's predict "
                              "would propagate them into every later step. Fill or remove them "
                              "first (e.g. fillmissing in MATLAB, numpy.nan_to_num here).")
     return sequences, single
+
+
+def _check_feature_shape(model, sequences, layout):
+    """Each time step's shape against the model input's (MATLAB: sequenceInputLayer's
+    InputSize), before anything runs; suggests the other layout where it would fit."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1 or len(inputs[0].shape) < 3:
+        return
+    expected = tuple(inputs[0].shape[2:])
+
+    def fits(step_shape):
+        return len(step_shape) == len(expected) and all(
+            e is None or e == g for e, g in zip(expected, step_shape, strict=True))
+
+    for index, sequence in enumerate(sequences):
+        if fits(sequence.shape[1:]):
+            continue
+        shown = sequence.shape if layout == "TC" else sequence.shape[::-1]
+        what = (f"{expected[0]} features per time step" if len(expected) == 1 else
+                f"time steps of shape {expected}")
+        message = (f"Sequence {index} has shape {shown} ({layout} layout: "
+                   f"{sequence.shape[0]} time steps of shape {sequence.shape[1:]}), but the "
+                   f"network takes {what} (its input shape is {tuple(inputs[0].shape)}; MATLAB: "
+                   "the sequenceInputLayer's InputSize).")
+        if sequence.ndim == 2 and fits(sequence.shape[:1]):
+            given, other = ("(C, T)", "CT") if layout == "TC" else ("(T, C)", "TC")
+            message += (f" Transposed it would fit: if it is a {given} matrix, pass "
+                        f"layout={other!r}.")
+        else:
+            message += (f" Give each sequence as a (T, {', '.join(map(str, expected))}) array"
+                        " (or MATLAB (C, T) matrices with layout='CT').")
+        raise ValueError(message)
 
 
 def _input_dtype(model):

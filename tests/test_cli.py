@@ -1,7 +1,11 @@
-"""The ``matkeras`` command line, run as a user would (a subprocess)."""
+"""The ``matkeras`` command line, run as a user would (a subprocess, with the environment a user
+has: no TF_CPP_MIN_LOG_LEVEL)."""
 
+import os
+import re
 import subprocess
 import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -13,16 +17,78 @@ from tests.fixtures.matlab_files import rossler_trajectory
 ROSSLER = str(fixture_path("matlab", "nets", "rossler_lstm25.mat"))
 
 
+#: A line of TensorFlow's C++ logging ("I0000 00:00:... port.cc:153] oneDNN custom ...").
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |^WARNING: All log messages before absl", re.MULTILINE)
+USER_ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "matkeras.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=USER_ENVIRONMENT)
 
 
-def test_inspect_prints_the_layers():
+def _modules_after(code):
+    """Whether TensorFlow and Keras are loaded after running `code` in a fresh process."""
+    script = textwrap.dedent(code) + textwrap.dedent("""
+        import sys
+        print("tensorflow" in sys.modules, "keras" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, env=USER_ENVIRONMENT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_inspect_prints_the_layers_and_nothing_else():
     result = _run("inspect", ROSSLER)
     assert result.returncode == 0, result.stderr
-    assert "SeriesNetwork 'net' with 4 layers" in result.stdout
+    assert result.stdout.startswith("SeriesNetwork 'net' with 4 layers (classes as recorded in "
+                                    "the file)\n")
     assert "LSTMLayer" in result.stdout and "InputWeights 100x3" in result.stdout
+    assert result.stderr == ""
+    assert not TF_LOG_LINE.search(result.stdout)
+
+
+def test_import_version_and_help_load_no_tensorflow():
+    assert _modules_after("import matkeras; matkeras.__version__") == "False False"
+    for arguments in (["--version"], ["--help"], ["convert", "--help"]):
+        assert _modules_after(f"""
+            import contextlib, io
+            from matkeras import cli
+            with contextlib.redirect_stdout(io.StringIO()):
+                try:
+                    cli.main({arguments!r})
+                except SystemExit as exit:
+                    assert exit.code == 0, exit.code
+        """) == "False False", arguments
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("matkeras ")
+
+
+def test_inspect_loads_no_tensorflow():
+    """Needs the converters' TensorFlow-free inspect (issue 18's lazy matkeras.converters)."""
+    assert _modules_after(f"""
+        import contextlib, io
+        from matkeras import cli
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            assert cli.main(["inspect", {ROSSLER!r}]) == 0
+        assert "SeriesNetwork" in printed.getvalue()
+    """) == "False False"
+
+
+def test_verbose_shows_tensorflow_logging_that_is_silenced_by_default(tmp_path):
+    """(The other conversions here check that nothing but matkeras's lines show by default.)"""
+    verbose = _run("convert", ROSSLER, "-o", str(tmp_path / "verbose.keras"), "--verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    assert TF_LOG_LINE.search(verbose.stderr), verbose.stderr  # TensorFlow's start-up lines
+
+
+def test_bad_tflite_sizes_exit_2_before_loading_anything(tmp_path):
+    for option, value in (("--batch-size", "0"), ("--time-steps", "ten")):
+        result = _run("convert", ROSSLER, "-o", str(tmp_path / "x.tflite"), "--to", "tflite",
+                      option, value)
+        assert result.returncode == 2 and "must be a positive integer or auto" in result.stderr
+        assert option in result.stderr
 
 
 def test_convert_verifies_and_saves_and_never_overwrites(tmp_path):
@@ -34,6 +100,8 @@ def test_convert_verifies_and_saves_and_never_overwrites(tmp_path):
     output = tmp_path / "rossler.keras"
     result = _run("convert", ROSSLER, "-o", str(output), "--verify", str(tmp_path / "check.mat"))
     assert result.returncode == 0, result.stderr
+    assert all(line.startswith("[matkeras] ") for line in result.stderr.splitlines()), \
+        result.stderr
     assert "verify: max |difference|" in result.stderr and "[matkeras] done" in result.stderr
     model = keras.models.load_model(output)
     np.testing.assert_array_equal(model.predict(inputs[None].astype("float32"), verbose=0),
@@ -72,6 +140,8 @@ def test_convert_to_tflite_and_saved_model(tmp_path):
     result = _run("convert", ROSSLER, "-o", str(lite), "--to", "tflite")
     assert result.returncode == 0, result.stderr
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in result.stderr  # the op list is printed
+    assert all(line.startswith("[matkeras] ") for line in result.stderr.splitlines()), \
+        result.stderr  # and nothing of TensorFlow's converter
     np.testing.assert_allclose(export.tflite_runner(lite)(inputs)["y"], expected, atol=1e-5)
     saved = tmp_path / "rossler_saved"
     assert _run("convert", ROSSLER, "-o", str(saved), "--to", "saved_model",

@@ -260,3 +260,56 @@ def test_nonzero_initial_states_are_exported_without_the_fused_op(tmp_path, rng)
     run = export.tflite_runner(path)
     for _ in range(2):
         assert np.max(np.abs(run(x)["y"] - _keras(model, x))) <= TOLERANCE
+
+
+def _plain_litert(path, x):
+    """The model run by a plain LiteRT interpreter as any runtime would: no resizing."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), detail
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])  # the fused LSTM op; a builtin WHILE loop
+def test_default_export_takes_the_model_input_shape(tmp_path, kind):
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((20, 4))
+    recurrent = L.LSTM(6, name="rnn") if kind == "lstm" else L.GRU(6, name="rnn")
+    model = keras.Model(inputs, keras.layers.Dense(2)(recurrent(inputs)))
+    x = np.random.default_rng(2).normal(0, 1, (1, 20, 4)).astype("float32")
+    path = export.export_tflite(model, tmp_path / "fixed.tflite")
+    got, detail = _plain_litert(path, x)
+    assert list(detail["shape"]) == [1, 20, 4] and list(detail["shape_signature"]) == [1, 20, 4]
+    assert np.max(np.abs(got - _keras(model, x))) <= TOLERANCE
+    assert (FUSED in export.tflite_ops(path)) == (kind == "lstm")
+
+
+def test_default_export_keeps_a_fixed_batch_and_a_free_time_axis_on_request(tmp_path):
+    keras.utils.set_random_seed(12)
+    inputs = keras.Input((20, 4), batch_size=3)
+    model = keras.Model(inputs, L.LSTM(5, output_mode="last")(inputs))
+    x = np.random.default_rng(3).normal(0, 1, (3, 20, 4)).astype("float32")
+    got, detail = _plain_litert(export.export_tflite(model, tmp_path / "batch3.tflite"), x)
+    assert list(detail["shape"]) == [3, 20, 4]
+    assert np.max(np.abs(got - _keras(model, x))) <= TOLERANCE
+    free = export.export_tflite(model, tmp_path / "free.tflite", batch_size=1, time_steps=None)
+    _, detail = _plain_litert(free, x[:1, :1])  # stored as 1 step: runtimes must resize
+    assert list(detail["shape_signature"]) == [1, -1, 4]
+    assert np.max(np.abs(export.tflite_runner(free)(x[:1])["y"] - _keras(model, x[:1]))) \
+        <= TOLERANCE
+    free_inputs = keras.Input((None, 4))  # a free axis in the model stays free by default
+    free_model = keras.Model(free_inputs, model.layers[-1](free_inputs))
+    assert list(_plain_litert(export.export_tflite(free_model, tmp_path / "any.tflite"),
+                              x[:1, :1])[1]["shape_signature"]) == [1, -1, 4]
+
+
+def test_export_sizes_are_checked(built, tmp_path):
+    for arguments, message in (({"batch_size": 0}, "batch_size must be a positive integer"),
+                               ({"time_steps": 2.5}, "time_steps must be a positive integer"),
+                               ({"time_steps": "any"}, "None \\(a free time axis\\)")):
+        with pytest.raises(ValueError, match=message):
+            export.export_tflite(built("regression"), tmp_path / "x.tflite", **arguments)

@@ -145,7 +145,7 @@ class SequenceDataset(keras.utils.PyDataset):
         sequence_length, the one that carries recurrent state between chunks."""
         if not self.chunked:
             return []
-        from matkeras.training import CarryStateBetweenChunks
+        from matkeras.data.carry import CarryStateBetweenChunks
 
         return [CarryStateBetweenChunks(self)]
 

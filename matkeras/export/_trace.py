@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from matkeras.inference import _stateful_layers
+from matkeras.layers.stateful import stateful_layers
 
 
 def _check_path(path, overwrite):
@@ -32,7 +32,7 @@ def _state_specs(model, batch):
     import tensorflow as tf
 
     specs = {}
-    for layer in _stateful_layers(model):
+    for layer in stateful_layers(model):
         width = layer._DIRECTIONS * layer.units
         for argument, _ in layer._STATES:
             name = f"{layer.name}_{argument}"
@@ -53,7 +53,7 @@ def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
     x_spec = tf.TensorSpec((batch, time_steps, *features), tf.float32, name="x")
     module = tf.Module()
     module.model = model
-    layers = _stateful_layers(model)
+    layers = stateful_layers(model)
 
     snapshot = [(v, keras.ops.convert_to_numpy(v)) for v in model.variables] if frozen else []
 

@@ -8,22 +8,32 @@ import tempfile
 import numpy as np
 
 from matkeras.export._trace import _check_path, _module
+from matkeras.layers.stateful import stateful_layers
 
 __all__ = ["export_tflite", "tflite_ops", "tflite_runner"]
 
 QUANTIZATIONS = (None, "float16", "dynamic-int8")
 
 
-def export_tflite(model, path, batch_size=1, time_steps=None, streaming=False, quantize=None,
-                  fused=True, overwrite=False):
+def export_tflite(model, path, batch_size="auto", time_steps="auto", streaming=False,
+                  quantize=None, fused=True, overwrite=False):
     """Writes a TFLite model of `model` (TFLite builtin ops only).
+
+    The TFLite input has the model's own shape by default: a model declared with
+    ``keras.Input((20, 4))`` exports an input of shape ``(1, 20, 4)``, which any TFLite runtime
+    runs as it is. A free time axis (``keras.Input((None, 4))``, or ``time_steps=None``) stays
+    free in the file, where it is stored as 1: a runtime must then resize the input to each
+    call's shape before running (``interpreter.resize_tensor_input`` and
+    ``allocate_tensors``, or a signature runner, which resizes to what it is given;
+    :func:`tflite_runner` does it).
 
     Args:
         model: a built float32 Keras model of matkeras layers.
         path: the ``.tflite`` file to write.
-        batch_size: the fixed batch size (TFLite's fused LSTM needs one).
-        time_steps: a fixed number of time steps, or None for any (the interpreter is resized
-            per call; :func:`tflite_runner` does it).
+        batch_size: the fixed batch size (TFLite's fused LSTM needs one): ``"auto"`` (default)
+            takes the model's where its input fixes one, else 1.
+        time_steps: ``"auto"`` (default): the model's time axis, fixed or free (1 step when
+            `streaming`); an int fixes it; None leaves it free (runtimes must resize, see above).
         streaming: export one call = ``time_steps`` steps (1 by default) with the recurrent
             states as inputs and outputs (named as in :func:`export_saved_model`).
         quantize: None, ``"float16"`` (weights in float16) or ``"dynamic-int8"`` (weights in
@@ -33,13 +43,34 @@ def export_tflite(model, path, batch_size=1, time_steps=None, streaming=False, q
 
     Returns:
         The path written.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> from ai_edge_litert.interpreter import Interpreter
+        >>> from matkeras.layers import LSTM
+        >>> inputs = keras.Input((20, 4))
+        >>> model = keras.Model(inputs, LSTM(8, output_mode="last")(inputs))
+        >>> interpreter = Interpreter(model_path=export_tflite(model, "lstm.tflite"))
+        >>> interpreter.allocate_tensors()
+        >>> [list(d["shape"]) for d in interpreter.get_input_details()]
+        [[1, 20, 4]]
     """
     import tensorflow as tf
 
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}; received {quantize!r}.")
+    model_batch, model_steps = _model_axes(model)
+    if batch_size == "auto":
+        batch_size = model_batch or 1
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+        raise ValueError(f"batch_size must be a positive integer or 'auto'; received "
+                         f"{batch_size!r}.")
+    if time_steps == "auto":
+        time_steps = 1 if streaming else model_steps
+    if time_steps is not None and (isinstance(time_steps, bool) or not isinstance(
+            time_steps, int) or time_steps < 1):
+        raise ValueError(f"time_steps must be a positive integer, None (a free time axis) or "
+                         f"'auto'; received {time_steps!r}.")
     path = _check_path(path, overwrite)
     if streaming and time_steps is None:
         time_steps = 1
@@ -75,10 +106,17 @@ def export_tflite(model, path, batch_size=1, time_steps=None, streaming=False, q
     return path
 
 
-def _nonzero_initial_states(model):
-    from matkeras.inference import _stateful_layers
+def _model_axes(model):
+    """The batch size and time steps the model's input fixes (None where it leaves them free)."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1 or len(inputs[0].shape) < 3:
+        return None, None  # _module explains what export needs
+    batch, steps = tuple(inputs[0].shape)[:2]
+    return batch, steps
 
-    return any(np.any(np.asarray(v) != 0) for layer in _stateful_layers(model)
+
+def _nonzero_initial_states(model):
+    return any(np.any(np.asarray(v) != 0) for layer in stateful_layers(model)
                for v in layer._state_variables)
 
 

@@ -11,7 +11,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from matkeras.converters import layouts
 from matkeras.layers import _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
@@ -261,6 +260,8 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         self._assign_matlab({k: v for k, v in self._explicit.items() if v is not None})
 
     def _l2_targets(self):
+        from matkeras.converters import layouts  # on use: the converters import the layers
+
         chunks = self._bias_chunks()
         kind, factors = self._KIND, self._factors
         targets = [
@@ -445,6 +446,8 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
 
     def _matlab_value(self, key):
         """The MATLAB-layout numpy value of a learnable or state."""
+        from matkeras.converters import layouts  # on use: the converters import the layers
+
         prop = {"input_weights": "InputWeights", "recurrent_weights": "RecurrentWeights",
                 "bias": "Bias", "input_projector": "InputProjector",
                 "output_projector": "OutputProjector"}.get(key)
@@ -527,6 +530,8 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         self._assign_matlab(values)
 
     def _assign_matlab(self, values):
+        from matkeras.converters import layouts  # on use: the converters import the layers
+
         checked = {k: self._check(k, v, self.input_size) for k, v in values.items()}
         for key in checked:
             if key in dict(self._STATES) and self.has_state_inputs:

@@ -13,12 +13,16 @@ separate), and both layouts are timed (0.1-0.4 s).
 
 Both layouts agree to float rounding (both are checked against the oracle), but not always
 bit for bit: where the two are close in speed the measured choice can differ between processes,
-so pin the layout when runs must repeat bit for bit.
+so pin the layout when runs must repeat bit for bit. With TensorFlow's op determinism on
+(``tf.config.experimental.enable_op_determinism()`` or ``TF_DETERMINISTIC_OPS=1``) every measured
+choice of the ops takes a fixed value instead (:func:`pinned_choice`; here ``"whole"``), and no
+probe runs: two processes then compute the same bits.
 """
 
 import contextvars
 import functools
 import os
+import sys
 import time
 
 import keras
@@ -55,20 +59,34 @@ def products(inputs, kernels, gates, biases=None):
     return ops.split(out[0], gates, axis=-1) if len(kernels) == 1 else out
 
 
-def pinned_choice(forced, env, choices):
+def pinned_choice(forced, env, choices, deterministic):
     """A measured choice's setting: the value `forced` holds while measuring, else what the
-    environment variable `env` pins (one of `choices`), else ``"auto"``."""
+    environment variable `env` pins (one of `choices`), else `deterministic` when TensorFlow's
+    op determinism is on (:func:`op_determinism`), else ``"auto"`` (measure)."""
     value = forced.get()
     if value is not None:
         return value
     value = os.environ.get(env, "auto").strip().lower() or "auto"
     if value not in choices:
         raise ValueError(f"{env} must be one of {choices}; received {value!r}.")
+    if value == "auto" and op_determinism():
+        return deterministic
     return value
 
 
+def op_determinism():
+    """Whether TensorFlow's op determinism is on: ``tf.config.experimental.enable_op_determinism()``
+    was called, or ``TF_DETERMINISTIC_OPS`` is set (TensorFlow's own reading of both)."""
+    if "tensorflow" not in sys.modules:  # then only the environment variable can have set it
+        return os.environ.get("TF_DETERMINISTIC_OPS", "").strip().lower() in ("1", "true")
+    # TensorFlow has no public reader of the setting; this is what enable_op_determinism sets.
+    from tensorflow.python.framework import config
+
+    return bool(config.is_op_determinism_enabled())
+
+
 def _use_gate_blocks(rows, cols, gates, dtype, probe=None):
-    pinned = pinned_choice(_FORCED, _ENV, CHOICES)
+    pinned = pinned_choice(_FORCED, _ENV, CHOICES, deterministic="whole")
     if pinned != "auto":
         return pinned == "gates"
     if keras.backend.backend() != "tensorflow":

@@ -240,7 +240,7 @@ def finish(outputs, final_states, return_sequences, go_backwards):
 # - BiLSTM, small shape (four loops for two directions): inference 10.4 vs 12.3 ms.
 # Whether it pays depends on the shapes, the mode and the machine, so it is measured once per
 # process, shape and mode (inference or training) on the op itself, as the product layout is
-# (``_blocks``); ``MATKERAS_BATCH_PARTS=1|2`` pins it.
+# (``_blocks``); ``MATKERAS_BATCH_PARTS=1|2`` pins it, and TensorFlow's op determinism pins it to 1.
 PARTS = ("auto", "1", "2")
 _PARTS_ENV = "MATKERAS_BATCH_PARTS"
 _PARTS_FORCED = contextvars.ContextVar("matkeras_batch_parts", default=None)
@@ -259,7 +259,7 @@ def batch_parts(probe, inputs, implementation, training):
     batch, steps = inputs.shape[0], inputs.shape[1]
     if (batch is not None and batch < 2) or steps == 1:  # streaming: one step, no loop
         return 1
-    pinned = _blocks.pinned_choice(_PARTS_FORCED, _PARTS_ENV, PARTS)
+    pinned = _blocks.pinned_choice(_PARTS_FORCED, _PARTS_ENV, PARTS, deterministic="1")
     if pinned != "auto":
         return int(pinned)
     if (os.cpu_count() or 1) < 2:  # nothing to run the second loop on

@@ -22,6 +22,7 @@ keeps the plain loop, which stores nothing per step.
 """
 
 from matkeras.ops import _blocks, _loop
+from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
 
 def _derivative(name, y):
@@ -53,8 +54,6 @@ def lstm_sequence(inputs, kernels, initial_hidden, initial_cell, config, return_
     ``(outputs or None, (h_T, c_T))`` like ``matkeras.ops._loop.run``.
     """
     import tensorflow as tf
-
-    from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
     state_name, gate_name = config
     phi, sigma = STATE_ACTIVATIONS[state_name], GATE_ACTIVATIONS[gate_name]

@@ -17,8 +17,8 @@ matkeras keeps Keras's block order z, r, h in its kernels (so weights move to st
 import keras
 from keras import ops
 
-from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.ops import _blocks, _loop
+from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
 RESET_GATE_MODES = (
     "after-multiplication",

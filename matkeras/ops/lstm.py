@@ -28,8 +28,8 @@ import functools
 import keras
 from keras import ops
 
-from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.ops import _blocks, _loop, _lstm_backward
+from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
 IMPLEMENTATIONS = _loop.IMPLEMENTATIONS
 
@@ -81,8 +81,9 @@ def lstm(
             whole sequence (``matkeras.ops._lstm_backward``) instead of TensorFlow's gradient of
             the loop; which one is faster depends on the shapes and the machine (measured: 0.7x
             at 123 features, 320 units; 1.4x at 64 features, 256 units), so it is measured once
-            per process and shape, and ``MATKERAS_LSTM_BACKWARD=sequence|steps`` pins it. The
-            forward numbers are the same either way.
+            per process and shape, and ``MATKERAS_LSTM_BACKWARD=sequence|steps`` pins it
+            (TensorFlow's op determinism: ``steps``). The forward numbers are the same either
+            way.
         batch_parts: run the batch as this many independent loops (1 or 2; ``_loop.in_parts``);
             None measures which is faster here (``_loop.batch_parts``).
 
@@ -168,7 +169,8 @@ _BACKWARD_MARGIN = 0.95  # the whole-sequence pass stores more: taken only when 
 
 
 def _sequence_backward_here(*key):
-    pinned = _blocks.pinned_choice(_BACKWARD_FORCED, _BACKWARD_ENV, BACKWARDS)
+    pinned = _blocks.pinned_choice(_BACKWARD_FORCED, _BACKWARD_ENV, BACKWARDS,
+                                   deterministic="steps")
     if pinned != "auto":
         return pinned == "sequence"
     return _sequence_backward_faster(*key)
