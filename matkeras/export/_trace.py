@@ -16,16 +16,35 @@ def _check_path(path, overwrite):
     return path
 
 
-def _feature_shape(model):
+def signature_names(prefix, count):
+    """Signature names of a model's inputs (prefix ``x``) or outputs (``y``): the prefix alone
+    for one, ``x1``, ``x2``, ... for several (``model.inputs`` order, MATLAB's input-layer
+    order; outputs in MATLAB's ``OutputNames`` order)."""
+    return [prefix] if count == 1 else [f"{prefix}{k}" for k in range(1, count + 1)]
+
+
+def _input_specs(model, batch, time_steps):
+    """One TensorSpec per model input: sequence inputs (batch, time, features...) get
+    `time_steps`, feature inputs (batch, C) have no time axis."""
+    import tensorflow as tf
+
     inputs = getattr(model, "inputs", None)
-    if not inputs or len(inputs) != 1:
-        raise ValueError("Export needs a built single-input model (a functional or Sequential "
+    if not inputs:
+        raise ValueError("Export needs a built model with inputs (a functional or Sequential "
                          "model with an Input).")
-    shape = tuple(inputs[0].shape)
-    if len(shape) < 3:
-        raise ValueError(f"Export expects sequence input (batch, time, features...); the model "
-                         f"takes {shape}.")
-    return shape[2:], keras.backend.standardize_dtype(inputs[0].dtype)
+    specs = []
+    for name, tensor in zip(signature_names("x", len(inputs)), inputs, strict=True):
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        if dtype != "float32":
+            raise ValueError(f"Export a float32 model (this one takes {dtype}); TFLite and most "
+                             "servers compute in float32.")
+        shape = tuple(tensor.shape)
+        if len(shape) < 2:
+            raise ValueError(f"Export expects inputs of shape (batch, features) or (batch, "
+                             f"time, features...); the model takes {shape}.")
+        shape = (batch, time_steps, *shape[2:]) if len(shape) >= 3 else (batch, *shape[1:])
+        specs.append(tf.TensorSpec(shape, tf.float32, name=name))
+    return specs
 
 
 def _state_specs(model, batch):
@@ -46,11 +65,7 @@ def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
     import tensorflow as tf
 
     lstm_ops = importlib.import_module("matkeras.ops.lstm")  # the module, not the function
-    features, dtype = _feature_shape(model)
-    if dtype != "float32":
-        raise ValueError(f"Export a float32 model (this one takes {dtype}); TFLite and most "
-                         "servers compute in float32.")
-    x_spec = tf.TensorSpec((batch, time_steps, *features), tf.float32, name="x")
+    x_specs = _input_specs(model, batch, time_steps)
     module = tf.Module()
     module.model = model
     layers = stateful_layers(model)
@@ -84,7 +99,16 @@ def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
                 layer._carried, layer._capture, layer._captured = None, False, None
         return y, left
 
+    def outputs(y):
+        y = list(y) if isinstance(y, (list, tuple)) else [y]
+        return dict(zip(signature_names("y", len(y)), y, strict=True))
+
+    def join(xs):
+        return xs[0] if len(xs) == 1 else list(xs)
+
     if streaming:
+        if len(x_specs) != 1 or len(x_specs[0].shape) < 3:
+            raise ValueError("streaming=True needs a model with one sequence input.")
         specs = _state_specs(model, batch)
         if not specs:
             raise ValueError("streaming=True needs a recurrent layer whose state it can carry.")
@@ -92,13 +116,13 @@ def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
 
         def step(x, *values):
             y, left = run(x, dict(zip(names, values, strict=True)))
-            return {"y": y, **left}
+            return {**outputs(y), **left}
 
-        module.serve = tf.function(step, input_signature=[x_spec] + [
+        module.serve = tf.function(step, input_signature=[x_specs[0]] + [
             spec for _, spec in specs.values()], autograph=False)
     else:
-        module.serve = tf.function(lambda x: {"y": run(x)[0]}, input_signature=[x_spec],
-                                   autograph=False)
+        module.serve = tf.function(lambda *xs: outputs(run(join(xs))[0]),
+                                   input_signature=x_specs, autograph=False)
     return module
 
 

@@ -7,7 +7,7 @@ import tempfile
 
 import numpy as np
 
-from matkeras.export._trace import _check_path, _module
+from matkeras.export._trace import _check_path, _module, signature_names
 from matkeras.layers.stateful import stateful_layers
 
 __all__ = ["export_tflite", "tflite_ops", "tflite_runner"]
@@ -107,12 +107,12 @@ def export_tflite(model, path, batch_size="auto", time_steps="auto", streaming=F
 
 
 def _model_axes(model):
-    """The batch size and time steps the model's input fixes (None where it leaves them free)."""
-    inputs = getattr(model, "inputs", None)
-    if not inputs or len(inputs) != 1 or len(inputs[0].shape) < 3:
-        return None, None  # _module explains what export needs
-    batch, steps = tuple(inputs[0].shape)[:2]
-    return batch, steps
+    """The batch size and time steps the model's inputs fix (None where they leave them free):
+    the batch where every input fixes the same one, the time of the first sequence input."""
+    inputs = getattr(model, "inputs", None) or []
+    batches = {tuple(tensor.shape)[0] for tensor in inputs}
+    steps = [tuple(tensor.shape)[1] for tensor in inputs if len(tensor.shape) >= 3]
+    return (batches.pop() if len(batches) == 1 else None), (steps[0] if steps else None)
 
 
 def _nonzero_initial_states(model):
@@ -163,7 +163,9 @@ def tflite_ops(model):
 
 def tflite_runner(model, threads=2):
     """A callable running a TFLite model in LiteRT: ``runner(x, **states) -> dict`` of numpy
-    outputs (``y`` and, for streaming models, the states). Inputs are cast to float32 and the
+    outputs (``y`` and, for streaming models, the states; ``y1``, ``y2``, ... for several
+    outputs). `x` is one array, or a list of arrays for a model with several inputs (fed as
+    ``x1``, ``x2``, ... in ``model.inputs`` order). Inputs are cast to float32 and the
     interpreter is resized to their shapes. Every call starts from the model's initial states:
     it resets the interpreter's variable tensors first, which is what any other runtime must do
     too before each invocation of a model with the fused LSTM op (``ResetVariableTensors``)."""
@@ -179,7 +181,9 @@ def tflite_runner(model, threads=2):
         if calls:
             interpreter.reset_all_variables()
         calls.append(None)
-        feeds = {"x": np.asarray(x, np.float32)}
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        feeds = {n: np.asarray(v, np.float32)
+                 for n, v in zip(signature_names("x", len(xs)), xs, strict=True)}
         feeds.update({k: np.asarray(v, np.float32) for k, v in states.items()})
         return runner(**feeds)
 

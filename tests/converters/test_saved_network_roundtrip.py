@@ -81,3 +81,56 @@ def test_every_loaded_network_reloads_in_a_fresh_process(saved):
             got = np.load(folder / f"net{index}_y{k}.npy")
             error = float(np.max(np.abs(got - value)))
             assert error <= tol.FLOAT32_ATOL, (file, variable, error)
+
+
+@pytest.mark.parametrize("index", range(len(NETWORKS)),
+                         ids=[f"{f.split('.')[0]}{'-' + v.split('.')[-2] if v else ''}"
+                              for f, v in NETWORKS])
+def test_every_loaded_network_exports_to_tflite_with_builtin_ops(index, tmp_path):
+    """TFLite at the model's input shape (batch 2, 12 steps here), run by LiteRT."""
+    from matkeras import export
+
+    file, variable = NETWORKS[index]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = load_matlab_network(fixture_path("matlab", "nets", file), variable)
+    x = example_inputs(model, np.random.default_rng(index))
+    path = export.export_tflite(model, tmp_path / "net.tflite", batch_size=2, time_steps=12)
+    ops = export.tflite_ops(path)
+    assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+    out = model(x if len(x) > 1 else x[0])
+    expected = out if isinstance(out, (list, tuple)) else [out]
+    got = export.tflite_runner(path)(x if len(x) > 1 else x[0])
+    names = ["y"] if len(expected) == 1 else [f"y{k + 1}" for k in range(len(expected))]
+    for name, value in zip(names, expected, strict=True):
+        error = float(np.max(np.abs(got[name] - np.asarray(value))))
+        assert error <= tol.FLOAT32_ATOL, (file, variable, error)
+
+
+@pytest.mark.parametrize("file", ["dlnetwork_two_inputs_concat_addition.mat",
+                                  "dagnetwork_transformer_selfattention.mat"])
+def test_graph_networks_export_to_saved_model(file, tmp_path):
+    import tensorflow as tf
+
+    from matkeras import export
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = load_matlab_network(fixture_path("matlab", "nets", file))
+    x = example_inputs(model, np.random.default_rng(7), steps=9, batch=3)
+    serve = tf.saved_model.load(export.export_saved_model(model, tmp_path / "sm")).signatures[
+        "serving_default"]
+    names = ["x"] if len(x) == 1 else [f"x{k + 1}" for k in range(len(x))]
+    got = serve(**{n: tf.constant(v) for n, v in zip(names, x, strict=True)})["y"]
+    expected = model(x if len(x) > 1 else x[0])
+    assert float(np.max(np.abs(np.asarray(got) - np.asarray(expected)))) <= tol.FLOAT32_ATOL
+
+
+def test_cli_converts_a_dag_network_to_tflite(tmp_path):
+    from matkeras import cli
+
+    target = tmp_path / "transformer.tflite"
+    code = cli.main(["convert", str(fixture_path("matlab", "nets",
+                                                 "dagnetwork_transformer_selfattention.mat")),
+                     "-o", str(target), "--to", "tflite", "--time-steps", "30"])
+    assert code == 0 and target.stat().st_size > 0
