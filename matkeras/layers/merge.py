@@ -123,6 +123,13 @@ class _Merge(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_inputs": self.num_inputs}
 
+    def build(self, input_shape):
+        self._output_shape(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return self._output_shape(input_shape)
+
 
 class _Elementwise(_Merge):
     """Addition and multiplication: same sizes, or size 1 where others differ (MATLAB's
@@ -145,13 +152,6 @@ class _Elementwise(_Merge):
             out.append(known.pop() if known else
                        (None if any(s is None for s in sizes) else 1))
         return tuple(out)
-
-    def build(self, input_shape):
-        self._output_shape(input_shape)
-        self.built = True
-
-    def compute_output_shape(self, input_shape):
-        return self._output_shape(input_shape)
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -234,13 +234,6 @@ class _Concatenate(_Merge):
                     "same size in all dimensions except the concatenation dimension.")
             out.append(known.pop() if known else None)
         return tuple(out)
-
-    def build(self, input_shape):
-        self._output_shape(input_shape)
-        self.built = True
-
-    def compute_output_shape(self, input_shape):
-        return self._output_shape(input_shape)
 
     def call(self, inputs):
         self._check_count(inputs)

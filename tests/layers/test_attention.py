@@ -8,7 +8,9 @@ import pytest
 from matkeras import layers as L
 from tests import tolerances as tol
 from tests.layers.transformer_helpers import (
+    as_numpy,
     from_cbt,
+    max_diff,
     random_attention_weights,
     right_padded,
     scores_to_keras,
@@ -24,15 +26,6 @@ SIZES = [(1, 4, 4, 3), (2, 8, 6, 4), (4, 8, 12, 5), (3, 9, 6, 3)]
 DTYPES = [("float64", tol.FLOAT64_ATOL), ("float32", tol.FLOAT32_ATOL)]
 
 
-def _np(tensor):
-    return keras.ops.convert_to_numpy(tensor)
-
-
-def _max_diff(got, expected):
-    assert np.shape(got) == np.shape(expected)
-    return float(np.max(np.abs(np.asarray(got, np.float64) - expected)))
-
-
 class TestSelfAttention:
     @pytest.mark.parametrize("dtype,atol", DTYPES, ids=["float64", "float32"])
     @pytest.mark.parametrize("attention_mask", ["none", "causal"])
@@ -46,8 +39,8 @@ class TestSelfAttention:
         y, scores = layer(x.astype(dtype))
         expected, expected_scores = ref.self_attention(to_cbt(x), weights, heads,
                                                        attention_mask)
-        assert _max_diff(_np(y), from_cbt(expected)) <= atol
-        assert _max_diff(_np(scores), scores_to_keras(expected_scores)) <= atol
+        assert max_diff(as_numpy(y), from_cbt(expected)) <= atol
+        assert max_diff(as_numpy(scores), scores_to_keras(expected_scores)) <= atol
 
     def test_custom_mask_is_keys_by_queries_and_a_query_with_no_key_gets_uniform_weights(
             self, rng):
@@ -59,9 +52,9 @@ class TestSelfAttention:
         x = rng.normal(size=(2, 6, 3))
         y, scores = layer(x)
         expected, expected_scores = ref.self_attention(to_cbt(x), weights, 2, mask)
-        assert _max_diff(_np(y), from_cbt(expected)) <= tol.FLOAT64_ATOL
-        assert _max_diff(_np(scores), scores_to_keras(expected_scores)) <= tol.FLOAT64_ATOL
-        assert np.allclose(_np(scores)[:, :, 2, :], 1 / 6, atol=0, rtol=0)
+        assert max_diff(as_numpy(y), from_cbt(expected)) <= tol.FLOAT64_ATOL
+        assert max_diff(as_numpy(scores), scores_to_keras(expected_scores)) <= tol.FLOAT64_ATOL
+        assert np.allclose(as_numpy(scores)[:, :, 2, :], 1 / 6, atol=0, rtol=0)
 
     def test_custom_mask_of_the_wrong_size_is_refused(self, rng):
         weights = random_attention_weights(rng, 3, 4, 4, 3)
@@ -79,25 +72,25 @@ class TestSelfAttention:
                                      has_padding_mask_input=True)
         lengths = [7, 4, 1]
         x, mask = right_padded(rng, lengths, 3)
-        y = _np(layer([x, mask]))
+        y = as_numpy(layer([x, mask]))
         expected, _ = ref.self_attention(to_cbt(x), weights, 2, attention_mask, mask)
-        assert _max_diff(y, from_cbt(expected)) <= tol.FLOAT64_ATOL
+        assert max_diff(y, from_cbt(expected)) <= tol.FLOAT64_ATOL
         worst = 0.0
         for n, length in enumerate(lengths):
             alone, _ = ref.self_attention(to_cbt(x[n:n + 1, :length]), weights, 2,
                                           attention_mask)
-            worst = max(worst, _max_diff(y[n:n + 1, :length], from_cbt(alone)))
+            worst = max(worst, max_diff(y[n:n + 1, :length], from_cbt(alone)))
         assert worst <= tol.FLOAT64_ATOL
 
     def test_without_a_padding_mask_padding_changes_the_result_as_in_matlab(self, rng):
         weights = random_attention_weights(rng, 3, 8, 6, 4)
         layer = self_attention_layer(weights, 2)
         x, _ = right_padded(rng, [7, 4], 3)
-        y = _np(layer(x))
+        y = as_numpy(layer(x))
         expected, _ = ref.self_attention(to_cbt(x), weights, 2)
-        assert _max_diff(y, from_cbt(expected)) <= tol.FLOAT64_ATOL
+        assert max_diff(y, from_cbt(expected)) <= tol.FLOAT64_ATOL
         alone, _ = ref.self_attention(to_cbt(x[1:2, :4]), weights, 2)
-        assert _max_diff(y[1:2, :4], from_cbt(alone)) > 1e-3
+        assert max_diff(y[1:2, :4], from_cbt(alone)) > 1e-3
 
     def test_a_three_dimensional_mask_counts_its_first_channel(self, rng):
         weights = random_attention_weights(rng, 3, 4, 4, 3)
@@ -105,7 +98,7 @@ class TestSelfAttention:
         x, mask = right_padded(rng, [5, 3], 3)
         full = np.repeat(mask[:, :, None], 3, axis=2)
         full[:, :, 1:] = 1 - full[:, :, 1:]  # other channels say the opposite: ignored
-        np.testing.assert_array_equal(_np(layer([x, full])), _np(layer([x, mask])))
+        np.testing.assert_array_equal(as_numpy(layer([x, full])), as_numpy(layer([x, mask])))
 
     def test_use_mask_takes_a_keras_mask_as_the_padding_mask(self, rng):
         weights = random_attention_weights(rng, 3, 8, 6, 4)
@@ -115,16 +108,16 @@ class TestSelfAttention:
         layer = self_attention_layer(weights, 2, use_mask=True)
         model = keras.Model(inputs, layer(masked))
         expected, _ = ref.self_attention(to_cbt(x), weights, 2, "none", mask)
-        assert _max_diff(_np(model(x)), from_cbt(expected)) <= tol.FLOAT64_ATOL
+        assert max_diff(as_numpy(model(x)), from_cbt(expected)) <= tol.FLOAT64_ATOL
 
     def test_dropout_drops_attention_weights_while_training_only(self, rng):
         weights = random_attention_weights(rng, 3, 8, 6, 4)
         layer = self_attention_layer(weights, 2, dropout_probability=0.4, seed=3)
         x = rng.normal(size=(2, 6, 3))
         expected, _ = ref.self_attention(to_cbt(x), weights, 2)
-        assert _max_diff(_np(layer(x, training=False)), from_cbt(expected)) <= \
+        assert max_diff(as_numpy(layer(x, training=False)), from_cbt(expected)) <= \
             tol.FLOAT64_ATOL
-        assert _max_diff(_np(layer(x, training=True)), from_cbt(expected)) > 1e-3
+        assert max_diff(as_numpy(layer(x, training=True)), from_cbt(expected)) > 1e-3
 
     def test_views_are_matlab_layout_and_setters_check_shapes(self, rng):
         weights = random_attention_weights(rng, 3, 8, 6, 4)
@@ -163,7 +156,7 @@ class TestSelfAttention:
         kernels = sum(np.sum(weights[p] ** 2) for p in weights if p.endswith("Weights"))
         biases = sum(np.sum(weights[p] ** 2) for p in weights if p.endswith("Bias"))
         expected = 0.5 * 1e-2 * (0.5 * kernels + 2.0 * biases)
-        assert abs(float(sum(_np(loss) for loss in layer.losses)) - expected) <= 1e-12
+        assert abs(float(sum(as_numpy(loss) for loss in layer.losses)) - expected) <= 1e-12
         multipliers = layer.learn_rate_multipliers()
         assert sorted(v.name for v, _ in multipliers) == sorted(
             f"{n}_kernel" for n in ("query", "key", "value", "output"))
@@ -206,8 +199,8 @@ class TestAttention:
         layer = L.Attention(heads, scale=scale, has_scores_output=True, dtype=dtype)
         y, scores = layer([t.astype(dtype) for t in (q, k, v)])
         expected, expected_scores = ref.attention(to_cbt(q), to_cbt(k), to_cbt(v), heads, scale)
-        assert _max_diff(_np(y), from_cbt(expected)) <= atol
-        assert _max_diff(_np(scores), scores_to_keras(expected_scores)) <= atol
+        assert max_diff(as_numpy(y), from_cbt(expected)) <= atol
+        assert max_diff(as_numpy(scores), scores_to_keras(expected_scores)) <= atol
 
     def test_padding_mask_covers_the_keys(self, rng):
         q, k, v = (rng.normal(size=s) for s in ((3, 4, 6), (3, 5, 6), (3, 5, 4)))
@@ -216,7 +209,7 @@ class TestAttention:
                             dtype="float64")
         assert layer.matlab_input_names == ("query", "key", "value", "mask")
         expected, _ = ref.attention(to_cbt(q), to_cbt(k), to_cbt(v), 2, "auto", "causal", mask)
-        assert _max_diff(_np(layer([q, k, v, mask])), from_cbt(expected)) <= tol.FLOAT64_ATOL
+        assert max_diff(as_numpy(layer([q, k, v, mask])), from_cbt(expected)) <= tol.FLOAT64_ATOL
 
     def test_dropout_zeroes_weights_and_scales_the_rest(self, rng):
         # One-hot values per head make the output the (dropped) attention weights themselves.
@@ -225,7 +218,7 @@ class TestAttention:
         v = np.tile(np.concatenate([np.eye(steps)] * heads, axis=1), (64, 1, 1))
         layer = L.Attention(heads, dropout_probability=p, has_scores_output=True, seed=7,
                             dtype="float64")
-        y, scores = (_np(t) for t in layer([q, k, v], training=True))
+        y, scores = (as_numpy(t) for t in layer([q, k, v], training=True))
         dropped = np.stack([y[..., h * steps:(h + 1) * steps] for h in range(heads)], axis=1)
         kept = dropped != 0
         assert np.max(np.abs(dropped[kept] - scores[kept] / (1 - p))) <= tol.FLOAT64_ATOL

@@ -1,5 +1,6 @@
 """Random MATLAB-layout self-attention weights and layout helpers for the transformer tests."""
 
+import keras
 import numpy as np
 
 from matkeras import layers as L
@@ -63,3 +64,12 @@ def right_padded(rng, lengths, channels, total=None):
         x[n, :length] = rng.normal(size=(length, channels))
         mask[n, :length] = 1
     return x, mask
+
+
+def as_numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def max_diff(got, expected):
+    assert np.shape(got) == np.shape(expected)
+    return float(np.max(np.abs(np.asarray(got, np.float64) - expected)))
