@@ -61,8 +61,9 @@ class _TrainnetLoss(keras.losses.Loss):
         weight = ops.cast(ops.convert_to_tensor(sample_weight), values.dtype)
         while len(weight.shape) > len(values.shape):
             weight = ops.squeeze(weight, -1)
-        weight = ops.broadcast_to(ops.reshape(weight, (*weight.shape, *[1] * (
-            len(values.shape) - len(weight.shape)))), ops.shape(values))
+        while len(weight.shape) < len(values.shape):
+            weight = ops.expand_dims(weight, -1)
+        weight = ops.broadcast_to(weight, ops.shape(values))
         return ops.divide_no_nan(ops.sum(values * weight), ops.sum(weight))
 
     def call(self, y_true, y_pred):

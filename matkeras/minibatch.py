@@ -138,6 +138,9 @@ def testnet(net, X, T, metrics, mini_batch_size=128, input_formats="auto",
         np.asarray(values)
 
 
+testnet.__test__ = False  # a MATLAB verb, not a pytest test when imported in tests
+
+
 def _classes(labels):
     from matkeras.categorical import class_names
 

@@ -160,6 +160,9 @@ def testnet(net, X, T, metrics, *args, **kwargs):
     return minibatch.testnet(net, X, T, metrics, **options)
 
 
+testnet.__test__ = False  # a MATLAB verb, not a pytest test when imported in tests
+
+
 def scores2label(scores, classNames, *args, **kwargs):
     """``[Y, scores] = scores2label(scores, classNames)`` -> ``(labels, scores)``."""
     from matkeras import categorical
