@@ -204,8 +204,9 @@ def trainnet(X, T, net, lossFcn, options):
         options: from ``trainingOptions`` (:func:`matkeras.training.training_options`).
 
     Returns:
-        ``(net, info)``: the trained network (a DLNetwork for a layer array or DLNetwork, the
-        same ``keras.Model`` for a model) and a :class:`TrainingInfo`.
+        ``(net, info)``: the trained network and a :class:`TrainingInfo`. A layer array gives
+        a new :class:`~matkeras.dlnetwork.DLNetwork`; a DLNetwork or a ``keras.Model`` is
+        trained in place and comes back itself (networks are handles in matkeras).
 
     Example:
         >>> from matkeras.matlab import *  # doctest: +SKIP
@@ -270,7 +271,7 @@ def trainnet(X, T, net, lossFcn, options):
                         history.stop_reason or STOP_MAX_EPOCHS, classes)
     if options.Plots == "training-progress":
         info.PlotPath = _write_progress_plot(info, options.PlotsPath)
-    result = model if isinstance(net, keras.Model) else DLNetwork(model)
+    result = net if isinstance(net, (keras.Model, DLNetwork)) else DLNetwork(model)
     return result, info
 
 

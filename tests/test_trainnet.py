@@ -23,18 +23,7 @@ from matkeras.matlab import (
 )
 from matkeras.network import assemble_network
 from tests import tolerances as tol
-
-
-@pytest.fixture
-def float64():
-    """Layers, losses and metrics made in the test compute in float64 (Keras caches its global
-    dtype policy, so both settings are set and restored)."""
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy().name
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
+from tests.precision import float64  # noqa: F401  (fixture)
 
 
 def _labelled(rng, count=40, features=3, classes=4):
@@ -58,8 +47,9 @@ def _largest_difference(a, b):
 
 
 @pytest.mark.parametrize("sequence_length", ["longest", 4])
+@pytest.mark.usefixtures("float64")
 def test_crossentropy_trains_the_same_weights_as_a_classification_layer(
-        rng, float64, sequence_length):
+        rng, sequence_length):
     """Sequence-to-label cross-entropy: MATLAB's trainnet loss and classificationLayer's are
     the same function, so 3 epochs of adam (every-epoch shuffle, gradient threshold, L2) give
     the same float64 weights; an integer SequenceLength exercises the carried-state chunks."""
@@ -92,8 +82,9 @@ def test_crossentropy_trains_the_same_weights_as_a_classification_layer(
 
 
 @pytest.mark.parametrize("layout", ["sequence-to-one", "sequence-to-sequence"])
+@pytest.mark.usefixtures("float64")
 def test_mse_trains_as_the_regression_layer_with_the_learn_rate_scaled_by_r_over_2(
-        rng, float64, layout):
+        rng, layout):
     """trainnet's "mse" is 2/R times regressionLayer's half-MSE (tests/test_losses.py), so
     with plain SGD with momentum (no L2, no threshold) trainnet at learning rate eta*R/2 trains
     the same weights as trainNetwork at eta. Sequences of one length (no padding: padded
@@ -124,7 +115,8 @@ def test_mse_trains_as_the_regression_layer_with_the_learn_rate_scaled_by_r_over
     assert difference <= tol.FLOAT64_ATOL
 
 
-def test_training_history_is_per_iteration(rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_training_history_is_per_iteration(rng):
     """Loss and metrics are the mini-batch's own (not Keras's running epoch mean): the first
     row is the first mini-batch's loss under the initial weights."""
     X, Y = _labelled(rng, count=24)
@@ -172,7 +164,8 @@ def _regression_net(seed):
                              fullyConnectedLayer(2)], compile=False)
 
 
-def test_best_validation_returns_the_best_validation_iteration(rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_best_validation_returns_the_best_validation_iteration(rng):
     X, Y, validation = _regression_with_a_validation_minimum(rng)
     common = dict(MaxEpochs=12, MiniBatchSize=8, InitialLearnRate=0.02, Shuffle="never",
                   ValidationData=validation, ValidationFrequency=2, Verbose=False)
@@ -198,7 +191,8 @@ def test_best_validation_returns_the_best_validation_iteration(rng, float64):
     assert auto_info.OutputNetworkIteration == info.OutputNetworkIteration
 
 
-def test_validation_patience_stops_training_when_it_should(rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_validation_patience_stops_training_when_it_should(rng):
     X, Y, validation = _regression_with_a_validation_minimum(rng)
     options = trainingOptions("adam", MaxEpochs=30, MiniBatchSize=8, InitialLearnRate=0.02,
                               Shuffle="never", ValidationData=validation,
@@ -216,7 +210,8 @@ def test_validation_patience_stops_training_when_it_should(rng, float64):
     assert len(info.TrainingHistory) < 30 * 4
 
 
-def test_objective_metric_can_be_a_maximized_metric(rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_objective_metric_can_be_a_maximized_metric(rng):
     X, Y = _labelled(rng, count=32)
     options = trainingOptions("adam", MaxEpochs=4, MiniBatchSize=8, Verbose=False,
                               Metrics="accuracy", ObjectiveMetricName="accuracy",
@@ -235,7 +230,8 @@ def test_objective_metric_can_be_a_maximized_metric(rng, float64):
     assert abs(again - accuracy[best]) <= 1e-9
 
 
-def test_input_data_formats_read_channel_by_time_cells(rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_input_data_formats_read_channel_by_time_cells(rng):
     X, Y = _labelled(rng, count=16)
     results = []
     for data, formats in ((X, "auto"), ([x.T for x in X], "CTB")):
@@ -250,7 +246,8 @@ def test_input_data_formats_read_channel_by_time_cells(rng, float64):
     np.testing.assert_array_equal(scores, minibatchpredict(results[0], X))
 
 
-def test_categorical_targets_and_one_hot_targets_train_alike(rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_categorical_targets_and_one_hot_targets_train_alike(rng):
     X, Y = _labelled(rng, count=16)
     nets = []
     for targets in (Y, np.eye(4)[np.unique(Y, return_inverse=True)[1]]):

@@ -8,6 +8,11 @@ A thin facade (MATLAB's positional arguments and name-value pairs) over
 :mod:`matkeras.matlab.classic`.
 """
 
+# Registered with Keras on import, so that `import matkeras` reloads what trainnet and
+# trainNetwork save (their losses, metrics and solvers):
+from matkeras import losses as _losses  # noqa: F401
+from matkeras import metrics as _metrics  # noqa: F401
+from matkeras import optimizers as _optimizers  # noqa: F401
 from matkeras.matlab._args import _parse
 
 _MINIBATCH = {
