@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.datastore
 	$(PY) -m benchmarks.tflite
+	$(PY) -m benchmarks.attention
 
 bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick

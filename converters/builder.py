@@ -1,219 +1,177 @@
-"""Saved MATLAB layers -> matkeras layers -> keras.Model; and the network summary."""
+"""Saved MATLAB layers -> matkeras layers -> keras.Model (through the one graph builder).
 
-import numpy as np
+:func:`load_matlab_network` reads any container MATLAB saves (see ``matlab_network``), rebuilds
+each layer from its saved fields with the reader registered for its class in ``readers``, and
+wires them with :func:`matkeras.network.assemble_network` from the saved connections.
+"""
 
-from matkeras import layers as L
+import logging
+import re
+import warnings
+
 from matkeras.converters.errors import MatFileError
-from matkeras.converters.matlab_network import read_network, scalar, strings, text, value
+from matkeras.converters.matlab_network import read_network, text
+from matkeras.converters.readers import (
+    READERS,
+    default_name,
+    has_learnable_values,
+    remember_saved_state,
+)
 
-_RECURRENT = {
-    "nnet.cnn.layer.LSTMLayer": L.LSTM,
-    "nnet.cnn.layer.BiLSTMLayer": L.BiLSTM,
-    "nnet.cnn.layer.GRULayer": L.GRU,
-    "nnet.cnn.layer.LSTMProjectedLayer": L.LSTMProjected,
-    "nnet.cnn.layer.GRUProjectedLayer": L.GRUProjected,
-}
+log = logging.getLogger("matkeras.converters")
 
-
-def _l2_factor(fields, name, default):
-    factor = value(fields, f"{name}.L2Factor")
-    if factor is None:
-        return default
-    factor = factor.ravel()
-    return float(factor[0]) if factor.size == 1 else factor.tolist()
+#: What TensorFlow accepts in a layer name (its name scopes); other characters become "_".
+_KERAS_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-def _state(fields, name):
-    """A recurrent layer's current state (what predict starts from), else its initial one."""
-    state = value(fields, name)
-    return state if state is not None else value(fields, f"Initial{name}")
+def keras_names(matlab_names):
+    """``{MATLAB name: Keras name}``: the same name where TensorFlow accepts it (letters,
+    digits, ``_ . -``, not starting with ``_`` or ``-``), else with the other characters
+    replaced by ``_`` (``x[k]`` -> ``x_k_``), made unique."""
+    taken, mapping = set(), {}
+    for name in matlab_names:
+        candidate = _KERAS_NAME.sub("_", name) or "layer"
+        if candidate[0] in "_-":
+            candidate = "L" + candidate
+        base, count = candidate, 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{base}_{count}"
+        taken.add(candidate)
+        mapping[name] = candidate
+    return mapping
 
 
-def _recurrent(record):
-    f = record.fields
-    cls = _RECURRENT[record.matlab_class]
-    options = {
-        "units": int(scalar(f, "NumHiddenUnits")),
-        "output_mode": "sequence" if bool(scalar(f, "ReturnSequence", 1.0)) else "last",
-        "state_activation": text(f, "StateActivationFunction", "tanh"),
-        "gate_activation": text(f, "GateActivationFunction", "sigmoid"),
-        "has_state_inputs": bool(scalar(f, "HasStateInputs", 0.0)),
-        "has_state_outputs": bool(scalar(f, "HasStateOutputs", 0.0)),
-        "input_weights_l2_factor": _l2_factor(f, "InputWeights", 1.0),
-        "recurrent_weights_l2_factor": _l2_factor(f, "RecurrentWeights", 1.0),
-        "bias_l2_factor": _l2_factor(f, "Bias", 0.0),
-        "name": record.name,
-    }
-    if "ResetGateMode" in f:
-        options["reset_gate_mode"] = text(f, "ResetGateMode")
-    if cls in (L.LSTMProjected, L.GRUProjected):
-        options["output_projector_size"] = np.shape(value(f, "OutputProjector"))[1]
-        options["input_projector_size"] = np.shape(value(f, "InputProjector"))[1]
-    layer = cls(**options)
-    weights = {"input_weights": value(f, "InputWeights"),
-               "recurrent_weights": value(f, "RecurrentWeights"), "bias": value(f, "Bias")}
-    if cls in (L.LSTMProjected, L.GRUProjected):
-        weights.update(input_projector=value(f, "InputProjector"),
-                       output_projector=value(f, "OutputProjector"))
-    if not options["has_state_inputs"]:
-        for argument, prop in layer._STATES:
-            weights[argument] = _state(f, prop)
-    layer.set_matlab_weights(**{k: v for k, v in weights.items() if v is not None})
-    return layer
-
-
-def _sequence_input(record):
-    f = record.fields
-    size = [int(s) for s in np.ravel(value(f, "InputSize"))]
-    options = {"name": record.name, "min_length": int(scalar(f, "MinLength", 1.0))}
-    kind = text(f, "Normalization.Type", text(f, "Normalization", "none")) or "none"
-    if kind != "none":
-        options["normalization"] = kind
-        for key, names in (("mean", ("Mean",)), ("standard_deviation", ("Std",
-                                                                         "StandardDeviation")),
-                           ("min", ("Min",)), ("max", ("Max",))):
-            for name in names:
-                for source in (f"Normalization.{name}", name):
-                    if value(f, source) is not None:
-                        options[key] = value(f, source)
-    return L.SequenceInput(size[0] if len(size) == 1 else tuple(size), **options)
-
-
-def _fully_connected(record):
-    f = record.fields
-    return L.FullyConnected(int(scalar(f, "OutputSize")), weights=value(f, "Weights"),
-                            bias=value(f, "Bias"),
-                            weights_l2_factor=_l2_factor(f, "Weights", 1.0),
-                            bias_l2_factor=_l2_factor(f, "Bias", 0.0), name=record.name)
-
-
-def _batch_norm(record):
-    f = record.fields
-    layer = L.BatchNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)), name=record.name)
-    layer.set_matlab_weights(**{key: value(f, prop) for key, prop in (
-        ("offset", "Offset"), ("scale", "Scale"), ("trained_mean", "TrainedMean"),
-        ("trained_variance", "TrainedVariance")) if value(f, prop) is not None})
-    return layer
-
-
-def _classification(record):
-    f = record.fields
-    weights = value(f, "ClassWeights")
-    return L.Classification(class_weights=weights, classes=strings(f, "Categories"),
-                            name=record.name)
-
-
-def _regression(record):
-    names = strings(record.fields, "ResponseNames")
-    return L.Regression(response_names=names or None, name=record.name)
-
-
-_BUILDERS = {
-    **dict.fromkeys(_RECURRENT, _recurrent),
-    "nnet.cnn.layer.SequenceInputLayer": _sequence_input,
-    "nnet.cnn.layer.FullyConnectedLayer": _fully_connected,
-    "nnet.cnn.layer.BatchNormalizationLayer": _batch_norm,
-    "nnet.cnn.layer.DropoutLayer": lambda r: L.Dropout(float(scalar(r.fields, "Probability")),
-                                                       name=r.name),
-    "nnet.cnn.layer.SoftmaxLayer": lambda r: L.Softmax(name=r.name),
-    "nnet.cnn.layer.ClassificationOutputLayer": _classification,
-    "nnet.cnn.layer.RegressionOutputLayer": _regression,
-}
+def _unsupported(record):
+    if record.matlab_class == "nnet.cnn.layer.FunctionLayer":
+        function = next((str(v.ravel()[0]) for k, v in record.fields.items()
+                         if k.endswith("function_handle.function") and v.size), "")
+        function = function.split("@", 1)[-1] if "@" in function else function
+        shown = text(record.fields, "Description") or ("@" + function if function else "?")
+        return (f"layer {record.position} '{record.name}' (nnet.cnn.layer.FunctionLayer, "
+                f"function {shown}): a functionLayer runs MATLAB code matkeras cannot "
+                "translate; rebuild that step as a Keras layer")
+    if not record.matlab_class.startswith("nnet.cnn.layer."):
+        return (f"layer {record.position} '{record.name}' ({record.matlab_class}): a custom "
+                "layer class; its MATLAB code is not in the file")
+    fields = sorted(k for k in record.fields if "." not in k)
+    how = " (class inferred from its fields)" if record.class_source == "fields" else ""
+    return (f"layer {record.position} '{record.name}' ({record.matlab_class}{how}, saved "
+            f"fields {fields})")
 
 
 def build_layers(path, records):
     """matkeras layers for the saved records; one error lists every unsupported layer."""
-    unsupported = [r for r in records if r.matlab_class not in _BUILDERS]
+    unsupported = [r for r in records if r.matlab_class not in READERS]
     if unsupported:
-        listing = "; ".join(f"layer {r.position} '{r.name}' ({r.matlab_class}, saved fields "
-                            f"{sorted(r.fields)})" for r in unsupported)
-        raise MatFileError(f"'{path}' has layers matkeras cannot convert: {listing}. Export the "
-                           "network with converters/matlab/matkeras_export.m and rebuild it "
-                           "with matkeras layers, or open an issue for the layer kind.")
+        listing = "; ".join(_unsupported(r) for r in unsupported)
+        raise MatFileError(f"'{path}' has layers matkeras cannot convert: {listing}. Nothing "
+                           "was loaded. Export the rest with converters/matlab/matkeras_export.m "
+                           "and rebuild it with matkeras layers, or open an issue for the layer "
+                           "kind.")
     layers = []
     for record in records:
         try:
-            layers.append(_BUILDERS[record.matlab_class](record))
+            layers.append(READERS[record.matlab_class](record))
         except (ValueError, TypeError, KeyError, IndexError) as error:
             raise MatFileError(f"'{path}': layer {record.position} '{record.name}' "
                                f"({record.matlab_class}) could not be rebuilt: {error}") from None
     return layers
 
 
+def _name_layers(records):
+    """Gives unnamed layers (a layer array never assembled) MATLAB's default names: the
+    layer kind's name, suffixed _1, _2, ... where several layers share it."""
+    unnamed = [r for r in records if not r.name]
+    kinds = [default_name(r.matlab_class) for r in unnamed]
+    taken = {r.name for r in records if r.name}
+    for record, kind in zip(unnamed, kinds, strict=True):
+        if kinds.count(kind) == 1 and kind not in taken:
+            record.name = kind
+        else:
+            count = 1
+            while f"{kind}_{count}" in taken:
+                count += 1
+            record.name = f"{kind}_{count}"
+        taken.add(record.name)
+
+
+def _rename(end, mapping):
+    name, slash, port = end.partition("/")
+    return mapping.get(name, name) + slash + port
+
+
 def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
-    """Reads a network MATLAB saved (``save net.mat net``) and rebuilds it as a keras.Model.
+    """Reads a network MATLAB saved and rebuilds it as a ``keras.Model``.
+
+    Reads ``SeriesNetwork``, ``DAGNetwork``, ``dlnetwork``, ``LayerGraph`` and layer arrays,
+    at top level or nested in structs and objects (see :func:`read_network` for how the network
+    is found when the file holds several).
+
+    Semantics:
+        - The model returns what MATLAB's ``predict(net, X)`` returns: a SeriesNetwork or
+          DAGNetwork ends in its output layer (softmax scores for classification), and is
+          compiled with that layer's MATLAB loss; a dlnetwork has no output layer and is not
+          compiled. Several outputs come in MATLAB's ``OutputNames`` order, several inputs as a
+          list in the order of the input layers.
+        - Recurrent layers of a dlnetwork start from ``InitialHiddenState``/
+          ``InitialCellState``; the saved ``HiddenState``/``CellState`` (the state after
+          MATLAB's last stateful call), where it differs, is the remembered state that
+          :func:`matkeras.inference.predict_and_update_state` continues from and
+          ``reset_state`` clears. A SeriesNetwork/DAGNetwork's ``HiddenState`` is the state
+          its predict starts from (MATLAB's semantics for those objects).
+        - A layer array or layer graph saved before training (no learnables) is built with
+          MATLAB's initializers, with a warning.
+        - Keras layer names are MATLAB's names where TensorFlow accepts them; others (``x[k]``)
+          have the other characters replaced by ``_`` (a warning lists them).
 
     Args:
         path: the MAT-file (v5/v7 or v7.3).
-        variable: the network's variable name; found automatically when the file has one.
+        variable: the network's variable name or dotted path
+            (``"NSSTrainingOutput.NSSModel.StateTransitionFcn_.Network"``); found automatically
+            when the file has one candidate of the highest rank.
         compile: compile with the output layer's MATLAB loss (see ``assemble_network``).
 
     Returns:
-        A ``keras.Model`` of matkeras layers with every learnable, state and input
-        normalization statistic. Raises :class:`MatFileError` on files it cannot read, listing
-        what it found.
+        A ``keras.Model`` of matkeras layers. Raises :class:`MatFileError` on files it cannot
+        read, listing every layer it cannot convert; nothing partial is returned.
     """
-    from matkeras.network import assemble_network
+    from matkeras.network import LayerGraph, assemble_network
 
-    network_class, records = read_network(path, variable)
-    layers = build_layers(path, records)
+    saved = read_network(path, variable)
+    others = [c for c in saved.candidates if not c.startswith(f"{saved.variable} (")]
+    log.info("Loading %s '%s' from '%s'%s.", saved.network_class, saved.variable, path,
+             f" (the file also holds {', '.join(others)})" if others else "")
+    if saved.class_problem:
+        log.warning("Layer classes inferred from their saved fields: %s.", saved.class_problem)
+    _name_layers(saved.layers)
+    mapping = keras_names([record.name for record in saved.layers])
+    renamed = {m: k for m, k in mapping.items() if m != k}
+    if renamed:
+        warnings.warn(f"'{path}': layer names TensorFlow does not accept were changed for "
+                      f"Keras: {renamed}.", stacklevel=2)
+    for record in saved.layers:
+        record.matlab_name, record.name = record.name, mapping[record.name]
+        record.network_class = saved.network_class
+    layers = build_layers(path, saved.layers)
+    if saved.connections is None:
+        graph = LayerGraph(layers)
+    else:
+        graph = LayerGraph(layers, [(_rename(s, mapping), _rename(d, mapping))
+                                    for s, d in saved.connections])
+    outputs = [_rename(name, mapping) for name in saved.output_names] or None
     try:
-        return assemble_network(layers, compile=compile)
+        model = assemble_network(graph, compile=compile, output_names=outputs)
     except ValueError as error:
-        raise MatFileError(f"'{path}': the {network_class}'s layers do not form a network "
-                           f"matkeras can assemble: {error}") from None
-
-
-def inspect_mat(path, variable=None):
-    """The layers of a saved network, like MATLAB's network summary.
-
-    Returns a :class:`NetworkSummary`: a list of dicts (``position``, ``name``, ``class``,
-    ``options``, ``learnables`` {MATLAB name: shape}) whose ``str()`` is a table.
-    """
-    network_class, records = read_network(path, variable)
-    rows = []
-    for record in records:
-        learnables, options = {}, {}
-        for name, entry in record.fields.items():
-            if name.endswith(".L2Factor") or name in ("Version", "Name"):
-                continue
-            if f"{name}.L2Factor" in record.fields or name in ("HiddenState", "CellState"):
-                learnables[name] = tuple(entry.shape)
-            else:
-                options[name] = _describe(entry)
-        rows.append({"position": record.position, "name": record.name,
-                     "class": record.matlab_class, "options": options,
-                     "learnables": learnables})
-    return NetworkSummary(network_class, rows)
-
-
-def _describe(entry):
-    array = np.asarray(entry)
-    if array.dtype.kind in "US":
-        return " ".join(str(v) for v in np.ravel(array)[:8]) if array.size else ""
-    if array.dtype.kind in "biuf" and array.size <= 4:
-        flat = [int(v) if float(v).is_integer() else float(v) for v in np.ravel(array)]
-        return flat[0] if len(flat) == 1 else flat
-    if array.dtype.kind in "biuf":
-        return f"<{'x'.join(map(str, array.shape))} {array.dtype}>"
-    return f"<{type(entry).__name__}>"
-
-
-class NetworkSummary(list):
-    """What :func:`inspect_mat` returns: rows of layer facts, printable as a table."""
-
-    def __init__(self, network_class, rows):
-        super().__init__(rows)
-        self.network_class = network_class
-
-    def __str__(self):
-        lines = [f"{self.network_class} with {len(self)} layers"]
-        for row in self:
-            short = row["class"].rsplit(".", 1)[-1]
-            learn = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in row["learnables"].items())
-            keep = {k: v for k, v in row["options"].items()
-                    if not (isinstance(v, str) and v.startswith("<"))}
-            opts = ", ".join(f"{k}={v}" for k, v in list(keep.items())[:6])
-            lines.append(f"{row['position']:>3}  {row['name']:<20} {short:<28} {opts}"
-                         + (f"\n{'':>26}learnables: {learn}" if learn else ""))
-        return "\n".join(lines)
+        raise MatFileError(f"'{path}': the {saved.network_class} '{saved.variable}' does not "
+                           f"form a network matkeras can assemble: {error}") from None
+    for layer, record in zip(layers, saved.layers, strict=True):
+        layer.matlab_name = record.matlab_name
+        remember_saved_state(layer, record)
+    untrained = [record.matlab_name for record, layer in zip(saved.layers, layers, strict=True)
+                 if layer.trainable_weights and not has_learnable_values(record)]
+    if untrained:
+        warnings.warn(f"'{path}': {saved.network_class} '{saved.variable}' holds no trained "
+                      f"values for the learnables of {untrained}; they were initialized with "
+                      "MATLAB's initializers, as dlnetwork/trainnet would.", stacklevel=2)
+    return model

@@ -1,21 +1,24 @@
-"""Networks saved by MATLAB (``save net.mat net``) read with mat-io and rebuilt from matkeras.
+"""Networks saved by MATLAB (``save net.mat net``), read with mat-io into a neutral form.
 
-Covered: ``SeriesNetwork`` objects. Not covered: ``DAGNetwork`` and ``dlnetwork`` objects (no
-saved example was available to learn how their connections are stored, and reading their layers
-in array order could silently miswire a branching network, so they are refused with a clear
-error); layer kinds outside the table in :func:`infer_class`. For those, MATLAB's
-``converters/matlab/matkeras_export.m`` writes the plain weight layout that
-:func:`matkeras.converters.load_weights_mat` reads.
+Every container MATLAB writes is read into ONE form, :class:`SavedNetwork`: layer records (name,
+true class, saved fields) plus connections. Containers: ``SeriesNetwork``, ``DAGNetwork``,
+``dlnetwork`` (what ``trainnet`` returns), ``nnet.cnn.LayerGraph`` and a bare layer array, at top
+level or nested in structs and objects' properties (Experiment Manager's ``output.mat``, a whole
+workspace, a dlnetwork inside a system-identification model). :mod:`matkeras.converters.builder`
+turns that form into a ``keras.Model``. This module needs no TensorFlow.
 
 The file is decoded in a separate process (``_mat_child.py``): mat-io's compiled decoder can
 crash the process on a corrupted file, and a corrupted file must end in a :class:`MatFileError`,
 not take the caller down. The child hands back plain arrays and strings (an ``.npz`` read with
 ``allow_pickle=False``): each layer's saved fields, with learnables and states reduced to their
-``Value`` (and ``<name>.L2Factor``) and nested structs as ``<struct>.<field>``.
+``Value`` (and ``<name>.L2Factor``, ``<name>.LearnRateFactor``) and nested structs and objects as
+``<struct>.<field>``.
 
-mat-io reports each element of the network's heterogeneous ``Layers`` array with the array's
-base class, ``nnet.cnn.layer.Layer``; the real class is inferred from the saved fields (see
-:func:`infer_class`).
+Class of each layer: mat-io reports each element of a network's heterogeneous ``Layers`` array
+with the array's base class, ``nnet.cnn.layer.Layer``. The true class is read from the file's
+subsystem data (see ``_mat_child.ClassRecorder``; mat-io 1.0.x internals). If that fails, the
+class is inferred from the saved fields (:func:`infer_class`), and :class:`SavedLayer` says which
+was used (``class_source``).
 """
 
 import os
@@ -35,12 +38,41 @@ DECODE_TIMEOUT = 300
 
 @dataclass
 class SavedLayer:
-    """One layer as MATLAB saved it: 1-based position, name, inferred class, saved fields."""
+    """One layer as MATLAB saved it: 1-based position, name, class, saved fields, and where the
+    class came from (``"subsystem"``: the file's record; ``"fields"``: inferred)."""
 
     position: int
     name: str
     matlab_class: str
     fields: dict = field(repr=False)
+    class_source: str = "subsystem"
+    #: The name in the file, where ``name`` had to change for Keras; the container's class.
+    matlab_name: str = ""
+    network_class: str = ""
+
+
+@dataclass
+class SavedNetwork:
+    """A saved network in neutral form.
+
+    ``network_class`` is ``SeriesNetwork``, ``DAGNetwork``, ``dlnetwork``, ``LayerGraph`` or
+    ``LayerArray``; ``variable`` the dotted path of the object in the file; ``connections`` a
+    list of ``(source, destination)`` (``None``: the layers form a chain in array order);
+    ``output_names`` MATLAB's ``OutputNames`` where the file stores them (dlnetwork);
+    ``initialized`` false for an uninitialized dlnetwork; ``candidates`` every network found in
+    the file (``"path (class)"``); ``class_problem`` why the true classes could not be read
+    from the file, when they could not.
+    """
+
+    path: str
+    network_class: str
+    variable: str
+    layers: list
+    connections: list = None
+    output_names: list = field(default_factory=list)
+    initialized: bool = True
+    candidates: list = field(default_factory=list)
+    class_problem: str = ""
 
 
 def _check_header(path):
@@ -56,8 +88,23 @@ def _check_header(path):
                            "'MATLAB 5.0 MAT-file' or 'MATLAB 7.3 MAT-file').")
 
 
+#: How to install the decoder, in every message about it.
+MATIO_INSTALL = "pip install 'mat-io>=1.0.2,<1.1'"
+
+
 def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
-    """Returns ``(network class, [SavedLayer])`` of the network variable in a MAT-file."""
+    """The network in a MAT-file as a :class:`SavedNetwork`.
+
+    Args:
+        path: the MAT-file.
+        variable: the network's variable, or a dotted path to it inside structs and objects
+            (``"NSSTrainingOutput.NSSModel.StateTransitionFcn_.Network"``; ``s(2).net`` for an
+            element of a struct array). With None, candidates are taken in this order: trained
+            networks (SeriesNetwork, DAGNetwork, dlnetwork) at top level; trained networks
+            nested deeper; layer graphs and layer arrays. The first group that is not empty must
+            have exactly one member; otherwise the error lists every candidate with its path.
+        timeout: seconds the decoder may take.
+    """
     path = os.fspath(path)
     _check_header(path)
     with tempfile.TemporaryDirectory(prefix="matkeras-") as folder:
@@ -70,6 +117,11 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
                                "corrupted or far too large.") from None
         if result.returncode == 2:
             raise MatFileError(result.stderr.strip())
+        if result.returncode == 3:
+            raise MatFileError(
+                f"Reading networks MATLAB saved needs the package mat-io (import name 'matio'), "
+                f"which could not be imported ({_last_line(result.stderr)}). Install it with: "
+                f"{MATIO_INSTALL}")
         if result.returncode != 0:
             how = (f"crashed (signal {-result.returncode})" if result.returncode < 0 else
                    f"failed: {_last_line(result.stderr)}")
@@ -77,14 +129,30 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
                                f"(mat-io) {how}. Is it truncated or corrupted?")
         with np.load(target, allow_pickle=False) as saved:
             arrays = {key: saved[key] for key in saved.files}
+    return saved_network(path, arrays)
+
+
+def saved_network(path, arrays):
+    """The :class:`SavedNetwork` in the child process's arrays (see ``_mat_child.py``)."""
+    problem = str(arrays["class_problem"][0])
     records = []
     for index in range(int(arrays["layer_count"][0])):
         prefix = f"L{index:04d}|"
         fields = {key[len(prefix):]: value for key, value in arrays.items()
-                  if key.startswith(prefix) and key != prefix + "__fields__"}
-        records.append(SavedLayer(index + 1, text(fields, "Name", f"layer{index + 1}"),
-                                  infer_class(fields), fields))
-    return str(arrays["network_class"][0]), records
+                  if key.startswith(prefix) and key != prefix + "__class__"}
+        recorded = str(arrays[prefix + "__class__"][0])
+        source = "subsystem" if recorded and not problem else "fields"
+        records.append(SavedLayer(index + 1, text(fields, "Name", ""),
+                                  recorded if source == "subsystem" else infer_class(fields),
+                                  fields, source))
+    connections = arrays.get("connections")
+    return SavedNetwork(
+        path=path, network_class=str(arrays["network_class"][0]),
+        variable=str(arrays["variable"][0]), layers=records,
+        connections=None if connections is None else [tuple(c) for c in connections.tolist()],
+        output_names=[str(n) for n in arrays["output_names"]],
+        initialized=bool(arrays["initialized"][0]),
+        candidates=[str(c) for c in arrays["candidates"] if str(c)], class_problem=problem)
 
 
 def _last_line(text):
@@ -123,7 +191,10 @@ def strings(fields, name):
 def infer_class(fields):
     """The MATLAB class of a saved layer, from its fields (mat-io only reports the base
     class). Returns the class name or ``"unknown"``."""
-    names = {key.split(".")[0] for key in fields}
+    names = {key.split(".")[0].split("(")[0] for key in fields}
+    for required, name in _BY_FIELDS:
+        if required <= names:
+            return name
     if "NumHiddenUnits" in names:
         units = scalar(fields, "NumHiddenUnits")
         rows = np.shape(value(fields, "InputWeights", np.zeros((0, 0))))[0]
@@ -136,7 +207,7 @@ def infer_class(fields):
             return "nnet.cnn.layer.BiLSTMLayer"
         return "nnet.cnn.layer.LSTMLayer"
     if "Normalization" in names and ("MinLength" in names or "NormalizationDimension" in names):
-        return "nnet.cnn.layer.SequenceInputLayer"
+        return "nnet.cnn.layer.SequenceInputLayer"  # a featureInputLayer saves the same fields
     if {"OutputSize", "Weights"} <= names:
         return "nnet.cnn.layer.FullyConnectedLayer"
     if {"TrainedMean", "TrainedVariance"} <= names:
@@ -153,4 +224,31 @@ def infer_class(fields):
         return "nnet.cnn.layer.ConvolutionLayer"
     if "PoolSize" in names:
         return "nnet.cnn.layer.PoolingLayer"
-    return "unknown"
+    return _infer_newer_class(names, fields)
+
+
+#: Layers whose saved fields name them: (fields all present, class).
+_BY_FIELDS = (
+    ({"NumKeyChannels", "QueryWeights"}, "nnet.cnn.layer.SelfAttentionLayer"),
+    ({"MaxPosition", "Weights"}, "nnet.cnn.layer.PositionEmbeddingLayer"),
+    ({"Dim", "NumInputs"}, "nnet.cnn.layer.ConcatenationLayer"),
+    ({"PoolOverTime"}, "nnet.cnn.layer.GlobalAveragePooling1DLayer"),
+    ({"PredictFcn"}, "nnet.cnn.layer.FunctionLayer"),
+)
+#: Layers that save only their name: the class from the ``Type`` MATLAB shows (newer layers
+#: save it), else unknown.
+_BY_TYPE = {"Tanh": "nnet.cnn.layer.TanhLayer", "Sigmoid": "nnet.cnn.layer.SigmoidLayer",
+            "ReLU": "nnet.cnn.layer.ReLULayer", "Function": "nnet.cnn.layer.FunctionLayer",
+            "GELU": "nnet.cnn.layer.GELULayer", "Swish": "nnet.cnn.layer.SwishLayer"}
+
+
+def _infer_newer_class(names, fields):
+    if "Index" in names and "HasPaddingMaskInput" in names:
+        return "nnet.cnn.layer.Indexing1DLayer"
+    if names >= {"NumInputs"} and len(names - {"Name", "Version", "NumInputs"}) == 0:
+        return "nnet.cnn.layer.AdditionLayer"
+    if "Normalization" in names and "InputSize" in names:
+        size = value(fields, "InputSize")
+        return ("nnet.cnn.layer.FeatureInputLayer" if size is not None and size.size == 1
+                and "MinLength" not in names else "nnet.cnn.layer.SequenceInputLayer")
+    return _BY_TYPE.get(text(fields, "Type"), "unknown")

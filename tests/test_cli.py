@@ -21,7 +21,7 @@ def _run(*args):
 def test_inspect_prints_the_layers():
     result = _run("inspect", ROSSLER)
     assert result.returncode == 0, result.stderr
-    assert "SeriesNetwork with 4 layers" in result.stdout
+    assert "SeriesNetwork 'net' with 4 layers" in result.stdout
     assert "LSTMLayer" in result.stdout and "InputWeights 100x3" in result.stdout
 
 

@@ -1,13 +1,26 @@
 """MATLAB Deep Learning Toolbox layers as Keras 3 layers (Keras layout, MATLAB semantics)."""
 
 from matkeras.layers import activations, initializers
-from matkeras.layers.basic import Dropout, FullyConnected, ReLU, Softmax
+from matkeras.layers.attention import Attention, SelfAttention
+from matkeras.layers.basic import (
+    GELU,
+    Dropout,
+    FullyConnected,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Swish,
+    Tanh,
+)
 from matkeras.layers.bilstm import BiLSTM
 from matkeras.layers.conv import Conv1D, Conv2D
 from matkeras.layers.embedding import WordEmbedding
+from matkeras.layers.feature_input import FeatureInput
 from matkeras.layers.folding import Flatten, SequenceFolding, SequenceUnfolding
 from matkeras.layers.gru import GRU
+from matkeras.layers.indexing import Indexing1D
 from matkeras.layers.lstm import LSTM
+from matkeras.layers.merge import Addition, Concatenation, DepthConcatenation, Multiplication
 from matkeras.layers.normalization import BatchNormalization, LayerNormalization
 from matkeras.layers.outputs import (
     Classification,
@@ -21,15 +34,24 @@ from matkeras.layers.pooling import (
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
+from matkeras.layers.position import (
+    EmbeddingConcatenation,
+    PositionEmbedding,
+    SinusoidalPositionEncoding,
+)
 from matkeras.layers.projected import GRUProjected, LSTMProjected
 from matkeras.layers.regularizers import MatlabL2, set_l2_regularization
 from matkeras.layers.sequence_input import SequenceInput
 
 __all__ = [
-    "GRU", "LSTM", "AveragePooling1D", "BatchNormalization", "BiLSTM", "Classification",
-    "Conv1D", "Conv2D", "Dropout", "Flatten", "FullyConnected", "GRUProjected",
-    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "LSTMProjected", "LayerNormalization",
-    "MatlabCrossEntropy", "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "ReLU",
-    "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Softmax",
-    "WordEmbedding", "activations", "initializers", "set_l2_regularization",
+    "GELU", "GRU", "LSTM", "Addition", "AveragePooling1D", "BatchNormalization", "BiLSTM",
+    "Classification", "Concatenation", "Conv1D", "Conv2D", "DepthConcatenation", "Dropout",
+    "FeatureInput", "Flatten", "FullyConnected", "GRUProjected", "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D", "LSTMProjected", "LayerNormalization", "MatlabCrossEntropy",
+    "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "Multiplication", "ReLU",
+    "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Sigmoid", "Softmax",
+    "Swish", "Tanh", "WordEmbedding", "activations", "initializers", "set_l2_regularization",
+    # transformer layers
+    "Attention", "EmbeddingConcatenation", "Indexing1D", "PositionEmbedding", "SelfAttention",
+    "SinusoidalPositionEncoding",
 ]

@@ -1,4 +1,5 @@
-"""MATLAB's fullyConnectedLayer, dropoutLayer, reluLayer and softmaxLayer as Keras layers."""
+"""MATLAB's fullyConnectedLayer, dropoutLayer, softmaxLayer and the elementwise activation layers
+(reluLayer, sigmoidLayer, tanhLayer, geluLayer, swishLayer) as Keras layers."""
 
 import keras
 import numpy as np
@@ -163,23 +164,120 @@ class Dropout(keras.layers.Dropout):
         return config
 
 
+class _Elementwise(keras.layers.Layer):
+    """A layer without weights whose output has its input's shape; one input, one output."""
+
+    @property
+    def matlab_output_names(self):
+        """MATLAB's ``OutputNames``: ``("out",)``."""
+        return ("out",)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 @keras.saving.register_keras_serializable(package="matkeras")
-class ReLU(keras.layers.Layer):
+class ReLU(_Elementwise):
     """MATLAB's ``reluLayer``: ``max(x, 0)`` elementwise."""
 
     def call(self, inputs):
         return ops.relu(inputs)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Sigmoid(_Elementwise):
+    """MATLAB's ``sigmoidLayer``: the logistic function elementwise.
+
+    ``y = 1 / (1 + exp(-x))``.
+
+    Input shape: any. Output shape: the same.
+
+    Example:
+        >>> Sigmoid()(np.zeros((1, 2), "float32"))  # [[0.5, 0.5]]
+    """
+
+    def call(self, inputs):
+        return ops.sigmoid(inputs)
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class Softmax(keras.layers.Layer):
+class Tanh(_Elementwise):
+    """MATLAB's ``tanhLayer``: the hyperbolic tangent elementwise, ``y = tanh(x)``.
+
+    Input shape: any. Output shape: the same.
+    """
+
+    def call(self, inputs):
+        return ops.tanh(inputs)
+
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+_SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
+_SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class GELU(_Elementwise):
+    """MATLAB's ``geluLayer``: the Gaussian error linear unit elementwise.
+
+    MATLAB's documented formulas (``Approximation``)::
+
+        "none": y = x/2 (1 + erf(x / sqrt(2)))
+        "tanh": y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+
+    (the tanh form replaces ``erf(x/sqrt(2))``; MATLAB recommends it only to reproduce models
+    trained with it, such as BERT and GPT-2). In float64 the formulas are written out rather
+    than taken from ``keras.ops.gelu``: TensorFlow's ``tf.nn.gelu`` rounds its constants to
+    float32, which measured 5e-9 off in float64. In float32 the erf form is ``tf.nn.gelu``'s
+    graph, which TFLite's converter turns into its GELU op (an ``Erf`` written out is not a
+    TFLite builtin); the tanh form is written out (TFLite ADD, MUL, TANH).
+
+    Args:
+        approximation: ``Approximation`` (``"none"``) or ``"tanh"``.
+        **kwargs: Keras layer arguments.
+
+    Input shape: any. Output shape: the same.
+
+    Example:
+        >>> GELU(approximation="tanh")(np.ones((1, 2), "float32"))
+    """
+
+    def __init__(self, approximation="none", **kwargs):
+        approximation = _options.choose(
+            approximation, GELU_APPROXIMATIONS, argument="approximation",
+            matlab_property="Approximation",
+            where=_options.layer_label("GELU", kwargs.get("name")))
+        super().__init__(**kwargs)
+        self.approximation = approximation
+
+    def call(self, inputs):
+        x = inputs
+        if self.approximation == "tanh":
+            # x (1/2 + tanh/2): no "0.5 * x" node that graph optimizers would share with an
+            # exact GELU of the same input and so keep TFLite from fusing that one.
+            return x * (0.5 + 0.5 * ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+        if keras.backend.standardize_dtype(x.dtype) == "float64":
+            return 0.5 * x * (1.0 + ops.erf(x * _SQRT_HALF))
+        return ops.gelu(x, approximate=False)  # TF's graph: TFLite's converter fuses it (GELU)
+
+    def get_config(self):
+        return {**super().get_config(), "approximation": self.approximation}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Swish(_Elementwise):
+    """MATLAB's ``swishLayer``: ``y = x / (1 + exp(-x))`` (x times its sigmoid) elementwise.
+
+    Input shape: any. Output shape: the same.
+    """
+
+    def call(self, inputs):
+        return ops.silu(inputs)
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class Softmax(_Elementwise):
     """MATLAB's ``softmaxLayer``: softmax over the channel axis, at every time step."""
 
     def call(self, inputs):
         return ops.softmax(inputs, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape

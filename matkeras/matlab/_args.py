@@ -52,7 +52,7 @@ def _parse(function, args, kwargs, positional, options, unsupported=()):
         if canonical in unsupported:
             if value != 1:
                 raise ValueError(f"{function}: '{canonical}' other than 1 is a MATLAB option "
-                                 "matkeras does not implement; received {value!r}.")
+                                 f"matkeras does not implement; received {value!r}.")
             continue
         if canonical == "Name":
             if value:

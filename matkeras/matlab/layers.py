@@ -12,17 +12,25 @@ from matkeras.matlab._args import (
 )
 from matkeras.network import LayerGraph, assemble_network
 
+_NORMALIZATION = {"Normalization": "normalization",
+                  "NormalizationDimension": "normalization_dimension", "Mean": "mean",
+                  "StandardDeviation": "standard_deviation", "Min": "min", "Max": "max",
+                  "SplitComplexInputs": "split_complex_inputs"}
+
 
 def sequenceInputLayer(inputSize, *args, **kwargs):
     """``sequenceInputLayer(inputSize, Name=Value)`` -> :class:`matkeras.layers.SequenceInput`.
     """
-    options = {"Normalization": "normalization",
-               "NormalizationDimension": "normalization_dimension", "Mean": "mean",
-               "StandardDeviation": "standard_deviation", "Min": "min", "Max": "max",
-               "MinLength": "min_length"}
-    values = _parse("sequenceInputLayer", args, kwargs, (), options,
-                    unsupported=("SplitComplexInputs",))
+    values = _parse("sequenceInputLayer", args, kwargs, (),
+                    {**_NORMALIZATION, "MinLength": "min_length"})
     return L.SequenceInput(inputSize, **values)
+
+
+def featureInputLayer(numFeatures, *args, **kwargs):
+    """``featureInputLayer(numFeatures, Name=Value)`` -> :class:`matkeras.layers.FeatureInput`.
+    """
+    values = _parse("featureInputLayer", args, kwargs, (), _NORMALIZATION)
+    return L.FeatureInput(numFeatures, **values)
 
 
 def _recurrent(function, cls, positional, args, kwargs, extra):
@@ -138,6 +146,50 @@ def reluLayer(*args, **kwargs):
     return _simple("reluLayer", L.ReLU, args, kwargs)
 
 
+def sigmoidLayer(*args, **kwargs):
+    """``sigmoidLayer`` -> :class:`matkeras.layers.Sigmoid`."""
+    return _simple("sigmoidLayer", L.Sigmoid, args, kwargs)
+
+
+def tanhLayer(*args, **kwargs):
+    """``tanhLayer`` -> :class:`matkeras.layers.Tanh`."""
+    return _simple("tanhLayer", L.Tanh, args, kwargs)
+
+
+def geluLayer(*args, **kwargs):
+    """``geluLayer(Approximation="none"|"tanh")`` -> :class:`matkeras.layers.GELU`."""
+    return _simple("geluLayer", L.GELU, args, kwargs, (), {"Approximation": "approximation"})
+
+
+def swishLayer(*args, **kwargs):
+    """``swishLayer`` -> :class:`matkeras.layers.Swish`."""
+    return _simple("swishLayer", L.Swish, args, kwargs)
+
+
+def additionLayer(numInputs, *args, **kwargs):
+    """``additionLayer(numInputs)`` -> :class:`matkeras.layers.Addition`."""
+    return _simple("additionLayer", L.Addition, (numInputs, *args), kwargs, ("num_inputs",))
+
+
+def multiplicationLayer(numInputs, *args, **kwargs):
+    """``multiplicationLayer(numInputs)`` -> :class:`matkeras.layers.Multiplication`."""
+    return _simple("multiplicationLayer", L.Multiplication, (numInputs, *args), kwargs,
+                   ("num_inputs",))
+
+
+def concatenationLayer(dim, numInputs, *args, **kwargs):
+    """``concatenationLayer(dim, numInputs)`` -> :class:`matkeras.layers.Concatenation`
+    (``Dim`` in MATLAB's data-format numbering: see :mod:`matkeras.layers.merge`)."""
+    return _simple("concatenationLayer", L.Concatenation, (dim, numInputs, *args), kwargs,
+                   ("dim", "num_inputs"))
+
+
+def depthConcatenationLayer(numInputs, *args, **kwargs):
+    """``depthConcatenationLayer(numInputs)`` -> :class:`matkeras.layers.DepthConcatenation`."""
+    return _simple("depthConcatenationLayer", L.DepthConcatenation, (numInputs, *args), kwargs,
+                   ("num_inputs",))
+
+
 def softmaxLayer(*args, **kwargs):
     """``softmaxLayer`` -> :class:`matkeras.layers.Softmax`."""
     return _simple("softmaxLayer", L.Softmax, args, kwargs)
@@ -203,13 +255,37 @@ def regressionLayer(*args, **kwargs):
 
 
 def layerGraph(layers=()):
-    """``layerGraph(layers)``: a :class:`matkeras.network.LayerGraph` of a layer array."""
+    """``lgraph = layerGraph(layers)``: a :class:`matkeras.network.LayerGraph` of a layer array
+    (connected in order) or of another graph."""
+    if isinstance(layers, LayerGraph):
+        return LayerGraph(layers.layers, layers.connections)
     return LayerGraph(layers)
 
 
+def addLayers(lgraph, layers):
+    """``lgraph = addLayers(lgraph, layers)``: adds a layer array, connected in order."""
+    return lgraph.add_layers(layers)
+
+
 def connectLayers(lgraph, source, destination):
-    """``connectLayers(lgraph, 'fold/miniBatchSize', 'unfold/miniBatchSize')``."""
+    """``lgraph = connectLayers(lgraph, 'fold/miniBatchSize', 'unfold/miniBatchSize')``."""
     return lgraph.connect(source, destination)
+
+
+def disconnectLayers(lgraph, source, destination):
+    """``lgraph = disconnectLayers(lgraph, source, destination)``."""
+    return lgraph.disconnect(source, destination)
+
+
+def removeLayers(lgraph, layerNames):
+    """``lgraph = removeLayers(lgraph, layerNames)``: the layers and their connections."""
+    return lgraph.remove_layers(layerNames)
+
+
+def replaceLayer(lgraph, layerName, larray):
+    """``lgraph = replaceLayer(lgraph, layerName, larray)``: `larray` takes the old layer's
+    connections (its inputs feed the first new layer, its outputs come from the last)."""
+    return lgraph.replace_layer(layerName, larray)
 
 
 def assembleNetwork(layers):

@@ -186,7 +186,7 @@ class TestBadInput:
                 outcomes["crashed decoder"] += "crashed" in str(result)
                 continue
             try:
-                model = assemble_network(build_layers(path, result[1]), compile=False)
+                model = assemble_network(build_layers(path, result.layers), compile=False)
             except MatFileError:
                 outcomes["rejected"] += 1
             else:

@@ -4,6 +4,8 @@ Data are MATLAB-shaped where that is the point (column-major flatten, C x N x T 
 written from the MATLAB documentation's formulas with plain loops.
 """
 
+import math
+
 import numpy as np
 
 
@@ -96,3 +98,69 @@ def layer_norm(x, offset, scale, epsilon=1e-5):
     mu = x.mean(axis=-1, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
     return scale * (x - mu) / np.sqrt(var + epsilon) + offset
+
+
+# Activation layers (MATLAB's documented formulas, elementwise).
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def swish(x):
+    """swishLayer: x * sigmoid(x)."""
+    return x / (1.0 + np.exp(-x))
+
+
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def gelu(x, approximation="none"):
+    """geluLayer: x/2 (1 + erf(x/sqrt 2)); 'tanh' replaces erf(x/sqrt 2) by
+    tanh(sqrt(2/pi) (x + 0.044715 x^3))."""
+    if approximation == "tanh":
+        inner = np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3))
+    else:
+        inner = _ERF(x / np.sqrt(2.0))
+    return x / 2.0 * (1.0 + inner)
+
+
+# Multi-input layers, on arrays in MATLAB's data-format layout (e.g. C x B x T for "CBT").
+def keras_to_matlab_format(x, data_format):
+    """A Keras-layout array (batch, [time], spatial..., channel) in MATLAB's format order
+    (spatial..., channel, batch, [time])."""
+    has_time = "T" in data_format
+    spatial = data_format.count("S")
+    batch, time = 0, (1 if has_time else None)
+    first_spatial = 2 if has_time else 1
+    order = [first_spatial + k for k in range(spatial)] + [x.ndim - 1, batch]
+    if has_time:
+        order.append(time)
+    return np.transpose(x, order)
+
+
+def matlab_format_to_keras(y, data_format):
+    has_time = "T" in data_format
+    spatial = data_format.count("S")
+    # MATLAB axes: S.. (0..spatial-1), C (spatial), B (spatial+1), T (spatial+2)
+    order = [spatial + 1] + ([spatial + 2] if has_time else []) + list(range(spatial)) + [spatial]
+    return np.transpose(y, order)
+
+
+def concatenate_matlab(arrays, dim):
+    """concatenationLayer: cat(dim, in1, ..., inN) on MATLAB-layout arrays (dim 1-based)."""
+    return np.concatenate(arrays, axis=dim - 1)
+
+
+def add_all(arrays):
+    """additionLayer: in1 + ... + inN with MATLAB's singleton expansion."""
+    total = arrays[0]
+    for a in arrays[1:]:
+        total = total + a
+    return total
+
+
+def multiply_all(arrays):
+    """multiplicationLayer: in1 .* ... .* inN with MATLAB's singleton expansion."""
+    product = arrays[0]
+    for a in arrays[1:]:
+        product = product * a
+    return product

@@ -1,0 +1,386 @@
+"""One reader per saved MATLAB layer class: saved fields -> a matkeras layer.
+
+A reader takes a :class:`~matkeras.converters.matlab_network.SavedLayer` (``fields`` as the
+child process flattened them: learnables reduced to their ``Value`` with ``<name>.L2Factor`` and
+``<name>.LearnRateFactor`` beside) and returns the layer with its saved values. Values absent
+from the file (an untrained layer array) are left to the layer's MATLAB initializers.
+"""
+
+import numpy as np
+
+from matkeras import layers as L
+from matkeras.converters.matlab_network import scalar, strings, text, value
+
+_P = "nnet.cnn.layer."
+
+
+def _factor(fields, name, extra, default):
+    found = value(fields, f"{name}.{extra}")
+    if found is None:
+        return default
+    found = found.ravel()
+    return float(found[0]) if found.size == 1 else found.tolist()
+
+
+def _factors(fields, pairs):
+    """``{argument: factor}`` for ``(argument prefix, MATLAB learnable, default L2)`` triples."""
+    options = {}
+    for prefix, prop, l2 in pairs:
+        options[f"{prefix}_l2_factor"] = _factor(fields, prop, "L2Factor", l2)
+        options[f"{prefix}_learn_rate_factor"] = _factor(fields, prop, "LearnRateFactor", 1.0)
+    return options
+
+
+def _flag(fields, name, default=False):
+    return bool(scalar(fields, name, float(default)))
+
+
+# -- recurrent layers ---------------------------------------------------------------------------
+
+_RECURRENT = {
+    _P + "LSTMLayer": L.LSTM, _P + "BiLSTMLayer": L.BiLSTM, _P + "GRULayer": L.GRU,
+    _P + "LSTMProjectedLayer": L.LSTMProjected, _P + "GRUProjectedLayer": L.GRUProjected,
+}
+
+
+def _starting_state(record, prop):
+    """The state a recurrent layer starts from: a dlnetwork's ``Initial<State>``; for
+    SeriesNetwork/DAGNetwork the ``<State>`` property their predict starts from."""
+    f = record.fields
+    current, initial = value(f, prop), value(f, f"Initial{prop}")
+    if record.network_class == "dlnetwork":
+        return initial if initial is not None else current
+    return current if current is not None else initial
+
+
+def _recurrent(record):
+    f = record.fields
+    cls = _RECURRENT[record.matlab_class]
+    projected = cls in (L.LSTMProjected, L.GRUProjected)
+    pairs = [("input_weights", "InputWeights", 1.0), ("recurrent_weights", "RecurrentWeights",
+                                                      1.0), ("bias", "Bias", 0.0)]
+    options = {
+        "units": int(scalar(f, "NumHiddenUnits")),
+        "output_mode": "sequence" if _flag(f, "ReturnSequence", True) else "last",
+        "state_activation": text(f, "StateActivationFunction", "tanh"),
+        "gate_activation": text(f, "GateActivationFunction", "sigmoid"),
+        "has_state_inputs": _flag(f, "HasStateInputs"),
+        "has_state_outputs": _flag(f, "HasStateOutputs"),
+        "name": record.name,
+    }
+    if projected:
+        options["output_projector_size"] = np.shape(value(f, "OutputProjector"))[1]
+        options["input_projector_size"] = np.shape(value(f, "InputProjector"))[1]
+        pairs += [("input_projector", "InputProjector", 1.0),
+                  ("output_projector", "OutputProjector", 1.0)]
+    options.update(_factors(f, pairs))
+    if "ResetGateMode" in f:
+        options["reset_gate_mode"] = text(f, "ResetGateMode")
+    layer = cls(**options)
+    weights = {"input_weights": value(f, "InputWeights"),
+               "recurrent_weights": value(f, "RecurrentWeights"), "bias": value(f, "Bias")}
+    if projected:
+        weights.update(input_projector=value(f, "InputProjector"),
+                       output_projector=value(f, "OutputProjector"))
+    if not options["has_state_inputs"]:
+        for argument, prop in layer._STATES:
+            weights[argument] = _starting_state(record, prop)
+    given = {k: v for k, v in weights.items() if v is not None}
+    if given.get("input_weights") is not None:
+        layer.set_matlab_weights(**given)
+    return layer
+
+
+def remember_saved_state(layer, record):
+    """A dlnetwork's saved ``HiddenState``/``CellState``, where it differs from the initial
+    state, becomes the state ``predict_and_update_state`` continues from."""
+    if record.network_class != "dlnetwork" or record.matlab_class not in _RECURRENT \
+            or layer.has_state_inputs:
+        return
+    current = [value(record.fields, prop) for _, prop in layer._STATES]
+    initial = [value(record.fields, f"Initial{prop}") for _, prop in layer._STATES]
+    if any(c is None for c in current) or all(
+            i is not None and np.array_equal(np.ravel(c), np.ravel(i))
+            for c, i in zip(current, initial, strict=True)):
+        return
+    width = layer._DIRECTIONS * layer.units
+    layer._remembered = [np.reshape(c, (width, -1)).T.astype(np.float64) for c in current]
+
+
+def has_learnable_values(record):
+    """True when the saved layer holds values for its learnables (a trained network)."""
+    learnables = {k.rsplit(".", 1)[0] for k in record.fields
+                  if k.endswith((".L2Factor", ".LearnRateFactor"))}
+    learnables |= {k for k in ("Weights", "Offset", "Scale", "TrainedMean") if k in record.fields}
+    return any(record.fields[k].size for k in learnables if k in record.fields)
+
+
+# -- inputs, dense, normalization, outputs ------------------------------------------------------
+
+def _normalization_options(f):
+    kind = text(f, "Normalization.Type", text(f, "Normalization", "none")) or "none"
+    options = {}
+    if kind != "none":
+        options["normalization"] = kind
+        for key, names in (("mean", ("Mean",)), ("standard_deviation", ("Std",
+                                                                         "StandardDeviation")),
+                           ("min", ("Min",)), ("max", ("Max",))):
+            for name in names:
+                for source in (f"Normalization.{name}", name):
+                    if value(f, source) is not None:
+                        options[key] = value(f, source)
+    dimension = text(f, "NormalizationDimension", "auto")
+    if dimension != "auto":
+        options["normalization_dimension"] = dimension
+    return options
+
+
+def _sequence_input(record):
+    f = record.fields
+    size = [int(s) for s in np.ravel(value(f, "InputSize"))]
+    options = {"name": record.name, "min_length": int(scalar(f, "MinLength", 1.0)),
+               **_normalization_options(f)}
+    return L.SequenceInput(size[0] if len(size) == 1 else tuple(size), **options)
+
+
+def _feature_input(record):
+    f = record.fields
+    return L.FeatureInput(int(scalar(f, "InputSize")), name=record.name,
+                          **_normalization_options(f))
+
+
+def _fully_connected(record):
+    f = record.fields
+    return L.FullyConnected(int(scalar(f, "OutputSize")), weights=value(f, "Weights"),
+                            bias=value(f, "Bias"), name=record.name,
+                            **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
+
+
+def _batch_norm(record):
+    f = record.fields
+    layer = L.BatchNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)), name=record.name)
+    given = {key: value(f, prop) for key, prop in (
+        ("offset", "Offset"), ("scale", "Scale"), ("trained_mean", "TrainedMean"),
+        ("trained_variance", "TrainedVariance")) if value(f, prop) is not None}
+    if given:
+        layer.set_matlab_weights(**given)
+    return layer
+
+
+def _classification(record):
+    f = record.fields
+    return L.Classification(class_weights=value(f, "ClassWeights"),
+                            classes=strings(f, "Categories"), name=record.name)
+
+
+def _regression(record):
+    names = strings(record.fields, "ResponseNames")
+    return L.Regression(response_names=names or None, name=record.name)
+
+
+def _vector(array):
+    return None if array is None else np.ravel(array)
+
+
+def _padding(f, spatial):
+    """MATLAB's saved ``PaddingMode``/``PaddingSize`` as matkeras's ``padding``: ``"same"`` or
+    ``"causal"`` by name (MATLAB recomputes 'same' sizes from each input), else the saved
+    sizes: ``[before after]`` in 1-D, ``[top bottom left right]`` in 2-D."""
+    mode = text(f, "PaddingMode", "manual")
+    if mode in ("same", "causal"):
+        return mode
+    sizes = value(f, "PaddingSize")
+    return [0] * (2 * spatial) if sizes is None else [int(p) for p in np.ravel(sizes)]
+
+
+def _padding_value(f):
+    return text(f, "PaddingValue") or float(scalar(f, "PaddingValue", 0.0))
+
+
+def _conv(cls, spatial):
+    def read(record):
+        f = record.fields
+        size = [int(v) for v in np.ravel(value(f, "FilterSize"))]
+        stride = [int(v) for v in np.ravel(value(f, "Stride", np.ones(1)))]
+        dilation = [int(v) for v in np.ravel(value(f, "DilationFactor", np.ones(1)))]
+        one = (lambda v: v[0]) if spatial == 1 else tuple
+        return cls(one(size), int(scalar(f, "NumFilters")), stride=one(stride),
+                   dilation_factor=one(dilation), padding=_padding(f, spatial),
+                   padding_value=_padding_value(f), weights=value(f, "Weights"),
+                   bias=_vector(value(f, "Bias")), name=record.name,
+                   **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
+    return read
+
+
+def _pooling(cls, average):
+    def read(record):
+        f = record.fields
+        options = {"stride": int(scalar(f, "Stride", 1.0)), "padding": _padding(f, 1),
+                   "name": record.name}
+        if average:
+            options["padding_value"] = _padding_value(f)
+        return cls(int(scalar(f, "PoolSize")), **options)
+    return read
+
+
+def _layer_norm(record):
+    f = record.fields
+    layer = L.LayerNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)), name=record.name)
+    given = {key: value(f, prop) for key, prop in (("offset", "Offset"), ("scale", "Scale"))
+             if value(f, prop) is not None}
+    if given:
+        layer.set_matlab_weights(**given)
+    return layer
+
+
+def _word_embedding(record):
+    f = record.fields
+    return L.WordEmbedding(int(scalar(f, "Dimension")), int(scalar(f, "NumWords")),
+                           oov_mode=text(f, "OOVMode", "map-to-last"),
+                           weights=value(f, "Weights"), name=record.name)
+
+
+def _count(record):
+    return int(scalar(record.fields, "NumInputs", 2.0))
+
+
+def _concatenation(record):
+    return L.Concatenation(int(scalar(record.fields, "Dim")), _count(record), name=record.name)
+
+
+def _gelu(record):
+    return L.GELU(approximation=text(record.fields, "Approximation", "none"), name=record.name)
+
+
+def _auto(f, name):
+    """A size MATLAB saves as a number or as 'auto'."""
+    return text(f, name) or int(scalar(f, name))
+
+
+def _self_attention(record):
+    f = record.fields
+    mask = text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
+    layer = L.SelfAttention(
+        int(scalar(f, "NumHeads")), int(scalar(f, "NumKeyChannels")),
+        num_value_channels=_auto(f, "NumValueChannels"), output_size=_auto(f, "OutputSize"),
+        attention_mask=mask, has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
+        has_scores_output=_flag(f, "HasScoresOutput"),
+        dropout_probability=float(scalar(f, "DropoutProbability", 0.0)), name=record.name,
+        **_factors(f, [("weights", "QueryWeights", 1.0), ("bias", "QueryBias", 0.0)]))
+    names = ("query_weights", "key_weights", "value_weights", "output_weights", "query_bias",
+             "key_bias", "value_bias", "output_bias")
+    given = {n: value(f, "".join(w.title() for w in n.split("_"))) for n in names}
+    given = {k: (np.ravel(v) if k.endswith("bias") else v) for k, v in given.items()
+             if v is not None}
+    if given:
+        layer.set_matlab_weights(**given)
+    return layer
+
+
+def _attention(record):
+    f = record.fields
+    mask = text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
+    return L.Attention(int(scalar(f, "NumHeads")), scale=text(f, "Scale") or float(
+        scalar(f, "Scale")), attention_mask=mask,
+        has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
+        has_scores_output=_flag(f, "HasScoresOutput"),
+        dropout_probability=float(scalar(f, "DropoutProbability", 0.0)), name=record.name)
+
+
+def _single_factors(f):
+    """Layers that save ``WeightL2Factor``/``WeightLearnRateFactor`` beside ``Weights``."""
+    return {"weights_l2_factor": float(scalar(f, "WeightL2Factor", 1.0)),
+            "weights_learn_rate_factor": float(scalar(f, "WeightLearnRateFactor", 1.0))}
+
+
+def _position_embedding(record):
+    f = record.fields
+    dimension = text(f, "PositionDimension", "auto")
+    return L.PositionEmbedding(int(scalar(f, "OutputSize")), int(scalar(f, "MaxPosition")),
+                               position_dimension=dimension, weights=value(f, "Weights"),
+                               name=record.name, **_single_factors(f))
+
+
+def _embedding_concatenation(record):
+    f = record.fields
+    return L.EmbeddingConcatenation(weights=_vector(value(f, "Weights")), name=record.name,
+                                    **_single_factors(f))
+
+
+def _indexing(record):
+    f = record.fields
+    index = text(f, "Index") or int(scalar(f, "Index"))
+    return L.Indexing1D(index, has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
+                        name=record.name)
+
+
+def _sinusoidal(record):
+    f = record.fields
+    return L.SinusoidalPositionEncoding(int(scalar(f, "OutputSize")),
+                                        positions=text(f, "Positions", "auto"), name=record.name)
+
+
+def _named(cls):
+    return lambda record: cls(name=record.name)
+
+
+READERS = {
+    **dict.fromkeys(_RECURRENT, _recurrent),
+    _P + "SequenceInputLayer": _sequence_input,
+    _P + "FeatureInputLayer": _feature_input,
+    _P + "FullyConnectedLayer": _fully_connected,
+    _P + "BatchNormalizationLayer": _batch_norm,
+    _P + "LayerNormalizationLayer": _layer_norm,
+    _P + "DropoutLayer": lambda r: L.Dropout(float(scalar(r.fields, "Probability", 0.5)),
+                                             name=r.name),
+    _P + "SoftmaxLayer": _named(L.Softmax),
+    _P + "ReLULayer": _named(L.ReLU),
+    _P + "SigmoidLayer": _named(L.Sigmoid),
+    _P + "TanhLayer": _named(L.Tanh),
+    _P + "SwishLayer": _named(L.Swish),
+    _P + "GELULayer": _gelu,
+    _P + "ClassificationOutputLayer": _classification,
+    _P + "RegressionOutputLayer": _regression,
+    _P + "Convolution1DLayer": _conv(L.Conv1D, 1),
+    _P + "Convolution2DLayer": _conv(L.Conv2D, 2),
+    _P + "MaxPooling1DLayer": _pooling(L.MaxPooling1D, average=False),
+    _P + "AveragePooling1DLayer": _pooling(L.AveragePooling1D, average=True),
+    _P + "GlobalAveragePooling1DLayer": _named(L.GlobalAveragePooling1D),
+    _P + "GlobalMaxPooling1DLayer": _named(L.GlobalMaxPooling1D),
+    _P + "FlattenLayer": _named(L.Flatten),
+    _P + "SequenceFoldingLayer": _named(L.SequenceFolding),
+    _P + "SequenceUnfoldingLayer": _named(L.SequenceUnfolding),
+    _P + "WordEmbeddingLayer": _word_embedding,
+    _P + "AdditionLayer": lambda r: L.Addition(_count(r), name=r.name),
+    _P + "MultiplicationLayer": lambda r: L.Multiplication(_count(r), name=r.name),
+    _P + "ConcatenationLayer": _concatenation,
+    _P + "DepthConcatenationLayer": lambda r: L.DepthConcatenation(_count(r), name=r.name),
+    _P + "SelfAttentionLayer": _self_attention,
+    _P + "AttentionLayer": _attention,
+    _P + "PositionEmbeddingLayer": _position_embedding,
+    _P + "SinusoidalPositionEncodingLayer": _sinusoidal,
+    _P + "EmbeddingConcatenationLayer": _embedding_concatenation,
+    _P + "Indexing1DLayer": _indexing,
+}
+
+#: MATLAB's default layer names (what it names an unnamed layer when it assembles a network).
+_DEFAULT_NAMES = {
+    "SequenceInputLayer": "sequenceinput", "FeatureInputLayer": "input", "LSTMLayer": "lstm",
+    "BiLSTMLayer": "bilstm", "GRULayer": "gru", "LSTMProjectedLayer": "lstmprojected",
+    "GRUProjectedLayer": "gruprojected", "FullyConnectedLayer": "fc", "ReLULayer": "relu",
+    "DropoutLayer": "dropout", "SoftmaxLayer": "softmax", "BatchNormalizationLayer": "batchnorm",
+    "LayerNormalizationLayer": "layernorm", "ClassificationOutputLayer": "classoutput",
+    "RegressionOutputLayer": "regressionoutput", "Convolution1DLayer": "conv1d",
+    "Convolution2DLayer": "conv", "GlobalAveragePooling1DLayer": "gapool1d",
+    "GlobalMaxPooling1DLayer": "gmpool1d", "MaxPooling1DLayer": "maxpool1d",
+    "AveragePooling1DLayer": "avgpool1d", "FlattenLayer": "flatten",
+    "SequenceFoldingLayer": "seqfold", "SequenceUnfoldingLayer": "sequnfold",
+    "TanhLayer": "tanh", "SigmoidLayer": "sigmoid", "AdditionLayer": "addition",
+    "ConcatenationLayer": "concat", "MultiplicationLayer": "multiplication",
+    "SelfAttentionLayer": "selfattention", "WordEmbeddingLayer": "word-embedding",
+}
+
+
+def default_name(matlab_class):
+    """MATLAB's name for an unnamed layer of this class (``"layer"`` where not known)."""
+    return _DEFAULT_NAMES.get(matlab_class.rsplit(".", 1)[-1], "layer")
