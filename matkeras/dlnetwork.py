@@ -20,9 +20,17 @@ properties read in MATLAB's shapes:
   ``TrainedMean``/``TrainedVariance`` (C x 1). ``net.State = state`` sets them (the dlnetwork
   way of ``predictAndUpdateState``, with ``predict(net, X, nargout=2)``).
 
-Networks are handles, not MATLAB values: ``resetState(net)`` and ``net.State = ...`` change the
-network itself (and return it), as the classic verbs of :mod:`matkeras.inference` do.
-``dlnetwork(layers)`` copies the layers, so one layer array can make several networks.
+Graph editing as MATLAB does it on a dlnetwork (``addLayers``, ``connectLayers``,
+``disconnectLayers``, ``removeLayers``, ``replaceLayer``; the methods ``add_layers``, ``connect``,
+``disconnect``, ``remove_layers``, ``replace_layer``) goes through
+:class:`matkeras.network.LayerGraph` and returns a new, uninitialized network (MATLAB's rule for
+edited dlnetworks): ``initialize`` builds it, and layers that were already initialized keep their
+learnables (fine-tuning: replace the last fullyConnectedLayer, keep the rest).
+
+Networks are handles, not MATLAB values: ``resetState(net)``, ``net.State = ...`` and trainnet
+change the network itself (and return it), as the classic verbs of :mod:`matkeras.inference` do.
+The graph edits and ``dlnetwork(layers)`` copy layers, so one layer array can make several
+networks and an edit leaves the network it started from as it was.
 """
 
 import keras
@@ -32,7 +40,7 @@ from matkeras import inference
 from matkeras._table import Table
 from matkeras.layers._recurrent import RecurrentLayer
 
-__all__ = ["DLNetwork", "as_model"]
+__all__ = ["DLNetwork", "as_model", "as_network"]
 
 _COLUMNS = ("Layer", "Parameter", "Value")
 
@@ -42,8 +50,9 @@ class DLNetwork:
 
     Args:
         layers: a layer array (matkeras layers, a sequence input layer first, no output
-            layer), a :class:`matkeras.network.LayerGraph`, or a built ``keras.Model`` (wrapped
-            as it is: a matkeras addition, as MATLAB's ``dag2dlnetwork``).
+            layer), a :class:`matkeras.network.LayerGraph`, nothing (MATLAB's empty
+            ``net = dlnetwork``, to fill with ``addLayers``), or a built ``keras.Model``
+            (wrapped as it is: a matkeras addition, as MATLAB's ``dag2dlnetwork``).
         initialize: MATLAB's ``Initialize`` (True): build the model and initialize the
             learnables now; False keeps the layers until :meth:`initialize`.
 
@@ -54,33 +63,74 @@ class DLNetwork:
         ['InputWeights', 'RecurrentWeights', 'Bias']
     """
 
-    def __init__(self, layers, initialize=True):
+    def __init__(self, layers=(), initialize=True):
         self._model = None
         if isinstance(layers, keras.Model):
             if not layers.built:
                 raise ValueError("dlnetwork: the keras.Model is not built; call it on data or "
                                  "give it an Input first.")
-            self._model, self._graph = layers, None
+            self._model, self._graph, self._array = layers, None, False
             return
-        self._graph = _graph_of(layers)
-        if initialize:
+        self._graph, self._array = _graph_of(layers)
+        if initialize and self._graph.layers:  # MATLAB's empty `net = dlnetwork` is not
             self.initialize()
 
-    # -- construction -----------------------------------------------------------------------
+    # -- construction and editing ----------------------------------------------------------
 
     def initialize(self):
         """MATLAB's ``net = initialize(net)``: builds the model; learnables already set keep
         their values, the others get their initializers'. Returns the network."""
         if self._model is None:
-            from matkeras.network import assemble_network
+            from matkeras.network import LayerGraph, assemble_network
 
-            layers, connections = self._graph
+            layers = self._graph.layers
             copies = [_copy(layer) for layer in layers]
-            self._model = assemble_network(copies, connections=connections, compile=False)
+            source = copies if self._array else LayerGraph(copies, self._graph.connections)
+            self._model = assemble_network(source, compile=False)
             for layer, copy in zip(layers, copies, strict=True):
                 if layer.built and layer.weights:
                     copy.set_weights(layer.get_weights())
         return self
+
+    def _edited(self, graph):
+        """A new, uninitialized network of `graph` (its layers keep their weights)."""
+        edited = DLNetwork.__new__(DLNetwork)
+        edited._model, edited._graph, edited._array = None, graph, False
+        return edited
+
+    def _current_graph(self):
+        from matkeras.network import LayerGraph
+
+        if self._graph is None:
+            raise ValueError("This dlnetwork wraps a keras.Model; its graph cannot be edited. "
+                             "Build it from layers (dlnetwork(layers) or a layerGraph) to use "
+                             "addLayers, connectLayers, removeLayers or replaceLayer.")
+        if self._model is None:
+            return self._graph
+        layers = [self._model.get_layer(layer.name) for layer in self._graph.layers]
+        return LayerGraph(layers, self._graph.connections)
+
+    def add_layers(self, *layers):
+        """MATLAB's ``net = addLayers(net, layers)``: the layers added (an array is connected
+        in order among itself); the result is an uninitialized network (MATLAB's rule) whose
+        existing layers keep their learnables."""
+        return self._edited(self._current_graph().add_layers(*layers))
+
+    def connect(self, source, destination):
+        """MATLAB's ``net = connectLayers(net, source, destination)``."""
+        return self._edited(self._current_graph().connect(source, destination))
+
+    def disconnect(self, source, destination):
+        """MATLAB's ``net = disconnectLayers(net, source, destination)``."""
+        return self._edited(self._current_graph().disconnect(source, destination))
+
+    def remove_layers(self, names):
+        """MATLAB's ``net = removeLayers(net, layerNames)``."""
+        return self._edited(self._current_graph().remove_layers(names))
+
+    def replace_layer(self, name, layers):
+        """MATLAB's ``net = replaceLayer(net, layerName, layers)``."""
+        return self._edited(self._current_graph().replace_layer(name, layers))
 
     @property
     def Initialized(self):
@@ -100,23 +150,29 @@ class DLNetwork:
     @property
     def Layers(self):
         """MATLAB ``Layers``: the network's layers, input layer first."""
-        if self._model is None:
-            return list(self._graph[0])
+        if self._graph is not None:
+            return list(self._current_graph().layers)
         return [layer for layer in self._model.layers
                 if not isinstance(layer, keras.layers.InputLayer)]
 
     @property
+    def Connections(self):
+        """MATLAB ``Connections``: a table of Source and Destination port names."""
+        return Table(["Source", "Destination"], self._current_graph().connections)
+
+    @property
     def InputNames(self):
         """MATLAB ``InputNames``: the input layers' names."""
-        from matkeras.layers import SequenceInput
+        from matkeras.network import is_input_layer
 
-        return [layer.name for layer in self.Layers if isinstance(layer, SequenceInput)]
+        return [layer.name for layer in self.Layers if is_input_layer(layer)]
 
     @property
     def OutputNames(self):
-        """MATLAB ``OutputNames``: the names of the layers whose outputs are the network's."""
-        if self._model is None:
-            return [self._graph[0][-1].name]
+        """MATLAB ``OutputNames``: the outputs of the network (``'layer'`` or
+        ``'layer/port'``)."""
+        if self._graph is not None:
+            return self._current_graph().output_names
         names = []
         for output in self._model.outputs:
             names += [layer.name for layer in self.Layers if layer.output is output][:1]
@@ -198,17 +254,18 @@ def _argument(net, layer_name, parameter):
 
 
 def _graph_of(layers):
+    """(LayerGraph, whether it came from a layer array)."""
     from matkeras.network import LayerGraph
 
     if isinstance(layers, LayerGraph):
-        return list(layers.layers), [tuple(c) for c in layers.connections]
+        return LayerGraph(layers.layers, layers.connections), False
     if isinstance(layers, keras.layers.Layer):
         layers = [layers]
     layers = list(layers)
     if not all(isinstance(layer, keras.layers.Layer) for layer in layers):
         raise TypeError("dlnetwork takes a layer array, a layer graph or a keras.Model; "
                         f"received {[type(x).__name__ for x in layers]}.")
-    return layers, []
+    return LayerGraph(layers), bool(layers)
 
 
 def _copy(layer):
@@ -280,11 +337,27 @@ def _setter(layer, parameter, what):
     return key
 
 
-def as_model(net, function, initialize=True, refuse_output_layers=False):
-    """The ``keras.Model`` of `net` (a keras.Model, a DLNetwork, a layer array or graph), for
-    the verb `function` (named in errors)."""
+def as_network(net, function, refuse_output_layers=False):
+    """`net` itself when it is a keras.Model or a DLNetwork, else a new DLNetwork of the layer
+    array or graph (refusing output layers for the trainnet-era verbs)."""
     from matkeras.layers import Classification, Regression
 
+    if isinstance(net, (keras.Model, DLNetwork)):
+        return net
+    if refuse_output_layers:
+        for position, layer in enumerate(_graph_of(net)[0].layers, start=1):
+            if isinstance(layer, (Classification, Regression)):
+                raise ValueError(
+                    f"{function}: layer {position} ('{layer.name}', {type(layer).__name__}) is "
+                    "an output layer; trainnet-era networks have none: remove it and name the "
+                    "loss instead (classificationLayer -> 'crossentropy', regressionLayer -> "
+                    "'mse').")
+    return DLNetwork(net)
+
+
+def as_model(net, function, initialize=True):
+    """The ``keras.Model`` of `net` (a keras.Model, a DLNetwork, a layer array or graph), for
+    the verb `function` (named in errors)."""
     if isinstance(net, keras.Model):
         if not net.built:
             raise ValueError(f"{function}: the keras.Model is not built; call it on data or "
@@ -295,13 +368,4 @@ def as_model(net, function, initialize=True, refuse_output_layers=False):
             raise ValueError(f"{function}: the dlnetwork is not initialized; call "
                              "initialize(net) first.")
         return net.initialize().model
-    layers, _ = _graph_of(net)
-    if refuse_output_layers:
-        for position, layer in enumerate(layers, start=1):
-            if isinstance(layer, (Classification, Regression)):
-                raise ValueError(
-                    f"{function}: layer {position} ('{layer.name}', {type(layer).__name__}) is "
-                    "an output layer; trainnet-era networks have none: remove it and name the "
-                    "loss instead (classificationLayer -> 'crossentropy', regressionLayer -> "
-                    "'mse').")
     return DLNetwork(net).model

@@ -217,14 +217,15 @@ def trainnet(X, T, net, lossFcn, options):
     """
     from matkeras import training
     from matkeras.data import SequenceDataset
-    from matkeras.dlnetwork import DLNetwork, as_model
+    from matkeras.dlnetwork import as_model, as_network
 
     if not isinstance(options, training.TrainingOptions):
         raise TypeError("trainnet: options must come from trainingOptions(...); received "
                         f"{type(options).__name__}.")
     if options.Seed is not None:
         keras.utils.set_random_seed(int(options.Seed))
-    model = as_model(net, function="trainnet", initialize=True, refuse_output_layers=True)
+    net = as_network(net, "trainnet", refuse_output_layers=True)
+    model = as_model(net, "trainnet")
     loss = L.get(lossFcn)
     classes = None
     outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
@@ -271,8 +272,7 @@ def trainnet(X, T, net, lossFcn, options):
                         history.stop_reason or STOP_MAX_EPOCHS, classes)
     if options.Plots == "training-progress":
         info.PlotPath = _write_progress_plot(info, options.PlotsPath)
-    result = net if isinstance(net, (keras.Model, DLNetwork)) else DLNetwork(model)
-    return result, info
+    return net, info
 
 
 def _metric_specs(metrics):

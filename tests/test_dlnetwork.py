@@ -16,13 +16,19 @@ from matkeras import layers as L
 from matkeras._table import Table
 from matkeras.dlnetwork import DLNetwork
 from matkeras.matlab import (
+    additionLayer,
+    addLayers,
     batchNormalizationLayer,
+    connectLayers,
+    disconnectLayers,
     dlnetwork,
     fullyConnectedLayer,
     initialize,
     lstmLayer,
     predict,
     predictAndUpdateState,
+    removeLayers,
+    replaceLayer,
     resetState,
     sequenceInputLayer,
     softmaxLayer,
@@ -110,6 +116,65 @@ class TestConstruction:
         assert wrapped.model is net.model
         assert wrapped.OutputNames == ["fc"] and wrapped.InputNames == ["input"]
         assert "initialized" in repr(wrapped)
+
+
+class TestGraphEditing:
+    @pytest.mark.usefixtures("float64")
+    def test_a_graph_built_by_editing_computes_its_equations(self, rng):
+        """MATLAB's way: an empty dlnetwork, addLayers, connectLayers, initialize. The skip
+        connection's sum checked against numpy from the MATLAB-layout Learnables."""
+        net = dlnetwork()
+        net = addLayers(net, [sequenceInputLayer(3, Name="in"), fullyConnectedLayer(4, Name="fc1"),
+                              additionLayer(2, Name="add"), fullyConnectedLayer(2, Name="out")])
+        net = addLayers(net, fullyConnectedLayer(4, Name="skip"))
+        net = connectLayers(net, "in", "skip")
+        net = connectLayers(net, "skip", "add/in2")
+        assert not net.Initialized
+        assert ("skip", "add/in2") in [tuple(r.values()) for r in net.Connections]
+        net = initialize(net)
+        assert net.InputNames == ["in"] and net.OutputNames == ["out"]
+        values = {(r["Layer"], r["Parameter"]): r["Value"] for r in net.Learnables}
+        x = rng.normal(size=(2, 5, 3))
+
+        def fc(name, z):
+            return z @ values[(name, "Weights")].T + values[(name, "Bias")]
+
+        expected = fc("out", fc("fc1", x) + fc("skip", x))
+        got = keras.ops.convert_to_numpy(net.model(x))
+        print(f"edited graph vs numpy: max |diff| {np.max(np.abs(got - expected)):.2e}")
+        assert np.max(np.abs(got - expected)) <= tol.FLOAT64_ATOL
+
+    def test_replace_layer_keeps_the_other_learnables(self, rng):
+        X = [rng.normal(size=(6, 3)) for _ in range(12)]
+        net, _ = trainnet(X, np.array(["a", "b", "c"] * 4), [
+            sequenceInputLayer(3, Name="in"), lstmLayer(4, OutputMode="last", Name="lstm"),
+            fullyConnectedLayer(3, Name="fc"), softmaxLayer(Name="sm")], "crossentropy",
+            trainingOptions("adam", MaxEpochs=2, Verbose=False))
+        trained = {(r["Layer"], r["Parameter"]): r["Value"] for r in net.Learnables}
+        edited = replaceLayer(net, "fc", fullyConnectedLayer(5, Name="fc5"))
+        assert not edited.Initialized and net.Initialized
+        assert [layer.name for layer in net.Layers] == ["in", "lstm", "fc", "sm"]
+        edited = initialize(edited)
+        after = {(r["Layer"], r["Parameter"]): r["Value"] for r in edited.Learnables}
+        for key in [("lstm", "InputWeights"), ("lstm", "RecurrentWeights"), ("lstm", "Bias")]:
+            np.testing.assert_array_equal(after[key], trained[key])
+        assert after[("fc5", "Weights")].shape == (5, 4)
+        tuned, info = trainnet(X, np.array(list("vwxyz") * 2 + ["v", "w"]), edited,
+                               "crossentropy", trainingOptions("adam", MaxEpochs=1,
+                                                               Verbose=False))
+        assert tuned is edited and len(info.ClassNames) == 5
+        np.testing.assert_array_equal(net.Learnables.Value[0], trained[("lstm", "InputWeights")])
+
+    def test_remove_and_disconnect(self, rng):
+        net = dlnetwork([sequenceInputLayer(3, Name="in"), lstmLayer(4, Name="lstm"),
+                         fullyConnectedLayer(2, Name="fc"), softmaxLayer(Name="sm")])
+        assert initialize(removeLayers(net, "sm")).OutputNames == ["fc"]
+        cut = disconnectLayers(net, "lstm", "fc")
+        assert sorted(cut.OutputNames) == ["lstm", "sm"]
+        with pytest.raises(ValueError, match="its input 'fc/in' is not connected"):
+            initialize(cut)
+        with pytest.raises(ValueError, match="wraps a keras.Model; its graph cannot be edited"):
+            removeLayers(dlnetwork(net.model), "sm")
 
 
 class TestStatefulPrediction:

@@ -39,9 +39,11 @@ def _accepting_auto(function, args, kwargs, options):
 
 # -- the dlnetwork object ----------------------------------------------------------------------
 
-def dlnetwork(layers, *args, **kwargs):
-    """``net = dlnetwork(layers)`` / ``dlnetwork(layers, Initialize=false)`` ->
-    :class:`matkeras.dlnetwork.DLNetwork` (also wraps a built ``keras.Model``)."""
+def dlnetwork(layers=(), *args, **kwargs):
+    """``net = dlnetwork(layers)`` / ``dlnetwork(layers, Initialize=false)`` / ``dlnetwork``
+    (empty) -> :class:`matkeras.dlnetwork.DLNetwork` (also wraps a built ``keras.Model``).
+    ``addLayers``, ``connectLayers``, ``disconnectLayers``, ``removeLayers`` and
+    ``replaceLayer`` edit it as they edit a layerGraph."""
     from matkeras.dlnetwork import DLNetwork
 
     values = _parse("dlnetwork", args, kwargs, (), {"Initialize": "initialize"})
