@@ -170,3 +170,34 @@ def test_a_saved_matlab_network_can_be_fine_tuned():
     assert np.all(np.isfinite(info.TrainingHistory.Loss))
     assert any(np.max(np.abs(w - b)) > 0 for w, b in zip(model.get_weights(), before,
                                                           strict=True))
+
+
+def _lstm40_workspace():
+    """The trainnet-era fixture: the dlnetwork and its normalized test set (T x 2 cells)."""
+    import matio
+
+    path = fixture_path("matlab", "nets", "dlnetwork_lstm40_trainnet_workspace.mat")
+    saved = matio.load_from_mat(str(path), variable_names=["Z_ntest", "Y_ntest"])
+    Z = [np.asarray(c, np.float64) for c in np.ravel(saved["Z_ntest"])]
+    Y = [np.asarray(c, np.float64) for c in np.ravel(saved["Y_ntest"])]
+    return load_matlab_network(path, variable="lstm_model"), Z, Y
+
+
+def test_a_matlab_dlnetwork_goes_straight_into_the_current_verbs():
+    """dlnetwork_lstm40_trainnet_workspace.mat (trained by MATLAB's trainnet with "mse"): its
+    test sequences are s-by-c as MATLAB stores them, and minibatchpredict/testnet give the
+    fixture README's RMSE 0.2366 (an independent numpy pass); fine-tuning runs on it."""
+    net, Z, Y = _lstm40_workspace()
+    assert Z[0].shape[1] == 2 and sum(len(z) for z in Z) == 5800
+    predictions = minibatchpredict(net, Z, UniformOutput=False)
+    rmse = float(np.sqrt(np.mean(np.concatenate([p - y for p, y in zip(predictions, Y,
+                                                                        strict=True)]) ** 2)))
+    print(f"lstm40 dlnetwork: minibatchpredict RMSE {rmse:.5f}, testnet "
+          f"{testnet(net, Z, Y, 'rmse'):.5f}")
+    assert round(rmse, 4) == 0.2366
+    assert abs(testnet(net, Z, Y, "rmse") - rmse) <= tol.FLOAT32_ATOL
+    wrapped = dlnetwork(net)
+    assert "HiddenState" in wrapped.State.Parameter
+    tuned, info = trainnet(Z[:10], Y[:10], net, "mse", trainingOptions(
+        "adam", MaxEpochs=2, MiniBatchSize=5, InitialLearnRate=1e-3, Verbose=False))
+    assert tuned is net and np.all(np.isfinite(info.TrainingHistory.Loss))
