@@ -116,16 +116,20 @@ class TestTestnet:
 
 def test_japanese_vowels_the_current_matlab_way():
     """MATLAB's current "Sequence Classification Using Deep Learning": trainnet with
-    "crossentropy" and an accuracy metric, minibatchpredict, scores2label. (The classic
-    trainNetwork path reaches about 0.94 here, tests/test_training.py.)"""
+    "crossentropy" and an accuracy metric, minibatchpredict, scores2label; training and test
+    data sorted by length so mini-batches carry little padding ("last" outputs see it). (The
+    classic trainNetwork path reaches about 0.94 here, tests/test_training.py; measured over
+    seeds 0-3: 0.943-0.962.)"""
     (XTrain, TTrain), (XTest, TTest) = japanese_vowels()
     TTrain = np.array([str(v + 1) for v in TTrain])
     TTest = np.array([str(v + 1) for v in TTest])
     XTrain, order = D.sort_by_length(XTrain)
     TTrain = TTrain[order]
+    XTest, order = D.sort_by_length(XTest)
+    TTest = TTest[order]
     layers = [sequenceInputLayer(12), lstmLayer(100, OutputMode="last"), fullyConnectedLayer(9),
               softmaxLayer()]
-    options = trainingOptions("adam", MaxEpochs=30, MiniBatchSize=27, InitialLearnRate=0.002,
+    options = trainingOptions("adam", MaxEpochs=50, MiniBatchSize=27, InitialLearnRate=0.002,
                               GradientThreshold=1, Shuffle="never", Metrics="accuracy",
                               Verbose=False, Seed=0)
     net, info = trainnet(XTrain, TTrain, layers, "crossentropy", options)

@@ -1,0 +1,51 @@
+"""Runs notebooks in full (not the CI quick mode) and saves them with their outputs.
+
+    python notebooks/run_full.py [names...]      # default: every notebooks/*.ipynb, in order
+
+The notebooks are committed with the outputs of such a run, so their figures and results show
+without running them; ``tests/test_notebooks.py`` checks that and runs a copy stripped of the
+outputs in quick mode. Each notebook's metadata records the run (``matkeras.full_run``).
+Takes long: run it niced (``nice -n 10``) on a quiet machine.
+"""
+
+import datetime
+import os
+import pathlib
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def run(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    os.environ.pop("MATKERAS_NOTEBOOK_QUICK", None)
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures become outputs
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    start = time.perf_counter()
+    client = NotebookClient(notebook, timeout=7200, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    seconds = time.perf_counter() - start
+    notebook.metadata["matkeras"] = {
+        "full_run": True, "seconds": round(seconds, 1),
+        "date": datetime.date.today().isoformat()}
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main(names):
+    paths = [HERE / name for name in names] if names else sorted(HERE.glob("*.ipynb"))
+    for path in paths:
+        seconds = run(path)
+        print(f"{path.name}: {seconds:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
