@@ -1,7 +1,9 @@
 """Converters between MATLAB networks or weight files and matkeras (as `matkeras.converters`).
 
 - :func:`load_matlab_network` and :func:`inspect_mat`: networks MATLAB saved (``save net.mat``):
-  SeriesNetwork, DAGNetwork, dlnetwork, LayerGraph or a layer array, wherever it sits in the file.
+  SeriesNetwork, DAGNetwork, dlnetwork, LayerGraph or a layer array, wherever it sits in the file;
+  ``load_matlab_network`` also reads the plain layout ``converters/matlab/matkeras_export.m``
+  writes (see ``plain_network``).
 - :func:`load_weights_mat` / :func:`save_weights_mat`: the plain weight layout (see
   ``weights_mat``), written in MATLAB by ``converters/matlab/matkeras_export.m``.
 - ``layouts`` is the only module that knows MATLAB's gate orders and transposes.

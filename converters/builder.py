@@ -10,7 +10,8 @@ import re
 import warnings
 
 from matkeras.converters.errors import MatFileError
-from matkeras.converters.matlab_network import read_network, text
+from matkeras.converters.matlab_network import text
+from matkeras.converters.plain_network import read_saved_network
 from matkeras.converters.readers import (
     READERS,
     default_name,
@@ -106,7 +107,9 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
 
     Reads ``SeriesNetwork``, ``DAGNetwork``, ``dlnetwork``, ``LayerGraph`` and layer arrays,
     at top level or nested in structs and objects (see :func:`read_network` for how the network
-    is found when the file holds several).
+    is found when the file holds several), and files written in MATLAB by
+    ``matkeras_export.m`` (in ``converters/matlab``; matkeras's plain layout, version 2, see
+    ``plain_network``).
 
     Semantics:
         - The model returns what MATLAB's ``predict(net, X)`` returns: a SeriesNetwork or
@@ -136,9 +139,14 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
         A ``keras.Model`` of matkeras layers. Raises :class:`MatFileError` on files it cannot
         read, listing every layer it cannot convert; nothing partial is returned.
     """
+    return build_network(read_saved_network(path, variable), compile=compile)
+
+
+def build_network(saved, compile=True):  # noqa: A002
+    """The ``keras.Model`` of a :class:`SavedNetwork` (see :func:`load_matlab_network`)."""
     from matkeras.network import LayerGraph, assemble_network
 
-    saved = read_network(path, variable)
+    path = saved.path
     others = [c for c in saved.candidates if not c.startswith(f"{saved.variable} (")]
     log.info("Loading %s '%s' from '%s'%s.", saved.network_class, saved.variable, path,
              f" (the file also holds {', '.join(others)})" if others else "")

@@ -111,7 +111,8 @@ def has_learnable_values(record):
     """True when the saved layer holds values for its learnables (a trained network)."""
     learnables = {k.rsplit(".", 1)[0] for k in record.fields
                   if k.endswith((".L2Factor", ".LearnRateFactor"))}
-    learnables |= {k for k in ("Weights", "Offset", "Scale", "TrainedMean") if k in record.fields}
+    learnables |= {k for k in ("Weights", "Offset", "Scale", "TrainedMean", "InputWeights")
+                   if k in record.fields}
     return any(record.fields[k].size for k in learnables if k in record.fields)
 
 
@@ -257,15 +258,23 @@ def _auto(f, name):
     return text(f, name) or int(scalar(f, name))
 
 
+def _attention_options(record):
+    """What attentionLayer and selfAttentionLayer save alike: the mask ('none', 'causal' or a
+    logical numKeys x numQueries matrix), the padding-mask input, the scores output, dropout."""
+    f = record.fields
+    return {"attention_mask": text(f, "AttentionMask") or (value(f, "AttentionMask") > 0),
+            "has_padding_mask_input": _flag(f, "HasPaddingMaskInput"),
+            "has_scores_output": _flag(f, "HasScoresOutput"),
+            "dropout_probability": float(scalar(f, "DropoutProbability", 0.0)),
+            "name": record.name}
+
+
 def _self_attention(record):
     f = record.fields
-    mask = text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
     layer = L.SelfAttention(
         int(scalar(f, "NumHeads")), int(scalar(f, "NumKeyChannels")),
         num_value_channels=_auto(f, "NumValueChannels"), output_size=_auto(f, "OutputSize"),
-        attention_mask=mask, has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
-        has_scores_output=_flag(f, "HasScoresOutput"),
-        dropout_probability=float(scalar(f, "DropoutProbability", 0.0)), name=record.name,
+        **_attention_options(record),
         **_factors(f, [("weights", "QueryWeights", 1.0), ("bias", "QueryBias", 0.0)]))
     names = ("query_weights", "key_weights", "value_weights", "output_weights", "query_bias",
              "key_bias", "value_bias", "output_bias")
@@ -279,12 +288,9 @@ def _self_attention(record):
 
 def _attention(record):
     f = record.fields
-    mask = text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
-    return L.Attention(int(scalar(f, "NumHeads")), scale=text(f, "Scale") or float(
-        scalar(f, "Scale")), attention_mask=mask,
-        has_padding_mask_input=_flag(f, "HasPaddingMaskInput"),
-        has_scores_output=_flag(f, "HasScoresOutput"),
-        dropout_probability=float(scalar(f, "DropoutProbability", 0.0)), name=record.name)
+    return L.Attention(int(scalar(f, "NumHeads")),
+                       scale=text(f, "Scale") or float(scalar(f, "Scale")),
+                       **_attention_options(record))
 
 
 def _single_factors(f):

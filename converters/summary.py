@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from matkeras.converters.matlab_network import read_network
+from matkeras.converters.plain_network import read_saved_network
 
 
 def inspect_mat(path, variable=None):
@@ -10,10 +10,11 @@ def inspect_mat(path, variable=None):
 
     Returns a :class:`NetworkSummary`: a list of dicts (``position``, ``name``, ``class``,
     ``class_source`` (``"subsystem"``: the class recorded in the file; ``"fields"``: inferred
-    from the saved fields), ``options``, ``learnables`` {MATLAB name: shape}) whose ``str()`` is
-    a table, with ``connections`` (``None`` for a chain), ``network_class`` and ``variable``.
+    from the saved fields; ``"export"``: written by ``matkeras_export.m``), ``options``,
+    ``learnables`` {MATLAB name: shape}) whose ``str()`` is a table, with ``connections``
+    (``None`` for a chain), ``network_class`` and ``variable``.
     """
-    saved = read_network(path, variable)
+    saved = read_saved_network(path, variable)
     rows = []
     for record in saved.layers:
         learnables, options = {}, {}
@@ -55,7 +56,8 @@ class NetworkSummary(list):
         self.class_problem = saved.class_problem
 
     def __str__(self):
-        sources = {row["class_source"] for row in self}
+        sources = {"subsystem" if row["class_source"] == "export" else row["class_source"]
+                   for row in self}
         how = ("classes as recorded in the file" if sources == {"subsystem"} else
                "classes inferred from saved fields" if sources == {"fields"} else
                "classes recorded in the file or inferred from fields (*)")
@@ -65,7 +67,8 @@ class NetworkSummary(list):
                                                        and len(sources) > 1 else "")
             learn = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in row["learnables"].items())
             keep = {k: v for k, v in row["options"].items()
-                    if not (isinstance(v, str) and v.startswith("<")) and "." not in k}
+                    if not (isinstance(v, str) and v.startswith("<")) and "." not in k
+                    and v not in ([], "")}
             opts = ", ".join(f"{k}={v}" for k, v in list(keep.items())[:6])
             lines.append(f"{row['position']:>3}  {row['name']:<20} {short:<28} {opts}"
                          + (f"\n{'':>26}learnables: {learn}" if learn else ""))

@@ -1,6 +1,7 @@
 """matkeras's plain-struct weight layout for MAT-files (v5/v7 read by scipy, v7.3 by h5py).
 
-The layout, as MATLAB writes it with ``converters/matlab/matkeras_export.m``:
+The layout (version 1), as ``save_weights_mat`` writes it (and, before version 2,
+``converters/matlab/matkeras_export.m``):
 
 * a variable ``matkeras_layout_version`` = 1;
 * one struct variable per layer that has learnables or states, named ``layer_001``,
@@ -14,6 +15,10 @@ The layout, as MATLAB writes it with ``converters/matlab/matkeras_export.m``:
 
 Read it in MATLAB with ``s = load('w.mat'); s.layer_001.InputWeights``; in Python with
 :func:`load_weights_mat` (or ``scipy.io.loadmat`` / ``h5py`` directly).
+
+``matkeras_export.m`` now writes version 2 (a whole network: every layer with its options, and
+the connections; see ``plain_network``, read by ``load_matlab_network``); :func:`load_weights_mat`
+reads the learnables and states of both versions.
 """
 
 import datetime
@@ -24,6 +29,7 @@ import numpy as np
 import scipy.io
 
 from matkeras import layers as L
+from matkeras.converters import plain_network
 from matkeras.converters.errors import MatFileError
 from matkeras.layers._recurrent import RecurrentLayer
 
@@ -150,11 +156,26 @@ def _write_v73_value(group, name, value):
     dataset.attrs["MATLAB_class"] = np.bytes_(matlab_class)
 
 
+#: The properties version 1 files hold (the learnables and states load_weights_mat sets).
+WEIGHT_PROPERTIES = ("InputWeights", "RecurrentWeights", "Bias", "HiddenState", "CellState",
+                     "InputProjector", "OutputProjector", "Weights", "Offset", "Scale",
+                     "TrainedMean", "TrainedVariance", "Mean", "StandardDeviation", "Min", "Max")
+
+
 def read_weights_mat(path):
-    """The layout's layer structs, in order: a list of dicts (Name, Class, properties)."""
+    """The layout's layer structs, in order: a list of dicts (Name, Class, properties).
+
+    Also reads the learnables and states of a version 2 file (a whole network written by
+    ``matkeras_export.m``; see ``plain_network``): the layers that have some, with only those
+    properties (:data:`WEIGHT_PROPERTIES`). A dlnetwork's recurrent layers give their initial
+    state (``InitialHiddenState``/``InitialCellState``) as the state, as
+    ``load_matlab_network`` reads it.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise MatFileError(f"'{path}' does not exist or is not a file.")
+    if (plain_network.layout_version(path) or 0) >= plain_network.LAYOUT_VERSION:
+        return _weights_of_network(path)
     try:
         if h5py.is_hdf5(path):
             contents = _read_v73(path)
@@ -177,6 +198,32 @@ def read_weights_mat(path):
             raise MatFileError(f"Variable {name!r} in '{path}' is not a struct with a Name "
                                "field.")
         structs.append(struct)
+    return structs
+
+
+def _weights_of_network(path):
+    contents = plain_network.read_plain(path)
+    dlnetwork = contents.get("NetworkClass") == "dlnetwork"
+    names = sorted((k for k in contents if k.startswith("layer_") and k[6:].isdigit()),
+                   key=lambda k: int(k[6:]))
+    structs = []
+    for name in names:
+        layer = contents[name]
+        if not isinstance(layer, dict) or not isinstance(layer.get("Name"), str):
+            raise MatFileError(f"Variable {name!r} in '{path}' is not a struct with a Name "
+                               "field.")
+        found = {prop: layer[prop] for prop in WEIGHT_PROPERTIES
+                 if isinstance(layer.get(prop), np.ndarray) and layer[prop].size}
+        for state in ("HiddenState", "CellState"):
+            initial = layer.get(f"Initial{state}")
+            if dlnetwork and state in found and isinstance(initial, np.ndarray) \
+                    and initial.size:
+                found[state] = initial
+        if found:
+            structs.append({"Name": layer["Name"], "Class": layer.get("Class", ""), **found})
+    if not structs:
+        raise MatFileError(f"'{path}' (a network in matkeras's plain layout) holds no "
+                           "learnables or states.")
     return structs
 
 

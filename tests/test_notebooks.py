@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 def test_there_are_notebooks_and_the_readme_links_each():
     readme = (REPO / "README.md").read_text()
-    assert len(NOTEBOOKS) == 9
+    assert len(NOTEBOOKS) == 10
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in readme, path.name
 

@@ -215,3 +215,18 @@ def test_layer_array_beside_its_trained_network_loads_with_variable(rng):
     assert [layer.name for layer in model.layers[1:]] == [
         "sequenceinput", "lstm", "fc_1", "dropout", "fc_2"]
     assert model.get_layer("lstm").input_weights.shape == (160, 2)
+
+
+def test_inspect_prints_a_dlnetwork_with_its_connections_and_the_other_candidates():
+    from matkeras.converters import inspect_mat
+
+    summary = inspect_mat(fixture_path("matlab", "nets",
+                                       "dlnetwork_two_inputs_concat_addition.mat"))
+    text = str(summary)
+    assert text.startswith("dlnetwork 'ans' with 13 layers (classes as recorded in the file)")
+    assert [row["class"].rsplit(".", 1)[-1] for row in summary][:3] == [
+        "FeatureInputLayer", "ConcatenationLayer", "FeatureInputLayer"]
+    assert "13 connections:" in text and "     dx -> x[k+1]/in2" in text
+    assert "Outputs: x[k+1]" in text
+    assert "NSSTrainingOutput.NSSModel.OutputFcn_.Network (dlnetwork)" in text
+    assert {row["class_source"] for row in summary} == {"subsystem"}

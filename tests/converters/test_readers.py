@@ -1,0 +1,168 @@
+"""Each saved-layer reader builds the layer MATLAB's constructor would, from the fields MATLAB
+saves: the reader's layer and ``matkeras.matlab``'s constructor given the same MATLAB values
+compute the same outputs. For classes no fixture holds, the saved field names are those of
+MathWorks' own exporters and upgrade code (``PaddingMode``/``PaddingSize``, ...), not checked
+on a saved file."""
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras import matlab as M
+from matkeras.converters.matlab_network import SavedLayer
+from matkeras.converters.readers import READERS
+
+P = "nnet.cnn.layer."
+
+
+def _a(*values):
+    return np.array([values], dtype=np.float64)
+
+
+def _s(text):
+    return np.array([text])
+
+
+def _record(cls, fields, network_class="SeriesNetwork"):
+    record = SavedLayer(2, "layer", P + cls, fields)
+    record.network_class = network_class
+    return record
+
+
+def _cases(rng):
+    W2 = rng.standard_normal((3, 2, 4, 5))
+    b2 = rng.standard_normal((1, 1, 5))
+    W1 = rng.standard_normal((3, 4, 6))
+    embed = rng.standard_normal((3, 8))
+    proj = {"W": rng.standard_normal((12, 2)), "R": rng.standard_normal((12, 2)),
+            "b": rng.standard_normal((12, 1)), "Qi": rng.standard_normal((4, 2)),
+            "Qo": rng.standard_normal((3, 2))}
+    attention = {k: rng.standard_normal(s) for k, s in (
+        ("QueryWeights", (8, 4)), ("KeyWeights", (8, 4)), ("ValueWeights", (6, 4)),
+        ("OutputWeights", (5, 6)), ("QueryBias", (8, 1)), ("KeyBias", (8, 1)),
+        ("ValueBias", (6, 1)), ("OutputBias", (5, 1)))}
+    return {
+        "conv2d-same": (
+            "Convolution2DLayer",
+            {"FilterSize": _a(3, 2), "NumFilters": _a(5), "Stride": _a(2, 1),
+             "DilationFactor": _a(1, 1), "PaddingMode": _s("same"), "PaddingSize": _a(1, 1, 0, 1),
+             "PaddingValue": _a(0), "Weights": W2, "Bias": b2},
+            M.convolution2dLayer([3, 2], 5, Stride=[2, 1], Padding="same", Weights=W2, Bias=b2),
+            (2, 7, 6, 4)),
+        "conv2d-manual": (
+            "Convolution2DLayer",
+            {"FilterSize": _a(3, 2), "NumFilters": _a(5), "Stride": _a(1, 1),
+             "DilationFactor": _a(2, 1), "PaddingMode": _s("manual"),
+             "PaddingSize": _a(1, 2, 0, 1), "PaddingValue": _a(0.5), "Weights": W2, "Bias": b2},
+            M.convolution2dLayer([3, 2], 5, DilationFactor=[2, 1], Padding=[1, 2, 0, 1],
+                                 PaddingValue=0.5, Weights=W2, Bias=b2),
+            (2, 7, 6, 4)),
+        "conv1d-manual": (
+            "Convolution1DLayer",
+            {"FilterSize": _a(3), "NumFilters": _a(6), "Stride": _a(2), "DilationFactor": _a(1),
+             "PaddingMode": _s("manual"), "PaddingSize": _a(2, 1), "PaddingValue": _a(0),
+             "Weights": W1, "Bias": rng.standard_normal((1, 6))},
+            None, (2, 9, 4)),
+        "maxpool1d": (
+            "MaxPooling1DLayer",
+            {"PoolSize": _a(3), "Stride": _a(2), "PaddingMode": _s("manual"),
+             "PaddingSize": _a(1, 1)},
+            M.maxPooling1dLayer(3, Stride=2, Padding=[1, 1]), (2, 9, 4)),
+        "avgpool1d-same-mean": (
+            "AveragePooling1DLayer",
+            {"PoolSize": _a(2), "Stride": _a(1), "PaddingMode": _s("same"),
+             "PaddingSize": _a(0, 1), "PaddingValue": _s("mean")},
+            M.averagePooling1dLayer(2, Padding="same", PaddingValue="mean"), (2, 9, 4)),
+        "layernorm": (
+            "LayerNormalizationLayer",
+            {"Epsilon": _a(1e-4), "Offset": rng.standard_normal((4, 1)),
+             "Scale": rng.standard_normal((4, 1))}, None, (2, 9, 4)),
+        "word-embedding": (
+            "WordEmbeddingLayer",
+            {"Dimension": _a(3), "NumWords": _a(7), "Weights": embed,
+             "OOVMode": _s("map-to-last")},
+            M.wordEmbeddingLayer(3, 7, Weights=embed), None),
+        "lstm-projected": (
+            "LSTMProjectedLayer",
+            {"NumHiddenUnits": _a(3), "ReturnSequence": _a(1), "InputWeights": proj["W"],
+             "RecurrentWeights": proj["R"], "Bias": proj["b"], "InputProjector": proj["Qi"],
+             "OutputProjector": proj["Qo"], "HiddenState": np.zeros((3, 1)),
+             "CellState": np.zeros((3, 1))},
+            M.lstmProjectedLayer(3, 2, 2, InputWeights=proj["W"], RecurrentWeights=proj["R"],
+                                 Bias=proj["b"], InputProjector=proj["Qi"],
+                                 OutputProjector=proj["Qo"]),
+            (2, 9, 4)),
+        "self-attention": (
+            "SelfAttentionLayer",
+            {"NumHeads": _a(2), "NumKeyChannels": _a(8), "NumValueChannels": _a(6),
+             "OutputSize": _a(5), "AttentionMask": _s("causal"), "DropoutProbability": _a(0),
+             "HasPaddingMaskInput": _a(0), "HasScoresOutput": _a(0), **attention},
+            M.selfAttentionLayer(2, 8, NumValueChannels=6, OutputSize=5, AttentionMask="causal",
+                                 **attention),
+            (2, 9, 4)),
+        "sinusoidal": ("SinusoidalPositionEncodingLayer",
+                       {"OutputSize": _a(4), "Positions": _s("auto")},
+                       M.sinusoidalPositionEncodingLayer(4), (2, 9, 4)),
+        "indexing-last": ("Indexing1DLayer", {"Index": _s("last"), "HasPaddingMaskInput": _a(0)},
+                          M.indexing1dLayer("last"), (2, 9, 4)),
+        "gelu-tanh": ("GELULayer", {"Approximation": _s("tanh")},
+                      M.geluLayer(Approximation="tanh"), (2, 9, 4)),
+        "swish": ("SwishLayer", {}, M.swishLayer(), (2, 9, 4)),
+        "sigmoid": ("SigmoidLayer", {}, M.sigmoidLayer(), (2, 9, 4)),
+        "flatten": ("FlattenLayer", {}, M.flattenLayer(), (2, 3, 2, 4)),
+    }
+
+
+CASES = sorted(_cases(np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_reader_builds_what_the_constructor_builds(case, rng):
+    cls, fields, expected, shape = _cases(rng)[case]
+    layer = READERS[P + cls](_record(cls, fields))
+    if shape is None:  # word embedding: 1-based word indices
+        x = rng.integers(1, 9, size=(2, 5)).astype("float32")
+    else:
+        x = rng.standard_normal(shape).astype("float32")
+    got = keras.ops.convert_to_numpy(layer(x))
+    if expected is None:
+        return _check_by_hand(case, fields, layer, x, got)
+    np.testing.assert_array_equal(got, keras.ops.convert_to_numpy(expected(x)))
+
+
+def _check_by_hand(case, fields, layer, x, got):
+    """Layers whose MATLAB constructor takes their trained values in another form."""
+    if case == "layernorm":
+        mean = x.mean(axis=-1, keepdims=True)
+        var = x.var(axis=-1, keepdims=True)
+        want = (np.ravel(fields["Scale"]) * (x - mean) / np.sqrt(var + 1e-4)
+                + np.ravel(fields["Offset"]))
+        assert layer.epsilon == 1e-4
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    elif case == "conv1d-manual":
+        expected = M.convolution1dLayer(3, 6, Stride=2, Padding=[2, 1], Weights=fields["Weights"],
+                                        Bias=np.ravel(fields["Bias"]))
+        np.testing.assert_array_equal(got, keras.ops.convert_to_numpy(expected(x)))
+    else:
+        raise AssertionError(case)
+
+
+def test_every_matkeras_layer_class_has_a_reader():
+    import matkeras.layers as L
+
+    readable = {type(READERS[c](_record(c.rsplit(".", 1)[-1], {}))).__name__
+                for c in READERS if c.endswith(("ReLULayer", "SoftmaxLayer", "TanhLayer"))}
+    assert readable == {"ReLU", "Softmax", "Tanh"}
+    builders = {name for name in L.__all__ if isinstance(getattr(L, name), type)
+                and issubclass(getattr(L, name), keras.layers.Layer)}
+    covered = {"LSTM", "BiLSTM", "GRU", "LSTMProjected", "GRUProjected", "SequenceInput",
+               "FeatureInput", "FullyConnected", "BatchNormalization", "LayerNormalization",
+               "Dropout", "Softmax", "ReLU", "Sigmoid", "Tanh", "Swish", "GELU",
+               "Classification", "Regression", "Conv1D", "Conv2D", "MaxPooling1D",
+               "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Flatten",
+               "SequenceFolding", "SequenceUnfolding", "WordEmbedding", "Addition",
+               "Multiplication", "Concatenation", "DepthConcatenation", "SelfAttention",
+               "Attention", "PositionEmbedding", "SinusoidalPositionEncoding",
+               "EmbeddingConcatenation", "Indexing1D"}
+    assert builders <= covered, sorted(builders - covered)
+    assert len(READERS) == len(covered)
