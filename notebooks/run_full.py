@@ -11,6 +11,7 @@ Takes long: run it niced (``nice -n 10``) on a quiet machine.
 import datetime
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -18,6 +19,23 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = pathlib.Path(__file__).resolve().parent
+#: TensorFlow's start-up log lines (absl, CUDA probing): not part of a notebook's results.
+NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} |To enable the "
+                   r"following instructions|\[IPKernelApp\])")
+
+
+def _quiet(cell):
+    """The cell's outputs without TensorFlow's start-up log lines."""
+    kept = []
+    for output in cell.outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            lines = [line for line in output.text.splitlines(keepends=True)
+                     if line.strip() and not NOISE.match(line)]
+            if not lines:
+                continue
+            output.text = "".join(lines)
+        kept.append(output)
+    cell.outputs = kept
 
 
 def run(path):
@@ -33,6 +51,9 @@ def run(path):
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     seconds = time.perf_counter() - start
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            _quiet(cell)
     notebook.metadata["matkeras"] = {
         "full_run": True, "seconds": round(seconds, 1),
         "date": datetime.date.today().isoformat()}
