@@ -62,11 +62,19 @@ def run(path):
 
 
 def main(names):
+    """Runs each notebook; one that fails is left as it was and named at the end."""
     paths = [HERE / name for name in names] if names else sorted(HERE.glob("*.ipynb"))
+    failed = []
     for path in paths:
-        seconds = run(path)
+        try:
+            seconds = run(path)
+        except Exception as error:  # noqa: BLE001 (reported, the others still run)
+            failed.append(path.name)
+            print(f"{path.name}: FAILED, left unchanged: {str(error)[-2000:]}", flush=True)
+            continue
         print(f"{path.name}: {seconds:.0f} s", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
