@@ -35,7 +35,7 @@ from matkeras.layers.stateful import stateful_layers as _stateful_layers
 
 __all__ = [
     "activations", "classify", "classify_and_update_state", "forecast", "get_state", "predict",
-    "predict_and_update_state", "reset_state", "set_state",
+    "predict_and_update_state", "predict_with_state", "reset_state", "set_state",
 ]
 
 FORECAST_MODES = ("closed-loop", "open-loop")
@@ -89,6 +89,24 @@ def classify(model, X, classes=None, **options):
 def classify_and_update_state(model, X, classes=None, **options):
     """MATLAB's ``classifyAndUpdateState``: :func:`classify` that stores the state."""
     return _labels(model, predict_and_update_state(model, X, **options), classes)
+
+
+def predict_with_state(model, X, **options):
+    """The dlnetwork way of stateful prediction, MATLAB's ``[Y, state] = predict(net, X)``:
+    :func:`predict`, plus the state after the last time step (as :func:`get_state` gives it),
+    without storing it; ``set_state(model, state)`` (MATLAB's ``net.State = state``) then does
+    what :func:`predict_and_update_state` does in one call. Arguments as :func:`predict`."""
+    layers = _stateful_layers(model)
+    if not layers:
+        return predict(model, X, **options), {}
+    kept = [layer._remembered for layer in layers]
+    try:
+        output = predict_and_update_state(model, X, **options)
+        state = get_state(model)
+    finally:
+        for layer, remembered in zip(layers, kept, strict=True):
+            layer._remembered = remembered
+    return output, state
 
 
 def reset_state(model):

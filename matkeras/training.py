@@ -37,6 +37,11 @@ def _defaults(solver):
         "VerboseFrequency": 50, "Momentum": 0.9, "GradientDecayFactor": 0.9,
         "SquaredGradientDecayFactor": 0.999 if solver == "adam" else 0.9, "Epsilon": 1e-8,
         "ResetInputNormalization": True, "ExecutionEnvironment": "auto",
+        # the trainnet era (R2023b+): metrics, validation stopping, the network returned, data
+        # formats; Acceleration is accepted (TensorFlow compiles the step itself)
+        "Metrics": None, "ObjectiveMetricName": "loss", "ValidationPatience": float("inf"),
+        "OutputNetwork": "auto", "InputDataFormats": "auto", "TargetDataFormats": "auto",
+        "Acceleration": "auto",
         # matkeras additions: where the progress figure goes, and the shuffles' seed
         "PlotsPath": None, "Seed": None,
     }
@@ -81,6 +86,14 @@ def training_options(solver, **options):
     Epsilon, ResetInputNormalization, ExecutionEnvironment ("auto"/"cpu"/"gpu": TensorFlow
     places work itself); and two matkeras additions: PlotsPath (where the progress figure is
     written) and Seed (for the shuffles).
+
+    The trainnet era's options (used by :func:`matkeras.trainnet.trainnet`): Metrics (a name,
+    a function ``f(Y, T)`` or a list; see :mod:`matkeras.metrics`), ObjectiveMetricName
+    ("loss" or one of the Metrics), ValidationPatience (Inf), OutputNetwork ("auto",
+    "last-iteration", "best-validation"; "auto" is "best-validation" with ValidationData),
+    InputDataFormats/TargetDataFormats ("auto" or e.g. "TCB", "CTB";
+    :mod:`matkeras.data.formats`), Acceleration ("auto"/"none", accepted). trainNetwork
+    ignores them.
     """
     if not isinstance(solver, str) or solver.lower() not in SOLVERS:
         raise ValueError(f"trainingOptions: solverName must be one of {SOLVERS}; received "
@@ -117,7 +130,9 @@ def _check_options(values):
                           ("Shuffle", ("once", "never", "every-epoch")),
                           ("SequencePaddingDirection", ("right", "left")),
                           ("Plots", ("none", "training-progress")),
-                          ("ExecutionEnvironment", ("auto", "cpu", "gpu"))):
+                          ("ExecutionEnvironment", ("auto", "cpu", "gpu")),
+                          ("OutputNetwork", OUTPUT_NETWORKS),
+                          ("Acceleration", ("auto", "none"))):
         if values[name] not in allowed:
             raise ValueError(f"trainingOptions: {name} must be one of {allowed}; received "
                              f"{values[name]!r}.")
@@ -126,10 +141,36 @@ def _check_options(values):
             isinstance(length, bool) or not isinstance(length, int) or length < 1):
         raise ValueError("trainingOptions: SequenceLength must be 'longest', 'shortest' or a "
                          f"positive integer; received {length!r}.")
+    _check_current_options(values)
     if values["ValidationData"] is not None and (
             not isinstance(values["ValidationData"], (tuple, list))
             or len(values["ValidationData"]) != 2):
         raise ValueError("trainingOptions: ValidationData must be {X, Y}: a (X, Y) pair.")
+
+
+OUTPUT_NETWORKS = ("auto", "last-iteration", "best-validation", "best-validation-loss")
+
+
+def _check_current_options(values):
+    """The trainnet era's options (names of metrics are checked by trainnet, which knows the
+    network's outputs)."""
+    patience = values["ValidationPatience"]
+    if isinstance(patience, bool) or not (
+            patience == float("inf") or (isinstance(patience, int) and patience >= 1)):
+        raise ValueError("trainingOptions: ValidationPatience must be a positive integer or "
+                         f"Inf; received {patience!r}.")
+    metrics = values["Metrics"]
+    if metrics is not None and not isinstance(metrics, (str, list, tuple)) and \
+            not callable(metrics):
+        raise ValueError("trainingOptions: Metrics must be a metric name, a function f(Y, T), "
+                         f"or a list of them; received {type(metrics).__name__}.")
+    if not isinstance(values["ObjectiveMetricName"], str):
+        raise ValueError("trainingOptions: ObjectiveMetricName must be 'loss' or the name of "
+                         f"one of the Metrics; received {values['ObjectiveMetricName']!r}.")
+    for name in ("InputDataFormats", "TargetDataFormats"):
+        if not isinstance(values[name], str):
+            raise ValueError(f"trainingOptions: {name} must be 'auto' or a format such as "
+                             f"'TCB'; received {values[name]!r}.")
 
 
 def make_optimizer(options, model):
@@ -173,7 +214,7 @@ def train_network(X, Y, layers, options, layout="TC"):
     ``PlotsPath`` (default ``training-progress.png``, never overwriting a file).
     """
     from matkeras.data import SequenceDataset
-    from matkeras.layers import Classification, Regression, SequenceInput, set_l2_regularization
+    from matkeras.layers import Classification, Regression
     from matkeras.network import assemble_network
 
     if not isinstance(options, TrainingOptions):
@@ -196,11 +237,7 @@ def train_network(X, Y, layers, options, layout="TC"):
         targets, classes = _targets(Y, classify, output)
         if classes is not None and output.classes is None:
             output.classes = classes
-        first = model.layers[0] if not isinstance(model.layers[0], keras.layers.InputLayer) \
-            else model.layers[1]
-        if isinstance(first, SequenceInput) and options.ResetInputNormalization and \
-                first.normalization != "none" and not callable(first.normalization):
-            first.adapt(X, layout=layout)
+        adapt_input_normalization(model, X, options, layout)
         data = SequenceDataset(
             X, targets, layout=layout, mini_batch_size=options.MiniBatchSize,
             sequence_length=options.SequenceLength,
@@ -212,29 +249,62 @@ def train_network(X, Y, layers, options, layout="TC"):
             vx, vy = options.ValidationData
             vtargets, _ = _targets(vy, classify, output, classes=output.classes
                                    if classify else None)
-            validation = SequenceDataset(
-                vx, vtargets, layout=layout, mini_batch_size=options.MiniBatchSize,
-                sequence_length="longest" if data.chunked else options.SequenceLength,
-                padding_direction=options.SequencePaddingDirection,
-                padding_value=options.SequencePaddingValue, shuffle="never")
-    set_l2_regularization(model, float(options.L2Regularization))
-    per_step = isinstance(data.targets, list)
+            validation = validation_dataset(vx, vtargets, options, data.chunked, layout)
     metrics = ["accuracy"] if classify else [keras.metrics.RootMeanSquaredError(name="rmse")]
-    model.compile(optimizer=make_optimizer(options, model), loss=output.loss,
-                  weighted_metrics=metrics if per_step else None,
-                  metrics=None if per_step else metrics)
-    callbacks = list(data.callbacks())
-    if options.LearnRateSchedule == "piecewise":
-        initial, drop = float(options.InitialLearnRate), float(options.LearnRateDropFactor)
-        period = int(options.LearnRateDropPeriod)
-        callbacks.append(keras.callbacks.LearningRateScheduler(
-            lambda epoch, rate: initial * drop ** (epoch // period)))
+    callbacks = []
     validator = None
     if validation is not None:
         validator = ValidateEvery(validation, options.ValidationFrequency)
         callbacks.append(validator)
     if options.Plots == "training-progress":
         callbacks.append(TrainingProgressPlot(options.PlotsPath, validator))
+    run_fit(model, data, options, output.loss, metrics, callbacks)
+    return model
+
+
+def adapt_input_normalization(model, X, options, layout="TC"):
+    """MATLAB's ResetInputNormalization: the sequence input layer's statistics from `X`."""
+    from matkeras.layers import SequenceInput
+
+    first = model.layers[0] if not isinstance(model.layers[0], keras.layers.InputLayer) \
+        else model.layers[1]
+    if isinstance(first, SequenceInput) and options.ResetInputNormalization and \
+            first.normalization != "none" and not callable(first.normalization):
+        first.adapt(X, layout=layout)
+
+
+def validation_dataset(X, targets, options, chunked, layout="TC"):
+    """The validation mini-batches: in order, padded as the training ones (whole sequences
+    when training splits them into chunks)."""
+    from matkeras.data import SequenceDataset
+
+    return SequenceDataset(
+        X, targets, layout=layout, mini_batch_size=options.MiniBatchSize,
+        sequence_length="longest" if chunked else options.SequenceLength,
+        padding_direction=options.SequencePaddingDirection,
+        padding_value=options.SequencePaddingValue, shuffle="never")
+
+
+def run_fit(model, data, options, loss, metrics, callbacks=()):
+    """The training loop of trainNetwork and trainnet: compiles `model` with the options'
+    solver, L2 regularization and gradient threshold, then runs ``model.fit`` over the
+    :class:`~matkeras.data.SequenceDataset` `data` for MaxEpochs (learn-rate schedule, carried
+    state between chunks, `callbacks`). Stops early when a callback sets
+    ``model.stop_training``."""
+    from matkeras.layers import set_l2_regularization
+
+    set_l2_regularization(model, float(options.L2Regularization))
+    per_step = isinstance(data.targets, list)
+    model.compile(optimizer=make_optimizer(options, model), loss=loss,
+                  weighted_metrics=metrics if per_step else None,
+                  metrics=None if per_step else metrics)
+    extra, callbacks = list(callbacks), [*data.callbacks()]
+    if options.LearnRateSchedule == "piecewise":
+        initial, drop = float(options.InitialLearnRate), float(options.LearnRateDropFactor)
+        period = int(options.LearnRateDropPeriod)
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch, rate: initial * drop ** (epoch // period)))
+    callbacks.extend(extra)
     source = data if data.chunked else data.to_tf_dataset()
     verbose = 1 if options.Verbose else 0
     if data.chunked and data.shuffle == "every-epoch" and not (
@@ -244,6 +314,8 @@ def train_network(X, Y, layers, options, layout="TC"):
             step = model.fit(source, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose,
                              callbacks=callbacks, shuffle=False)
             history = _merge(history, step)
+            if model.stop_training:
+                break
         model.history = history
     else:
         model.fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,

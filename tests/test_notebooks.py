@@ -1,4 +1,6 @@
-"""The notebooks in notebooks/ run top to bottom (their quick mode: MATKERAS_NOTEBOOK_QUICK=1)."""
+"""The notebooks in notebooks/ are committed with the outputs of a full run (figures and results
+visible without running them; notebooks/run_full.py makes them) and run top to bottom here in
+their quick mode (MATKERAS_NOTEBOOK_QUICK=1), from a copy stripped of those outputs."""
 
 import os
 
@@ -11,11 +13,29 @@ from tests.conftest import REPO, SHARED_FIXTURES
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
+def _printed(notebook):
+    return "".join(output.get("text", "") for cell in notebook.cells
+                   if cell.cell_type == "code" for output in cell.get("outputs", []))
+
+
 def test_there_are_notebooks_and_the_readme_links_each():
     readme = (REPO / "README.md").read_text()
-    assert len(NOTEBOOKS) == 8
+    assert len(NOTEBOOKS) == 10
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in readme, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_with_the_outputs_of_a_full_run(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert notebook.metadata.get("matkeras", {}).get("full_run") is True, \
+        "run it with notebooks/run_full.py and commit it with its outputs"
+    assert all(cell.get("execution_count") for cell in code), "a code cell did not run"
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure in the outputs"
+    assert "RESULT" in _printed(notebook)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -25,12 +45,11 @@ def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "agg")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     notebook = nbformat.read(path, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
-        "notebooks are committed without outputs"
+    for cell in notebook.cells:  # run a copy without the committed outputs
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     client = NotebookClient(notebook, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
-    printed = "".join(output.get("text", "") for cell in notebook.cells
-                      if cell.cell_type == "code" for output in cell.outputs)
-    assert "RESULT" in printed
+    assert "RESULT" in _printed(notebook)
     assert os.environ["MATKERAS_NOTEBOOK_QUICK"] == "1"

@@ -8,17 +8,37 @@ Names are case-insensitive, as in MATLAB, and may also be given as Python keywor
 (``lstmLayer(100, OutputMode="last")``). An unknown name raises an error listing the valid ones;
 MATLAB options matkeras does not implement (learn-rate factors other than 1, ...) raise an error
 saying so. Each function returns the matkeras layer (see ``matkeras.layers``).
+
+Both eras of MATLAB's workflow are here: the classic one (``classificationLayer``,
+``trainNetwork``, ``classify``, ``predictAndUpdateState``) and the current one (``dlnetwork``,
+``trainnet``, ``minibatchpredict``, ``scores2label``, ``testnet``, ``predict`` with
+``nargout=2`` and ``net.State``). ``predict`` and ``resetState`` serve both.
 """
 
 from matkeras.matlab.classic import (
     activations,
     classify,
     classifyAndUpdateState,
-    predict,
     predictAndUpdateState,
-    resetState,
     trainingOptions,
     trainNetwork,
+)
+from matkeras.matlab.current import (
+    accuracyMetric,
+    dlnetwork,
+    fScoreMetric,
+    initialize,
+    minibatchpredict,
+    onehotdecode,
+    onehotencode,
+    precisionMetric,
+    predict,
+    recallMetric,
+    resetState,
+    rmseMetric,
+    scores2label,
+    testnet,
+    trainnet,
 )
 from matkeras.matlab.layers import (
     additionLayer,
@@ -85,4 +105,8 @@ __all__ = [
     "sequenceInputLayer", "sequenceUnfoldingLayer", "sigmoidLayer",
     "sinusoidalPositionEncodingLayer", "softmaxLayer", "swishLayer", "tanhLayer",
     "trainingOptions", "trainNetwork", "wordEmbeddingLayer",
+    # the current (R2024a+) workflow: dlnetwork, trainnet, minibatchpredict, ...
+    "accuracyMetric", "dlnetwork", "fScoreMetric", "initialize", "minibatchpredict",
+    "onehotdecode", "onehotencode", "precisionMetric", "recallMetric", "rmseMetric",
+    "scores2label", "testnet", "trainnet",
 ]

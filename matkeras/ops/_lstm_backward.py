@@ -112,9 +112,10 @@ def lstm_sequence(inputs, kernels, initial_hidden, initial_cell, config, return_
                 ((dtype, h0.shape[:-1] + [4 * units]),), reverse=True, unroll=unroll)
             previous = tf.concat([h0[None], outputs[:-1]], 0)
             joined_all = tf.concat([x, previous], -1)
-            rows = tf.shape(x)[0] * tf.shape(x)[1]
-            dz_flat = tf.reshape(dz_all, (rows, -1))
-            d_kernel = tf.matmul(tf.reshape(joined_all, (rows, -1)), dz_flat, transpose_a=True)
+            rows = tf.shape(x)[0] * tf.shape(x)[1]  # 0 for the empty part of a 1-row batch:
+            dz_flat = tf.reshape(dz_all, (rows, 4 * units))  # the widths are given, as -1 is
+            d_kernel = tf.matmul(tf.reshape(joined_all, (rows, features + units)), dz_flat,
+                                 transpose_a=True)  # ambiguous with no rows
             d_x = tf.reshape(tf.matmul(dz_flat, joined_kernel[:features], transpose_b=True),
                              tf.shape(x))
             d_kernels = tf.split(d_kernel, 4, -1) if blocks > 1 else [d_kernel]
