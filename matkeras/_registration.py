@@ -25,7 +25,7 @@ import sys
 import threading
 
 #: The modules whose import registers every saveable matkeras class with Keras.
-REGISTERING = ("matkeras.layers", "matkeras.optimizers")
+REGISTERING = ("matkeras.layers", "matkeras.optimizers", "matkeras.losses", "matkeras.metrics")
 #: Modules whose execution the hook counts: registration waits until none is executing.
 _WATCHED = ("keras", "tensorflow")
 

@@ -2,8 +2,9 @@
 training histories of ``trainnet`` in (MATLAB ``table`` objects).
 
 Columns are read by name as attributes (``table.Value``, ``table.Loss``) or by key
-(``table["Value"]``); rows by position (``table[0]`` is a dict). ``to_pandas()`` gives a
-``pandas.DataFrame`` when pandas is installed (it is not a matkeras dependency).
+(``table["Value"]``); rows by position (``table[0]`` is a dict). ``to_dict()`` gives
+``{column: values}``, which ``pandas.DataFrame(table.to_dict())`` takes as it is (pandas is not a
+matkeras dependency, so matkeras does not import it).
 """
 
 import numpy as np
@@ -76,11 +77,9 @@ class Table:
         for index in range(len(self._rows)):
             yield self[index]
 
-    def to_pandas(self):
-        """A ``pandas.DataFrame`` of the table (needs pandas)."""
-        import pandas
-
-        return pandas.DataFrame([list(r) for r in self._rows], columns=self._columns)
+    def to_dict(self):
+        """``{column name: list of values}``, in column order (``pandas.DataFrame`` takes it)."""
+        return {name: [row[k] for row in self._rows] for k, name in enumerate(self._columns)}
 
     def __repr__(self):
         def text(value):

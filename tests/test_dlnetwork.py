@@ -65,6 +65,9 @@ class TestConstruction:
         for row, key in zip(table, ("input_weights", "recurrent_weights", "bias"),
                             strict=False):
             np.testing.assert_array_equal(row["Value"], params[key])
+        columns = table.to_dict()  # what pandas.DataFrame takes
+        assert list(columns) == table.columns and columns["Layer"] == table.Layer
+        np.testing.assert_array_equal(columns["Value"][1], params["recurrent_weights"])
 
     def test_learnables_assignment_writes_the_weights(self, rng):
         net, _ = _lstm_net(rng)
