@@ -24,15 +24,26 @@ from matkeras.matlab import (
 from matkeras.network import assemble_network
 from tests import tolerances as tol
 from tests.fixtures.matlab_files import chickenpox
-from tests.precision import float64  # noqa: F401  (fixture)
 
 
 def _rmse(forecast, truth):
     return float(np.sqrt(np.mean((forecast - truth) ** 2)))
 
 
-@pytest.fixture
-def trained(float64):  # noqa: F811
+@pytest.fixture(scope="module")
+def trained():
+    """Both trainings, once for the module's tests, in float64 (kept on while they run)."""
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy().name
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield _train()
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def _train():
     series = chickenpox()
     split = int(np.floor(0.9 * len(series)))
     train, test = series[:split], series[split:]
