@@ -238,12 +238,7 @@ def train_network(X, Y, layers, options, layout="TC"):
         if classes is not None and output.classes is None:
             output.classes = classes
         adapt_input_normalization(model, X, options, layout)
-        data = SequenceDataset(
-            X, targets, layout=layout, mini_batch_size=options.MiniBatchSize,
-            sequence_length=options.SequenceLength,
-            padding_direction=options.SequencePaddingDirection,
-            padding_value=options.SequencePaddingValue, shuffle=options.Shuffle,
-            seed=options.Seed)
+        data = options_dataset(X, targets, options, layout)
         validation = None
         if options.ValidationData is not None:
             vx, vy = options.ValidationData
@@ -271,6 +266,19 @@ def adapt_input_normalization(model, X, options, layout="TC"):
     if isinstance(first, SequenceInput) and options.ResetInputNormalization and \
             first.normalization != "none" and not callable(first.normalization):
         first.adapt(X, layout=layout)
+
+
+def options_dataset(sequences, targets, options, layout="TC"):
+    """The :class:`~matkeras.data.SequenceDataset` of `sequences` and `targets` that
+    `trainingOptions` ask for (mini-batch size, sequence length, padding, shuffle, seed)."""
+    from matkeras.data import SequenceDataset
+
+    return SequenceDataset(
+        sequences, targets, layout=layout, mini_batch_size=options.MiniBatchSize,
+        sequence_length=options.SequenceLength,
+        padding_direction=options.SequencePaddingDirection,
+        padding_value=options.SequencePaddingValue, shuffle=options.Shuffle,
+        seed=options.Seed)
 
 
 def validation_dataset(X, targets, options, chunked, layout="TC"):

@@ -236,12 +236,7 @@ def trainnet(X, T, net, lossFcn, options):
         targets, classes = prepare_targets(T, loss, outputs, options.TargetDataFormats)
         _check_sequence_targets(model, targets)
         training.adapt_input_normalization(model, sequences, options)
-        data = SequenceDataset(
-            sequences, targets, mini_batch_size=options.MiniBatchSize,
-            sequence_length=options.SequenceLength,
-            padding_direction=options.SequencePaddingDirection,
-            padding_value=options.SequencePaddingValue, shuffle=options.Shuffle,
-            seed=options.Seed)
+        data = training.options_dataset(sequences, targets, options)
         validation = None
         if options.ValidationData is not None:
             vx, vt = options.ValidationData
