@@ -85,7 +85,8 @@ def main(fixtures):
 
     # The command line: inspect as a command, demo and convert through its main.
     out, err = run(matkeras_command, "inspect", network)
-    check("SeriesNetwork 'net' with 4 layers" in out and "LSTMLayer" in out, f"inspect printed {out!r}")
+    check("SeriesNetwork 'net' with 4 layers" in out and "LSTMLayer" in out,
+          f"inspect printed {out!r}")
     check(not err.strip(), f"inspect wrote to stderr: {err!r}")
     from matkeras import cli
 
