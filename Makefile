@@ -6,7 +6,7 @@ PYTEST_WORKERS ?= 2
 # The sdist and wheel `make test` builds, checks (tests/test_packaging.py) and installs.
 DIST := build/dist
 
-.PHONY: demo test test-installed dist bench bench-quick lint clean octave
+.PHONY: demo test test-installed dist bench bench-quick bench-rule lint clean octave
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench: $(VENV)/.installed-test
 
 bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick
+
+# Re-measures the recurrent ops' speed rule (matkeras/ops/_speed.py): every choice at each shape.
+bench-rule: $(VENV)/.installed-test
+	$(PY) -m benchmarks.rule
+	$(PY) -m benchmarks.rule --training --shapes 32,200,12,128 32,1000,123,320 27,26,12,100
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

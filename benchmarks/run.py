@@ -4,14 +4,16 @@ For each shape (batch, time, features, units) and layer kind it times inference 
 training step (forward, backward, Adam update) of matkeras, stock ``keras.layers`` (where an
 equivalent exists) and ``torch.nn`` (CPU), interleaved round by round, and reports medians, the
 ratios to torch and to stock Keras, the peak resident memory each run added, and the fraction of
-the CPU's measured peak FLOP rate achieved. Writes ``benchmarks/results/<date>-<machine>.md``.
+the CPU's measured peak FLOP rate achieved; then what a user waits for in a fresh process (the
+first ``predict`` of a loaded network and a 5-epoch ``make demo``, ``benchmarks.first_call``).
+Writes ``benchmarks/results/<date>-<machine>.md``. ``python -m benchmarks.rule`` re-measures the
+recurrent ops' speed rule.
 
     python -m benchmarks.run [--quick] [--out PATH]
 """
 
 import argparse
 import datetime
-import importlib
 import os
 import platform
 import statistics
@@ -21,6 +23,7 @@ import time
 import numpy as np
 
 import matkeras  # noqa: F401  (before TensorFlow: its CPU settings apply to every candidate)
+from benchmarks import first_call
 
 SHAPES = {"S": (32, 200, 12, 128), "L": (32, 1000, 123, 320)}
 
@@ -112,6 +115,18 @@ def keras_candidates(kind, shape):
 
         runners[name] = {"infer": lambda f=infer: f().numpy(),
                          "train": lambda f=train: f().numpy()}
+    # What MATLAB-style prediction costs on top: matkeras.inference.predict on the same batch
+    # given as a list of sequences (padding, the compiled forward pass with states in and out,
+    # the results per sequence). Its train column is the plain layer's.
+    from matkeras.inference import predict
+
+    first = next(iter(made))
+    inputs = keras.Input((None, features))
+    model = keras.Model(inputs, made[first](inputs))
+    sequences = list(x.numpy())
+    runners[f"{first} via inference.predict"] = {
+        "infer": lambda: predict(model, sequences, mini_batch_size=batch),
+        "train": runners[first]["train"]}
     return runners
 
 
@@ -250,31 +265,7 @@ def main(argv=None):
     lines += ["## Streaming: one step at batch 1 (units 128, features 12)", "",
               f"matkeras {latency['matkeras']:.3f} ms, torch {latency['torch']:.3f} ms "
               f"({latency['matkeras'] / latency['torch']:.2f}x).", ""]
-    from matkeras.ops import _blocks
-
-    chosen = "; ".join(f"{rows}x{cols} ({gates} gates, {dtype}, probe {label}): {layout}"
-                       for (rows, cols, gates, dtype, label), layout
-                       in sorted(_blocks.CHOSEN.items()))
-    lines += ["## Recurrent product layout chosen on this machine", "",
-              "matkeras measures once per process whether the recurrent kernel runs faster whole "
-              f"or cut into gate blocks (`matkeras/ops/_blocks.py`): {chosen or 'none measured'}.",
-              ""]
-    loop_ops = importlib.import_module("matkeras.ops._loop")
-    parts = "; ".join(f"{label}, {'training' if training else 'inference'}: {count}"
-                      for (label, training), count in sorted(loop_ops.PARTS_CHOSEN.items()))
-    lines += ["## Batch loops chosen on this machine", "",
-              "matkeras measures once per process, shape and mode whether the batch runs faster "
-              "as one loop or as two independent loops over its halves, side by side "
-              f"(`matkeras/ops/_loop.py`): {parts or 'none measured'}.", ""]
-    lstm_ops = importlib.import_module("matkeras.ops.lstm")
-    backward = "; ".join(f"{features} features, {units} units, {state}/{gate}, {dtype}, "
-                         f"{sides} side by side: {way}"
-                         for (features, units, state, gate, dtype, sides), way
-                         in sorted(lstm_ops.BACKWARD_CHOSEN.items()))
-    lines += ["## LSTM backward pass chosen on this machine", "",
-              "In training, matkeras measures once per process whether TensorFlow's gradient of "
-              "the loop ('steps') or its whole-sequence backward pass ('sequence', "
-              f"`matkeras/ops/_lstm_backward.py`) is faster: {backward or 'none measured'}.", ""]
+    lines += first_call.report(3 if args.quick else 5)
     text = "\n".join(lines)
     print(text)
     out = args.out or os.path.join(os.path.dirname(__file__), "results",

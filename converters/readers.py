@@ -83,7 +83,7 @@ def _recurrent(record):
         weights.update(input_projector=value(f, "InputProjector"),
                        output_projector=value(f, "OutputProjector"))
     if not options["has_state_inputs"]:
-        for argument, prop in layer._STATES:
+        for argument, prop in layer.state_names:
             weights[argument] = _starting_state(record, prop)
     given = {k: v for k, v in weights.items() if v is not None}
     if given.get("input_weights") is not None:
@@ -97,14 +97,14 @@ def remember_saved_state(layer, record):
     if record.network_class != "dlnetwork" or record.matlab_class not in _RECURRENT \
             or layer.has_state_inputs:
         return
-    current = [value(record.fields, prop) for _, prop in layer._STATES]
-    initial = [value(record.fields, f"Initial{prop}") for _, prop in layer._STATES]
+    current = [value(record.fields, prop) for _, prop in layer.state_names]
+    initial = [value(record.fields, f"Initial{prop}") for _, prop in layer.state_names]
     if any(c is None for c in current) or all(
             i is not None and np.array_equal(np.ravel(c), np.ravel(i))
             for c, i in zip(current, initial, strict=True)):
         return
-    width = layer._DIRECTIONS * layer.units
-    layer._remembered = [np.reshape(c, (width, -1)).T.astype(np.float64) for c in current]
+    width = layer.state_width
+    layer.stored_state = [np.reshape(c, (width, -1)).T for c in current]
 
 
 def has_learnable_values(record):

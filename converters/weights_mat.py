@@ -60,7 +60,7 @@ def _properties(layer):
         if getattr(layer, "_PROJECTED", False):
             props["InputProjector"] = (layer.input_projector, "input_projector")
             props["OutputProjector"] = (layer.output_projector, "output_projector")
-        for argument, prop in layer._STATES:
+        for argument, prop in layer.state_names:
             if not layer.has_state_inputs:
                 props[prop] = (layer._matlab_value(argument), argument)
         return props
@@ -314,5 +314,5 @@ def _known_properties(layer):
                 "RecurrentWeights": (None, "recurrent_weights"), "Bias": (None, "bias"),
                 "InputProjector": (None, "input_projector"),
                 "OutputProjector": (None, "output_projector"),
-                **{prop: (None, arg) for arg, prop in layer._STATES}}
+                **{prop: (None, arg) for arg, prop in layer.state_names}}
     return _properties(layer)

@@ -201,7 +201,7 @@ class DLNetwork:
         stored = inference.get_state(self._model)
         for layer in self.Layers:
             if layer.name in stored:
-                for argument, prop in layer._STATES:
+                for argument, prop in layer.state_names:
                     table.append([layer.name, prop, stored[layer.name][argument].T.copy()])
             elif hasattr(layer, "trained_mean") and layer.built:
                 table.append([layer.name, "TrainedMean", layer.trained_mean.reshape(-1, 1)])
@@ -250,7 +250,7 @@ def state_table(net, state):
 
 def _argument(net, layer_name, parameter):
     layer = next(item for item in net.Layers if item.name == layer_name)
-    return {prop: argument for argument, prop in layer._STATES}[parameter]
+    return {prop: argument for argument, prop in layer.state_names}[parameter]
 
 
 def _graph_of(layers):
@@ -278,7 +278,7 @@ def _learnables(layer):
     from matkeras import layers as L
 
     if isinstance(layer, RecurrentLayer):
-        states = {argument for argument, _ in layer._STATES}
+        states = {argument for argument, _ in layer.state_names}
         shapes = layer._matlab_shapes(layer.input_size)
         return [(shapes[key][1], layer._matlab_value(key)) for key in shapes
                 if key not in states]
@@ -315,7 +315,7 @@ def _assign(net, table, what):
                              f"are {sorted(layers)}.")
         layer = layers[name]
         if isinstance(layer, RecurrentLayer) and parameter in dict(
-                (prop, a) for a, prop in layer._STATES):
+                (prop, a) for a, prop in layer.state_names):
             argument = _argument(net, name, parameter)
             states.setdefault(name, {})[argument] = np.asarray(row["Value"]).T
         else:

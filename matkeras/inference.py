@@ -25,12 +25,15 @@ Conventions:
   functions read and write the stored state, which ``model.save`` keeps.
 """
 
+import collections
 import numbers
 
 import keras
 import numpy as np
 
+from matkeras import _forward
 from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
+from matkeras.layers.stateful import check_state_rows
 from matkeras.layers.stateful import stateful_layers as _stateful_layers
 
 __all__ = [
@@ -42,7 +45,7 @@ FORECAST_MODES = ("closed-loop", "open-loop")
 
 
 def predict(model, X, mini_batch_size=128, sequence_length="longest", padding_value=0.0,
-            padding_direction="right", layout="TC", sort_by_length=False):
+            padding_direction="right", layout="TC", sort_by_length=False, xla="auto"):
     """MATLAB's ``predict``: the model's outputs for `X`, starting from the stored state.
 
     Args:
@@ -57,23 +60,27 @@ def predict(model, X, mini_batch_size=128, sequence_length="longest", padding_va
         layout: ``"TC"`` (Keras, default) or ``"CT"`` (MATLAB's ``C x T`` matrices).
         sort_by_length: group sequences of similar length into mini-batches (less padding);
             results still come back in input order.
+        xla: compile the forward pass with XLA: ``"auto"`` (default) where it is measured to
+            pay for its compilation (``matkeras._forward``: unidirectional LSTM networks, a
+            shape run at least 512 times in the call), True or False (``MATKERAS_XLA=off``
+            turns "auto" off everywhere). Results agree to float rounding (1e-6 in float32).
 
     Returns:
         ``(N, K)`` for a sequence-to-one model, else a list of ``(T_n, K)`` arrays (see above).
     """
     return _predict(model, X, update=False, **_options(
         mini_batch_size, sequence_length, padding_value, padding_direction, layout,
-        sort_by_length))
+        sort_by_length, xla))
 
 
 def predict_and_update_state(model, X, mini_batch_size=128, sequence_length="longest",
                              padding_value=0.0, padding_direction="right", layout="TC",
-                             sort_by_length=False):
+                             sort_by_length=False, xla="auto"):
     """MATLAB's ``predictAndUpdateState``: :func:`predict`, then stores the state after the last
     time step in the model (per observation, in input order). Arguments as :func:`predict`."""
     return _predict(model, X, update=True, **_options(
         mini_batch_size, sequence_length, padding_value, padding_direction, layout,
-        sort_by_length))
+        sort_by_length, xla))
 
 
 def classify(model, X, classes=None, **options):
@@ -99,20 +106,20 @@ def predict_with_state(model, X, **options):
     layers = _stateful_layers(model)
     if not layers:
         return predict(model, X, **options), {}
-    kept = [layer._remembered for layer in layers]
+    kept = [layer.stored_state for layer in layers]
     try:
         output = predict_and_update_state(model, X, **options)
         state = get_state(model)
     finally:
-        for layer, remembered in zip(layers, kept, strict=True):
-            layer._remembered = remembered
+        for layer, stored in zip(layers, kept, strict=True):
+            layer.stored_state = stored
     return output, state
 
 
 def reset_state(model):
     """MATLAB's ``resetState``: recurrent layers go back to their initial states."""
     for layer in _stateful_layers(model):
-        layer._remembered = None
+        layer.reset_state()
     return model
 
 
@@ -123,10 +130,8 @@ def get_state(model):
     """
     result = {}
     for layer in _stateful_layers(model):
-        names = [argument for argument, _ in layer._STATES]
-        values = layer._remembered or [keras.ops.convert_to_numpy(v)[None, :]
-                                       for v in layer._state_variables]
-        result[layer.name] = {n: np.array(v) for n, v in zip(names, values, strict=True)}
+        names = [argument for argument, _ in layer.state_names]
+        result[layer.name] = dict(zip(names, layer.start_state_values(), strict=True))
     return result
 
 
@@ -144,8 +149,8 @@ def set_state(model, state):
     updates = {}
     for name, values in state.items():
         layer = layers[name]
-        names = [argument for argument, _ in layer._STATES]
-        width = layer._DIRECTIONS * layer.units
+        names = [argument for argument, _ in layer.state_names]
+        width = layer.state_width
         if not isinstance(values, dict) or sorted(values) != sorted(names):
             raise ValueError(f"set_state: layer {name!r} needs exactly the states {names}; "
                              f"received {sorted(values) if isinstance(values, dict) else values}.")
@@ -163,7 +168,7 @@ def set_state(model, state):
                              f"rows: {[a.shape for a in arrays]}.")
         updates[layer] = arrays
     for layer, arrays in updates.items():
-        layer._remembered = arrays
+        layer.stored_state = arrays
     return model
 
 
@@ -222,9 +227,12 @@ def forecast(model, X, steps=None, mode="closed-loop", future=None, reset=True, 
                          f"equal its input width {width}; it outputs {primed[0].shape[1:]}.")
     current = [p[-1:] for p in primed]
     forecasts = [current]
+    # The steps are steps - 1 calls of one shape: XLA's rule counts them together.
+    step_options = {**options, "xla": _forward.use_xla(
+        model, _stateful_layers(model), steps - 1, options.get("xla", "auto"))}
     for k in range(1, steps):
         inputs = current if mode == "closed-loop" else [f[k - 1:k] for f in futures]
-        current = predict_and_update_state(model, inputs, **options)
+        current = predict_and_update_state(model, inputs, **step_options)
         forecasts.append(current)
     result = [np.concatenate([f[i] for f in forecasts]) for i in range(len(current))]
     return result[0] if single else result
@@ -250,7 +258,7 @@ def activations(model, X, layer, **options):
 # -- internals --------------------------------------------------------------------------------
 
 def _options(mini_batch_size, sequence_length, padding_value, padding_direction, layout,
-             sort_by_length):
+             sort_by_length, xla):
     if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, numbers.Integral) \
             or mini_batch_size < 1:
         raise ValueError("mini_batch_size (MATLAB 'MiniBatchSize') must be a positive integer; "
@@ -260,7 +268,7 @@ def _options(mini_batch_size, sequence_length, padding_value, padding_direction,
                          f"received {padding_value!r}.")
     return {"mini_batch_size": int(mini_batch_size), "sequence_length": sequence_length,
             "padding_value": padding_value, "padding_direction": padding_direction,
-            "layout": layout, "sort_by_length": bool(sort_by_length)}
+            "layout": layout, "sort_by_length": bool(sort_by_length), "xla": xla}
 
 
 def _observation_rank(model):
@@ -322,44 +330,30 @@ def _check_feature_shape(model, sequences, layout):
         raise ValueError(message)
 
 
-def _input_dtype(model):
-    inputs = getattr(model, "inputs", None)
-    if inputs and inputs[0].dtype is not None:
-        return keras.backend.standardize_dtype(inputs[0].dtype)
-    return keras.config.floatx()
-
-
 def _check_rows(layers, count):
-    rows = {len(layer._remembered[0]) for layer in layers if layer._remembered is not None}
+    rows = {len(layer.stored_state[0]) for layer in layers if layer.stored_state is not None}
     for stored in rows:
-        if stored not in (1, count) and count != 1:
-            raise ValueError(
-                f"The network state holds {stored} observations but this call has {count}. As "
-                "in MATLAB, after a state update the next calls must pass the same number of "
-                "observations or 1; call reset_state(model) to start over.")
+        check_state_rows(stored, count)
     return max(rows | {count})
 
 
-def _run(model, layers, batch, carried, dtype):
-    """One eager forward pass from `carried` start states; returns (output, states left)."""
-    for layer, states in zip(layers, carried, strict=True):
-        layer._carried = None if states is None else [keras.ops.convert_to_tensor(s)
-                                                      for s in states]
-        layer._capture, layer._captured = True, None
-    try:
-        output = model(keras.ops.convert_to_tensor(batch.astype(dtype)), training=False)
-        if isinstance(output, (list, tuple, dict)):
-            raise ValueError("matkeras.inference handles single-output models; this model "
-                             f"returns {len(output)} outputs.")
-        left = [[keras.ops.convert_to_numpy(s) for s in layer._captured] for layer in layers]
-    finally:
-        for layer in layers:
-            layer._carried, layer._capture, layer._captured = None, False, None
-    return keras.ops.convert_to_numpy(output), left
+def _mini_batches(sequences, order, mini_batch_size, sequence_length, padding_direction,
+                  padding_value):
+    """``(index, chunks)`` per mini-batch: the sequences' positions and the padded ``(batch,
+    mask)`` chunks that run in order, the state carried from one to the next."""
+    for first in range(0, len(order), mini_batch_size):
+        index = order[first:first + mini_batch_size]
+        members = [sequences[i] for i in index]
+        if isinstance(sequence_length, str):
+            yield index, [pad_sequences(members, sequence_length, padding_direction,
+                                        padding_value)]
+        else:
+            yield index, split_sequences(members, sequence_length, padding_direction,
+                                         padding_value)
 
 
 def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
-             padding_direction, layout, sort_by_length):
+             padding_direction, layout, sort_by_length, xla):
     if not getattr(model, "built", False):
         raise ValueError("The model is not built: call it on data or give it an Input first.")
     sequences, single = _observations(model, X, layout)
@@ -374,25 +368,24 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(count)
     if results > count:
         order = np.zeros(1, int)
-    dtype = _input_dtype(model)
+    batches = list(_mini_batches(sequences, order, mini_batch_size, sequence_length,
+                                 padding_direction, padding_value))
+    shapes = collections.Counter(chunk[0].shape for _, chunks in batches for chunk in chunks)
+    compiled = {shape: _forward.use_xla(model, layers, repeats, xla)
+                for shape, repeats in shapes.items()}
+    stored = [layer.start_state_values() for layer in layers]
     outputs, finals = [None] * results, [[None] * results for _ in layers]
     sequence_model = None
-    for first in range(0, count, mini_batch_size):
-        index = order[first:first + mini_batch_size]
-        members = [sequences[i] for i in index]
-        if isinstance(sequence_length, str):
-            batch, mask = pad_sequences(members, sequence_length, padding_direction,
-                                        padding_value)
-            chunks = [(batch, mask)]
-        else:
-            chunks = split_sequences(members, sequence_length, padding_direction, padding_value)
+    for index, chunks in batches:
         rows = index if results == count else np.arange(results)
-        carried = [None if layer._remembered is None else
-                   [s if len(s) == 1 else s[rows] for s in layer._remembered]
-                   for layer in layers]
+        carried = [[np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
+                    for s in states] for states in stored]
         pieces = []
         for batch, _ in chunks:
-            output, carried = _run(model, layers, batch, carried, dtype)
+            xla_here = compiled[batch.shape]
+            if len(batch) < len(rows):  # one sequence from every stored row (MATLAB)
+                batch = np.broadcast_to(batch, (len(rows), *batch.shape[1:]))
+            output, carried = _forward.run(model, layers, batch, carried, xla_here)
             pieces.append(output)
         sequence_model = pieces[0].ndim >= 3 and pieces[0].shape[1] == chunks[0][0].shape[1]
         output = np.concatenate(pieces, axis=1) if sequence_model else pieces[-1]
@@ -408,8 +401,8 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
                 finals[which][position] = [s[row] for s in states]
     if update:
         for which, layer in enumerate(layers):
-            layer._remembered = [np.stack([f[k] for f in finals[which]]).astype(np.float64)
-                                 for k in range(len(layer._STATES))]
+            layer.stored_state = [np.stack([f[k] for f in finals[which]])
+                                  for k in range(len(layer.state_names))]
     if sequence_model:
         return outputs[0] if single and results == 1 else outputs
     return np.stack(outputs)

@@ -41,7 +41,7 @@ def ports(layer):
     elif isinstance(layer, SequenceUnfolding):
         inputs, outputs = ("in", "miniBatchSize"), ("out",)
     elif isinstance(layer, RecurrentLayer):
-        states = tuple(prop.replace("State", "").lower() for _, prop in layer._STATES)
+        states = tuple(prop.replace("State", "").lower() for _, prop in layer.state_names)
         inputs = ("in", *states) if layer.has_state_inputs else ("in",)
         outputs = ("out", *states) if layer.has_state_outputs else ("out",)
     return tuple(inputs or ("in",)), tuple(outputs or ("out",))

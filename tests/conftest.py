@@ -7,17 +7,6 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The speed choices the recurrent ops measure once per process and shape (product layout, batch
-# loops, LSTM backward pass) are pinned to the values TensorFlow's op determinism takes: each
-# measurement costs seconds, and the suite meets hundreds of shapes in each worker and in every
-# subprocess and notebook kernel it starts (they inherit this environment). Every value of each
-# choice is checked against the oracle with the variable set explicitly
-# (tests/layers/test_recurrent_blocks.py, test_batch_parts.py, test_lstm_backward.py), and the
-# measuring itself by tests that unset the variable (test_determinism.py and those files).
-# The installed-wheel check (tests/installed/run.py) runs outside pytest: it measures, as users do.
-for _name, _value in (("MATKERAS_RECURRENT_BLOCKS", "whole"), ("MATKERAS_BATCH_PARTS", "1"),
-                      ("MATKERAS_LSTM_BACKWARD", "steps")):
-    os.environ.setdefault(_name, _value)
 import matkeras  # noqa: E402, F401  (first: its TensorFlow settings apply to every test)
 
 REPO = Path(__file__).resolve().parent.parent

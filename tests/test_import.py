@@ -90,7 +90,8 @@ FLOORS = {
     "matkeras.layers": 2,
     "matkeras.network": 3, "matkeras.data": 3, "matkeras.datasets": 3, "matkeras.optimizers": 3,
     "matkeras.losses": 3, "matkeras.metrics": 3,
-    "matkeras.training": 4, "matkeras.inference": 4, "matkeras.export": 4, "matkeras.plot": 4,
+    "matkeras.training": 4, "matkeras.inference": 4, "matkeras._forward": 4,
+    "matkeras.export": 4, "matkeras.plot": 4,
     "matkeras.converters": 5, "matkeras.cli": 5, "matkeras.matlab": 5, "matkeras.demo": 5,
     "matkeras.dlnetwork": 5, "matkeras.trainnet": 5, "matkeras.minibatch": 5,
 }

@@ -34,7 +34,7 @@ def _chunked_training_forward(layer, x, chunk):
     import tensorflow as tf
 
     first = tf.Variable(True)
-    layer._chunk_carry = ChunkCarry(layer, first)
+    layer.chunk_carry = ChunkCarry(layer, first)
     try:
         outputs = []
         for start in range(0, x.shape[1], chunk):
@@ -42,7 +42,7 @@ def _chunked_training_forward(layer, x, chunk):
             outputs.append(keras.ops.convert_to_numpy(
                 layer(x[:, start:start + chunk], training=True)))
     finally:
-        layer._chunk_carry = None
+        layer.chunk_carry = None
     return np.concatenate(outputs, axis=1)
 
 

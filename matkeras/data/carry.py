@@ -26,13 +26,13 @@ class ChunkCarry:
     def __init__(self, layer, first):
         import tensorflow as tf
 
-        width = layer._DIRECTIONS * layer.units
+        width = layer.state_width
         dtype = layer.variable_dtype
         self.first = first
         self.variables = [
             tf.Variable(tf.zeros((0, width), dtype), shape=tf.TensorShape([None, width]),
                         trainable=False, name=f"{layer.name}_carried_{argument}")
-            for argument, _ in layer._STATES]
+            for argument, _ in layer.state_names]
 
     def start(self, initial):
         """The chunk's start states: `initial` on a new mini-batch, else the carried ones."""
@@ -82,7 +82,7 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
         self._first = tf.Variable(True, trainable=False, name="matkeras_chunk_starts_batch")
         self._layers = stateful_layers(self.model)
         for layer in self._layers:
-            layer._chunk_carry = ChunkCarry(layer, self._first)
+            layer.chunk_carry = ChunkCarry(layer, self._first)
         self._epoch = len(self.dataset._schedules) - 1
         self._count = None
         self.model.make_train_function(force=True)  # trace again, with the carry in the graph
@@ -96,7 +96,7 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
                 f"This epoch has {len(self._starts)} chunks, the first had {self._count}: "
                 "with shuffle='every-epoch' and no sorting the chunk count changes between "
                 "epochs, and model.fit fixes an epoch's steps when it starts. Pass "
-                "sort_by_length=True, or train with matkeras.training.trainNetwork (which "
+                "sort_by_length=True, or train with matkeras.matlab.trainNetwork (which "
                 "runs such epochs one fit call at a time).")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -120,5 +120,5 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         for layer in self._layers:
-            layer._chunk_carry = None
+            layer.chunk_carry = None
         self.model.make_train_function(force=True)  # later fits train without the carry

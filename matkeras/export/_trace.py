@@ -1,12 +1,13 @@
 """Tracing a model for export: the serving function(s), with the recurrent states explicit for
 streaming and the weights frozen in for TFLite."""
 
-import importlib
+import contextlib
 import os
 
 import keras
 
-from matkeras.layers.stateful import stateful_layers
+from matkeras.layers.stateful import StateCarry, stateful_layers
+from matkeras.ops.lstm import tflite_fusable
 
 
 def _check_path(path, overwrite):
@@ -52,10 +53,10 @@ def _state_specs(model, batch):
 
     specs = {}
     for layer in stateful_layers(model):
-        width = layer._DIRECTIONS * layer.units
-        for argument, _ in layer._STATES:
+        for argument, _ in layer.state_names:
             name = f"{layer.name}_{argument}"
-            specs[name] = (layer, tf.TensorSpec((batch, width), tf.float32, name=name))
+            specs[name] = (layer, tf.TensorSpec((batch, layer.state_width), tf.float32,
+                                                name=name))
     return specs
 
 
@@ -64,7 +65,6 @@ def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
     the weights in as constants (what TFLite needs: it would keep variables as resources)."""
     import tensorflow as tf
 
-    lstm_ops = importlib.import_module("matkeras.ops.lstm")  # the module, not the function
     x_specs = _input_specs(model, batch, time_steps)
     module = tf.Module()
     module.model = model
@@ -80,23 +80,18 @@ def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
         return _run(x, states)
 
     def _run(x, states):
-        lstm_ops._FUSABLE = fused
-        try:
-            for layer in layers:
-                if states is not None:
-                    layer._carried = [states[f"{layer.name}_{a}"] for a, _ in layer._STATES]
-                layer._capture = states is not None
+        fusion = tflite_fusable() if fused else contextlib.nullcontext()
+        start = None if states is None else {
+            layer: [states[f"{layer.name}_{a}"] for a, _ in layer.state_names]
+            for layer in layers}
+        with fusion, StateCarry(start) as carry:
             y = model(x, training=False)
-            left = {}
-            if states is not None:
-                for layer in layers:
-                    for (argument, _), value in zip(layer._STATES, layer._captured,
-                                                    strict=True):
-                        left[f"{layer.name}_{argument}"] = tf.cast(value, tf.float32)
-        finally:
-            lstm_ops._FUSABLE = False
+        left = {}
+        if states is not None:
+            final = carry.final
             for layer in layers:
-                layer._carried, layer._capture, layer._captured = None, False, None
+                for (argument, _), value in zip(layer.state_names, final[layer], strict=True):
+                    left[f"{layer.name}_{argument}"] = tf.cast(value, tf.float32)
         return y, left
 
     def outputs(y):

@@ -116,8 +116,8 @@ def _model_axes(model):
 
 
 def _nonzero_initial_states(model):
-    return any(np.any(np.asarray(v) != 0) for layer in stateful_layers(model)
-               for v in layer._state_variables)
+    return any(np.any(v != 0) for layer in stateful_layers(model)
+               for v in layer.initial_state_values())
 
 
 def _without_cell_clip(content):

@@ -42,7 +42,7 @@ from matkeras.layers.position import (
 from matkeras.layers.projected import GRUProjected, LSTMProjected
 from matkeras.layers.regularizers import MatlabL2, set_l2_regularization
 from matkeras.layers.sequence_input import SequenceInput
-from matkeras.layers.stateful import stateful_layers
+from matkeras.layers.stateful import StateCarry, stateful_layers
 
 __all__ = [
     "GELU", "GRU", "LSTM", "Addition", "AveragePooling1D", "BatchNormalization", "BiLSTM",
@@ -51,6 +51,7 @@ __all__ = [
     "GlobalMaxPooling1D", "LSTMProjected", "LayerNormalization", "MatlabCrossEntropy",
     "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "Multiplication", "ReLU",
     "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Sigmoid", "Softmax",
+    "StateCarry",
     "Swish", "Tanh", "WordEmbedding", "activations", "initializers", "set_l2_regularization",
     "stateful_layers",
     # transformer layers

@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options, initializers
+from matkeras.layers._carry import active_carry, expand
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.layers.regularizers import MatlabL2Mixin, check_l2_regularization
@@ -280,6 +281,7 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
 
     def call(self, inputs, mask=None, initial_state=None, training=None):
         count = len(self._STATES)
+        carry = None
         if initial_state is not None and not self.has_state_inputs:  # Keras-style states
             inputs = [inputs, *initial_state]
         if self.has_state_inputs or initial_state is not None:
@@ -292,13 +294,15 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
             sequences, *states = inputs
             if isinstance(mask, (list, tuple)):
                 mask = mask[0]
-        elif self._carried is not None:  # stateful prediction (matkeras.inference)
-            sequences, states = self._carried_states(inputs)
         else:
-            sequences = inputs
-            states = self._initial_state_rows(ops.shape(sequences)[0], sequences.dtype)
-            if training and self._chunk_carry is not None:  # split-sequence training
-                states = self._chunk_carry.start(states)
+            sequences, carry = inputs, active_carry()
+            given = None if carry is None else carry.start_states(self)
+            if given is not None:  # run from given states (StateCarry)
+                sequences, states = expand(sequences, given, self._where)
+            else:
+                states = self._initial_state_rows(ops.shape(sequences)[0], sequences.dtype)
+            if training and self.chunk_carry is not None:  # split-sequence training
+                states = self.chunk_carry.start(states)
         dtype = sequences.dtype
         weights = {"kernel": self.kernel, "recurrent_kernel": self.recurrent_kernel,
                    "bias": self.bias_variable}
@@ -311,47 +315,72 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
                                    mask if self.use_mask else None, training=bool(training)))
         if self.go_backwards and self.output_mode == "sequence":
             results[0] = ops.flip(results[0], axis=1)  # Keras's order for a backward layer
-        if self._capture:
-            self._captured = self._next_carry(results[1:])
-        if training and self._chunk_carry is not None and not self.has_state_inputs:
-            self._chunk_carry.keep(self._next_carry(results[1:]))
+        if carry is not None:
+            carry.record(self, self._next_carry(results[1:]))
+        if training and self.chunk_carry is not None and carry is None:
+            self.chunk_carry.keep(self._next_carry(results[1:]))
         return results if self.has_state_outputs else results[0]
 
-    # Split-sequence training (MATLAB's integer SequenceLength), switched on by
-    # matkeras.training.CarryStateBetweenChunks: a ChunkCarry that starts each chunk from the
-    # previous chunk's final states (no gradient through them) unless the chunk starts a new
-    # mini-batch.
-    _chunk_carry = None
+    #: Split-sequence training (MATLAB's integer SequenceLength): a
+    #: :class:`matkeras.data.ChunkCarry`, set by :class:`matkeras.data.CarryStateBetweenChunks`
+    #: while ``fit`` runs, starts each chunk from the previous chunk's final states (no gradient
+    #: through them) unless the chunk starts a new mini-batch. None: no carry.
+    chunk_carry = None
 
-    # MATLAB's stateful prediction (predictAndUpdateState), driven by matkeras.inference in eager
-    # calls: `_carried` holds per-observation start states ``(rows, D*H)`` (None: the initial
-    # states), and with `_capture` set the call leaves the states to carry on in `_captured`.
-    _carried = None
-    _capture = False
-    _captured = None
+    # ---- the stored state (MATLAB's stateful prediction) --------------------------------------
+    @property
+    def state_names(self):
+        """``(argument, MATLAB property)`` of each state, in order: ``(("hidden_state",
+        "HiddenState"), ("cell_state", "CellState"))`` for an LSTM."""
+        return self._STATES
+
+    @property
+    def state_width(self):
+        """The width of each state: ``D*H`` (D directions, H units)."""
+        return self._DIRECTIONS * self.units
+
+    @property
+    def stored_state(self):
+        """The state MATLAB's stateful prediction left in the layer: one numpy ``(rows, D*H)``
+        array per state (rows 1 or one per observation), or None: the initial states (MATLAB's
+        ``HiddenState``/``CellState`` as set or trained). Saved with the model; set it to
+        continue from a known state (None resets)."""
+        return self._remembered
+
+    @stored_state.setter
+    def stored_state(self, value):
+        if value is None:
+            self._remembered = None
+            return
+        arrays = [np.asarray(v, dtype=np.float64) for v in value]
+        arrays = [a[None, :] if a.ndim == 1 else a for a in arrays]
+        if len(arrays) != len(self._STATES) or any(
+                a.ndim != 2 or a.shape[1] != self.state_width or not np.all(np.isfinite(a))
+                for a in arrays) or len({a.shape[0] for a in arrays}) > 1:
+            raise ValueError(
+                f"{self._where}: stored_state takes {len(self._STATES)} finite arrays "
+                f"({', '.join(a for a, _ in self._STATES)}) of one shape (rows, "
+                f"{self.state_width}); received shapes {[np.shape(v) for v in value]}.")
+        self._remembered = arrays
+
+    def initial_state_values(self):
+        """The initial states as numpy ``(D*H,)`` arrays (``HiddenState``, ``CellState``)."""
+        return [ops.convert_to_numpy(v) for v in self._state_variables]
+
+    def start_state_values(self):
+        """Where the next stateful call starts: :attr:`stored_state`, else the initial states
+        as one row each."""
+        if self._remembered is not None:
+            return [np.array(v) for v in self._remembered]
+        return [v[None, :] for v in self.initial_state_values()]
+
+    def reset_state(self):
+        """MATLAB's ``resetState`` for this layer: back to the initial states."""
+        self._remembered = None
 
     def _initial_state_rows(self, rows, dtype):
         return [ops.broadcast_to(ops.cast(v, dtype)[None, :], (rows, self._DIRECTIONS * self.units))
                 for v in self._state_variables]
-
-    def _carried_states(self, sequences):
-        """Start states from `_carried`, with MATLAB's implicit expansion: a state of one row
-        serves every observation; one observation runs from each of the state's rows."""
-        rows, batch = self._carried[0].shape[0], sequences.shape[0]
-        if rows is None or batch is None:  # traced with a free batch axis (export): as given
-            return sequences, [ops.cast(s, sequences.dtype) for s in self._carried]
-        rows, batch = int(rows), int(batch)
-        if batch == 1 and rows > 1:
-            sequences = ops.broadcast_to(sequences, (rows, *sequences.shape[1:]))
-        elif rows not in (1, batch):
-            raise ValueError(
-                f"{self._where}: the network state holds {rows} observations but this call "
-                f"has {batch}. As in MATLAB, after a state update the next calls must pass the "
-                "same number of observations or 1; call reset_state(model) to start over."
-            )
-        states = [ops.broadcast_to(ops.cast(s, sequences.dtype), (max(rows, batch), s.shape[1]))
-                  for s in self._carried]
-        return sequences, states
 
     # The state predict_and_update_state left behind: numpy ``(rows, D*H)`` per state, or None
     # (the initial states). Saved with the model beside the variables.

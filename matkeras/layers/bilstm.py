@@ -7,7 +7,7 @@ from matkeras.layers import _options
 from matkeras.layers._recurrent import RecurrentLayer
 from matkeras.layers._views import CellStateMixin
 from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
-from matkeras.ops import lstm as lstm_op
+from matkeras.ops.lstm import matlab_lstm
 
 BACKWARD_LAST_OUTPUTS = ("final-state", "last-time-step")
 
@@ -113,7 +113,7 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
         for index, backward in enumerate((False, True)):
             columns = slice(index * gates, (index + 1) * gates)
             rows = slice(index * half, (index + 1) * half)
-            directions.append(lstm_op(
+            directions.append(matlab_lstm(
                 sequences, weights["kernel"][:, columns], weights["recurrent_kernel"][:, columns],
                 weights["bias"][columns], hidden[:, rows], cell[:, rows],
                 return_sequences=sequence or (

@@ -5,8 +5,7 @@ import keras
 from matkeras.layers import _options, initializers
 from matkeras.layers._recurrent import RecurrentLayer
 from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
-from matkeras.ops import gru as gru_op
-from matkeras.ops.gru import RESET_GATE_MODES
+from matkeras.ops.gru import RESET_GATE_MODES, matlab_gru
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -106,7 +105,7 @@ class GRU(RecurrentLayer):
         self.reset_gate_mode = reset_gate_mode
 
     def _recur(self, sequences, weights, states, mask, training=False):
-        return gru_op(
+        return matlab_gru(
             sequences, weights["kernel"], weights["recurrent_kernel"], weights["bias"], *states,
             reset_gate_mode=self.reset_gate_mode,
             input_projector=weights.get("input_projector"),

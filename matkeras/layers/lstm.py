@@ -5,7 +5,7 @@ import keras
 from matkeras.layers._recurrent import RecurrentLayer
 from matkeras.layers._views import CellStateMixin
 from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
-from matkeras.ops import lstm as lstm_op
+from matkeras.ops.lstm import matlab_lstm
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -110,7 +110,7 @@ class LSTM(CellStateMixin, RecurrentLayer):
         super().__init__(**self._base_arguments(locals()))
 
     def _recur(self, sequences, weights, states, mask, training=False):
-        return lstm_op(
+        return matlab_lstm(
             sequences, weights["kernel"], weights["recurrent_kernel"], weights["bias"], *states,
             input_projector=weights.get("input_projector"),
             output_projector=weights.get("output_projector"), training=training,

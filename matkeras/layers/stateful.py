@@ -1,9 +1,11 @@
-"""Which layers of a model keep a recurrent state: what stateful prediction, split-sequence
-training and the streaming exports read and write."""
+"""Which layers of a model keep a recurrent state, and running them from given states
+(:class:`StateCarry`): what stateful prediction, split-sequence training and the streaming
+exports read and write."""
 
+from matkeras.layers._carry import StateCarry, check_state_rows
 from matkeras.layers._recurrent import RecurrentLayer
 
-__all__ = ["stateful_layers"]
+__all__ = ["StateCarry", "check_state_rows", "stateful_layers"]
 
 
 def stateful_layers(model):

@@ -3,11 +3,14 @@ dot-product attention, MATLAB semantics.
 
 The functions take Keras-layout weights and batch-major sequences and return the output sequence
 (or last output) with the final states. They are what the layers call; they can also be used on
-their own.
+their own: ``matlab_lstm``, ``matlab_gru`` and ``dot_product_attention``.
+``matkeras.ops.lstm`` and ``matkeras.ops.gru`` are their modules (still callable as the
+functions, with a DeprecationWarning, for one release).
 """
 
+from matkeras.ops import gru, lstm
 from matkeras.ops.attention import dot_product_attention
-from matkeras.ops.gru import gru
-from matkeras.ops.lstm import lstm
+from matkeras.ops.gru import matlab_gru
+from matkeras.ops.lstm import matlab_lstm
 
-__all__ = ["dot_product_attention", "gru", "lstm"]
+__all__ = ["dot_product_attention", "gru", "lstm", "matlab_gru", "matlab_lstm"]

@@ -8,15 +8,10 @@ are fast too) that runs several steps per iteration where the steps are small
 (``unrolled_while``), and ``"scan"``, portable ``keras.ops.scan``.
 """
 
-import contextvars
 import functools
-import os
-import statistics
 
 import keras
 from keras import ops
-
-from matkeras.ops import _blocks
 
 IMPLEMENTATIONS = ("auto", "while", "scan")
 
@@ -174,9 +169,10 @@ def unrolled_while(body, sequences, carry, outputs=(), reverse=False, stack=True
             return i + (-1 if reverse else 1), carry, outs
         return advance
 
+    if unroll > 1 and stack and not reverse and not isinstance(steps, int):
+        return _peeled_while(body, arrays, carry, outputs, steps, unroll)
     # (body, first and last iteration index): `unroll` steps per iteration up to the last whole
-    # chunk, then single steps. Static lengths leave out a loop that would not run; a length known
-    # only when running builds both.
+    # chunk, then single steps. Static lengths leave out a loop that would not run.
     loops = []
     if not isinstance(chunks, int) or chunks > 0:
         loops.append((iteration(unroll), 0, chunks - 1))
@@ -190,6 +186,37 @@ def unrolled_while(body, sequences, carry, outputs=(), reverse=False, stack=True
             advance, (last if reverse else first, tuple(carry), outs),
             maximum_iterations=last - first + 1)
     return tuple(carry), tuple(o.stack() if stack else o for o in outs)
+
+
+def _peeled_while(body, arrays, carry, outputs, steps, unroll):
+    """:func:`unrolled_while` forward, stacked, for a length known only when running, in one
+    loop: the time axis is taken as ``p = (-steps) % unroll`` steps longer at the front, so it
+    splits into whole chunks; the first chunk runs before the loop, its first `p` steps computed
+    but not kept (the carry passes through them unchanged, their outputs are cut off). A second
+    loop for the last ``steps % unroll`` steps costs more to build than the whole step it
+    saves (a free-length inference trace, matkeras._forward, builds one loop per direction)."""
+    import tensorflow as tf
+
+    extra = tf.math.floormod(-steps, unroll)
+    outs = tuple(tf.TensorArray(dtype, size=steps + extra, element_shape=shape)
+                 for dtype, shape in outputs)
+    carry = tuple(carry)
+    for j in range(unroll):  # the first chunk: steps j - extra, those below 0 not kept
+        new, outputs_t = body(tuple(a.read(tf.maximum(j - extra, 0)) for a in arrays), carry)
+        kept = j >= extra
+        carry = tuple(tf.where(kept, n, c) for n, c in zip(new, carry, strict=True))
+        outs = tuple(o.write(j, y) for o, y in zip(outs, outputs_t, strict=True))
+
+    def advance(i, carry, outs):
+        for j in range(unroll):
+            carry, outputs_t = body(tuple(a.read(i * unroll + j - extra) for a in arrays), carry)
+            outs = tuple(o.write(i * unroll + j, y) for o, y in zip(outs, outputs_t, strict=True))
+        return i + 1, carry, outs
+
+    last = (steps + extra) // unroll - 1
+    _, carry, outs = tf.while_loop(lambda i, *_: i <= last, advance, (1, carry, outs),
+                                   maximum_iterations=tf.maximum(last, 0))
+    return tuple(carry), tuple(o.stack()[extra:] for o in outs)
 
 
 def prepare(inputs, kernel, bias, mask, input_projector, go_backwards):
@@ -230,52 +257,8 @@ def finish(outputs, final_states, return_sequences, go_backwards):
 # A time loop at batch 32 keeps two cores only partly busy: TensorFlow runs each step's small ops
 # one after another, and a product of 32 rows gains little from a second thread. The two halves
 # of the batch can run as two independent loops in the same graph, which TensorFlow runs side by
-# side (as it runs a BiLSTM's two directions). Measured on a 2-core EPYC, interleaved in one
-# process, batch 32 (200 steps, 12 features, 128 units; 1000, 123, 320), whole against halves:
-# - LSTM, small shape: inference 9.0 vs 6.4 ms, training 31.7 vs 21.9 ms; in a process timing
-#   inference alone, whole ran at 5.7 ms in a quarter of the calls and 8.9 ms in half of them,
-#   halves at 5.3-6.3 ms (median 6.1);
-# - LSTM, large shape: inference 136 vs 124 ms, training 427 vs 388 ms; GRU, large shape:
-#   inference 128 vs 99 ms, but training 509 vs 644 ms;
-# - BiLSTM, small shape (four loops for two directions): inference 10.4 vs 12.3 ms.
-# Whether it pays depends on the shapes, the mode and the machine, so it is measured once per
-# process, shape and mode (inference or training) on the op itself, as the product layout is
-# (``_blocks``); ``MATKERAS_BATCH_PARTS=1|2`` pins it, and TensorFlow's op determinism pins it to 1.
-PARTS = ("auto", "1", "2")
-_PARTS_ENV = "MATKERAS_BATCH_PARTS"
-_PARTS_FORCED = contextvars.ContextVar("matkeras_batch_parts", default=None)
-_PARTS_MARGIN = 0.95  # two loops build a larger graph: taken only when clearly faster
-PARTS_CHOSEN = {}  # (probe label, training) -> 1 or 2, as measured in this process
-
-
-def batch_parts(probe, inputs, implementation, training):
-    """How many independent loops `inputs` ``(batch, time, ...)`` runs in: 1 or 2.
-
-    `probe` is a hashable ``(function, arguments)``: ``function(*arguments, parts=None,
-    training=training)`` returns a zero-argument callable running the op on a short random
-    sequence, taking the number of loops from this function."""
-    if implementation == "scan" or keras.backend.backend() != "tensorflow":
-        return 1
-    batch, steps = inputs.shape[0], inputs.shape[1]
-    if (batch is not None and batch < 2) or steps == 1:  # streaming: one step, no loop
-        return 1
-    pinned = _blocks.pinned_choice(_PARTS_FORCED, _PARTS_ENV, PARTS, deterministic="1")
-    if pinned != "auto":
-        return int(pinned)
-    if (os.cpu_count() or 1) < 2:  # nothing to run the second loop on
-        return 1
-    return _measured_parts(probe, bool(training))
-
-
-@functools.cache
-def _measured_parts(probe, training, rounds=6):
-    # Medians, not the fastest run: one loop at batch 32 has a fast mode that some runs hit (the
-    # figures above), and the fastest of a few runs would take it for its usual speed.
-    timings = _blocks.time_forced(_PARTS_FORCED, ("1", "2"), lambda: probe[0](
-        *probe[1], parts=None, training=training), rounds, statistics.median)
-    parts = 2 if timings["2"] < _PARTS_MARGIN * timings["1"] else 1
-    PARTS_CHOSEN[(_blocks.probe_label(probe), training)] = parts
-    return parts
+# side (as it runs a BiLSTM's two directions). Where this pays is the fixed rule's choice
+# (``matkeras.ops._speed``).
 
 
 def in_parts(op, parts, inputs, states, mask):

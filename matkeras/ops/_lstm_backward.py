@@ -13,12 +13,13 @@ once, as cuDNN and oneDNN do it. The equations are MATLAB's
     MATLAB hard-sigmoid' = 0.2 [0 < y < 1] (TensorFlow's own gradient of the clip also counts the
     two kinks, x = +-2.5, which a float input reaches only exactly).
 
-Used in training only (the layers pass ``training=True`` through, as ``fit`` does), and only where
-a probe measured it faster than TensorFlow's gradient of the loop (``matkeras.ops.lstm``): it
-stores the gates and cell state of every step and runs more elementwise ops per step, so it wins
-where the products dominate (2-core EPYC: 0.68x at batch 32, 1000 steps, 123 features, 320 units)
-and loses where TensorFlow's per-op overhead does (1.2x at 12 features, 128 units). Inference
-keeps the plain loop, which stores nothing per step.
+Used in training only (the layers pass ``training=True`` through, as ``fit`` does), where the
+speed rule takes it (``matkeras.ops._speed``): it stores the gates and cell state of every step
+and runs more elementwise ops per step, so it wins where the products dominate (0.74x of the
+loop's gradient at batch 32, 1000 steps, 123 features, 320 units), costs up to 1.2 ms a step
+where TensorFlow's per-op overhead does (12 features, 100 units), and its graph builds much
+faster than TensorFlow's gradient of the loop (a short training's first step: 2 s against 3 s).
+Inference keeps the plain loop, which stores nothing per step.
 """
 
 from matkeras.ops import _blocks, _loop

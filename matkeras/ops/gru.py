@@ -14,10 +14,9 @@ matkeras keeps Keras's block order z, r, h in its kernels (so weights move to st
 (gruProjectedLayer): every ``R h`` becomes ``R' (Q_o^T h)`` and ``W x`` becomes ``W' (Q_i^T x)``.
 """
 
-import keras
 from keras import ops
 
-from matkeras.ops import _blocks, _loop
+from matkeras.ops import _blocks, _deprecated, _loop, _speed
 from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
 RESET_GATE_MODES = (
@@ -27,7 +26,7 @@ RESET_GATE_MODES = (
 )
 
 
-def gru(
+def matlab_gru(
     inputs,
     kernel,
     recurrent_kernel,
@@ -59,8 +58,8 @@ def gru(
         reset_gate_mode: MATLAB ``ResetGateMode``.
         state_activation, gate_activation, return_sequences, mask, go_backwards,
             input_projector, output_projector, implementation, side_by_side, training,
-            batch_parts: as ``matkeras.ops.lstm`` (`training` only picks the measured batch
-            parts: the backward pass is TensorFlow's gradient of the loop).
+            batch_parts: as ``matkeras.ops.matlab_lstm`` (`training` only feeds the speed rule: the
+            backward pass is TensorFlow's gradient of the loop).
 
     Returns:
         ``(outputs, h_T)``.
@@ -70,18 +69,16 @@ def gru(
             f"reset_gate_mode must be one of {RESET_GATE_MODES}; received {reset_gate_mode!r}."
         )
     gates = kernel.shape[-1]
-    probe = (_probe, (int(kernel.shape[0]), int(recurrent_kernel.shape[0]), int(gates) // 3,
-                      reset_gate_mode, output_projector is not None, state_activation,
-                      gate_activation, keras.backend.standardize_dtype(kernel.dtype),
-                      int(side_by_side)))
-    parts = batch_parts or _loop.batch_parts(probe, inputs, implementation, training)
+    choices = _speed.plan(recurrent_kernel.shape[0], gates, inputs.shape[0], side_by_side,
+                          training)
+    parts = batch_parts or choices.parts
     if parts > 1:
-        return _loop.in_parts(lambda x, states, m: gru(
+        return _loop.in_parts(lambda x, states, m: matlab_gru(
             x, kernel, recurrent_kernel, bias, *states, reset_gate_mode=reset_gate_mode,
             state_activation=state_activation, gate_activation=gate_activation,
             return_sequences=return_sequences, mask=m, go_backwards=go_backwards,
             input_projector=input_projector, output_projector=output_projector,
-            implementation=implementation, side_by_side=side_by_side * parts,
+            implementation=implementation, side_by_side=side_by_side,
             training=training, batch_parts=1,
         ), parts, inputs, (initial_hidden,), mask)
     recurrent_bias = candidate_kernel = None
@@ -92,7 +89,7 @@ def gru(
         recurrent_kernel, candidate_kernel = (recurrent_kernel[:, :2 * units],
                                               recurrent_kernel[:, 2 * units:])
     recurrent_kernels = _blocks.split_kernel(
-        recurrent_kernel, 2 if candidate_kernel is not None else 3, probe)
+        recurrent_kernel, 2 if candidate_kernel is not None else 3, choices.layout)
     if recurrent_bias is not None:  # laid out like the kernel blocks it is added to
         recurrent_bias = (tuple(ops.split(recurrent_bias, 3)) if len(recurrent_kernels) == 3
                           else (recurrent_bias,))
@@ -104,23 +101,6 @@ def gru(
         _loop.unroll_for(int(recurrent_kernel.shape[0]), int(gates)),
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
-
-
-def _probe(features, recurrent_rows, units, reset_gate_mode, projected, state_activation,
-           gate_activation, dtype, side_by_side, parts=1, training=False, batch=32, steps=100):
-    """A short random run of this op (`side_by_side` runs at once), for ``_blocks`` and ``_loop``
-    to time under the choices in force; with `training`, its weight gradients. `parts`: the
-    batch's loops (None: as ``_loop.batch_parts`` has it in force)."""
-    biases = 2 if reset_gate_mode == "recurrent-bias-after-multiplication" else 1
-    x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
-        dtype, (batch, steps, features), (features, 3 * units), (recurrent_rows, 3 * units),
-        (3 * units * biases,), (batch, units), (units, recurrent_rows))
-    return _blocks.compiled_probe(lambda side: gru(
-        x, kernel, recurrent, bias, state, reset_gate_mode=reset_gate_mode,
-        state_activation=state_activation, gate_activation=gate_activation,
-        output_projector=projector if projected else None, go_backwards=bool(side % 2),
-        side_by_side=side_by_side, training=training, batch_parts=parts,
-    )[0], side_by_side, training, (kernel, recurrent, bias))
 
 
 def _project(hidden, output_projector):
@@ -144,3 +124,6 @@ def _gru_step(x_t, states, weights, config):
         update, reset = sigma(x_z + rec_z), sigma(x_r + rec_r)
         candidate = phi(x_h + reset * rec_h)
     return ((1.0 - update) * candidate + update * hidden,)
+
+
+_deprecated.callable_module(__name__, matlab_gru, "matlab_gru")

@@ -22,19 +22,18 @@ one process (batch 32): inference 6.3 vs 5.5 ms at the first shape and 121.6 vs 
 second, training 374.7 vs 345.0 ms at the second.
 """
 
+import contextlib
 import contextvars
-import functools
 
-import keras
 from keras import ops
 
-from matkeras.ops import _blocks, _loop, _lstm_backward
+from matkeras.ops import _blocks, _deprecated, _loop, _lstm_backward, _speed
 from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 
 IMPLEMENTATIONS = _loop.IMPLEMENTATIONS
 
 
-def lstm(
+def matlab_lstm(
     inputs,
     kernel,
     recurrent_kernel,
@@ -74,56 +73,47 @@ def lstm(
         output_projector: ``(H, P_out)`` MATLAB ``OutputProjector`` (projected layers only).
         implementation: ``"auto"``, ``"while"`` or ``"scan"`` (see ``matkeras.ops._loop``).
         side_by_side: how many runs of this op the caller makes at the same time (a BiLSTM's
-            two directions: 2). Only the measured choice of layout uses it (``_blocks``): two
-            loops share the CPU's cores, which changes the faster layout.
+            two directions: 2); the speed rule (``matkeras.ops._speed``) reads it.
         training: True when the result will be differentiated (``fit``). With the TensorFlow
-            backend, no mask and no output projector, the backward pass can then run over the
+            backend, no mask and no output projector, the backward pass then runs over the
             whole sequence (``matkeras.ops._lstm_backward``) instead of TensorFlow's gradient of
-            the loop; which one is faster depends on the shapes and the machine (measured: 0.7x
-            at 123 features, 320 units; 1.4x at 64 features, 256 units), so it is measured once
-            per process and shape, and ``MATKERAS_LSTM_BACKWARD=sequence|steps`` pins it
-            (TensorFlow's op determinism: ``steps``). The forward numbers are the same either
-            way.
+            the loop (the speed rule). The forward numbers are the same either way.
         batch_parts: run the batch as this many independent loops (1 or 2; ``_loop.in_parts``);
-            None measures which is faster here (``_loop.batch_parts``).
+            None: the speed rule's choice.
 
     Returns:
         ``(outputs, h_T, c_T)``: outputs ``(batch, time, H)`` or ``(batch, H)``.
     """
-    if (_FUSABLE and state_activation == "tanh" and gate_activation == "sigmoid"
+    if (_FUSABLE.get() and state_activation == "tanh" and gate_activation == "sigmoid"
             and mask is None and input_projector is None and output_projector is None):
         return _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
                              initial_cell, return_sequences, go_backwards, implementation)
-    probe = (_probe, (int(kernel.shape[0]), int(recurrent_kernel.shape[0]),
-                      int(recurrent_kernel.shape[1]) // 4, output_projector is not None,
-                      state_activation, gate_activation,
-                      keras.backend.standardize_dtype(kernel.dtype), int(side_by_side)))
-    parts = batch_parts or _loop.batch_parts(probe, inputs, implementation, training)
+    features, recurrent_rows = int(kernel.shape[0]), int(recurrent_kernel.shape[0])
+    units = int(recurrent_kernel.shape[1]) // 4
+    choices = _speed.plan(
+        features + 1 + recurrent_rows, 4 * units, inputs.shape[0], side_by_side, training,
+        sequence_backward=(mask is None and output_projector is None and implementation != "scan"
+                           and inputs.shape[1] != 1))
+    parts = batch_parts or choices.parts
     if parts > 1:
-        return _loop.in_parts(lambda x, states, m: lstm(
+        return _loop.in_parts(lambda x, states, m: matlab_lstm(
             x, kernel, recurrent_kernel, bias, *states, state_activation=state_activation,
             gate_activation=gate_activation, return_sequences=return_sequences, mask=m,
             go_backwards=go_backwards, input_projector=input_projector,
             output_projector=output_projector, implementation=implementation,
-            side_by_side=side_by_side * parts, training=training, batch_parts=1,
+            side_by_side=side_by_side, training=training, batch_parts=1,
         ), parts, inputs, (initial_hidden, initial_cell), mask)
     inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
     # The bias joins the product as a row of the kernel, met by a column of ones in the inputs:
     # one op less per step (see the module docstring).
     inputs = ops.concatenate([inputs, ops.ones_like(inputs[..., :1])], axis=-1)
     kernels = _blocks.split_kernel(ops.concatenate(
-        [kernel, ops.expand_dims(bias, 0), recurrent_kernel], axis=0), 4, probe)
-    unroll = _loop.unroll_for(int(kernel.shape[0]) + int(recurrent_kernel.shape[0]),
-                              int(recurrent_kernel.shape[1]))
-    if (training and keep is None and output_projector is None and implementation != "scan"
-            and keras.backend.backend() == "tensorflow" and inputs.shape[0] != 1
-            and _sequence_backward_here(int(kernel.shape[0]), int(recurrent_kernel.shape[0]),
-                                        state_activation, gate_activation,
-                                        keras.backend.standardize_dtype(kernel.dtype),
-                                        int(side_by_side))):
+        [kernel, ops.expand_dims(bias, 0), recurrent_kernel], axis=0), 4, choices.layout)
+    unroll = _loop.unroll_for(features + recurrent_rows, 4 * units)
+    if choices.backward == "sequence":
         outputs, final = _lstm_backward.lstm_sequence(
             inputs, kernels, initial_hidden, initial_cell, (state_activation, gate_activation),
-            return_sequences, int(kernel.shape[0]) + 1, unroll)
+            return_sequences, features + 1, unroll)
         return _loop.finish(outputs, final, return_sequences, go_backwards)
     outputs, final = _loop.run(
         _lstm_step, inputs, keep, (initial_hidden, initial_cell),
@@ -144,50 +134,6 @@ def _lstm_step(x_t, states, weights, config):
     return sigma(g_o) * phi(new_cell), new_cell
 
 
-def _probe(features, recurrent_rows, units, projected, state_activation, gate_activation, dtype,
-           side_by_side, parts=1, training=False, batch=32, steps=100):
-    """A short random run of this op (`side_by_side` runs at once, as a BiLSTM's directions go),
-    for ``_blocks`` and ``_loop`` to time under the choices in force; with `training`, its weight
-    gradients. `parts`: the batch's loops (None: as ``_loop.batch_parts`` has it in force)."""
-    x, kernel, recurrent, bias, state, projector = _blocks.random_probe_tensors(
-        dtype, (batch, steps, features), (features, 4 * units), (recurrent_rows, 4 * units),
-        (4 * units,), (batch, units), (units, recurrent_rows))
-    return _blocks.compiled_probe(lambda direction: lstm(
-        x, kernel, recurrent, bias, state, state, state_activation=state_activation,
-        gate_activation=gate_activation, output_projector=projector if projected else None,
-        go_backwards=bool(direction % 2), side_by_side=side_by_side, training=training,
-        batch_parts=parts,
-    )[0], side_by_side, training, (kernel, recurrent, bias))
-
-
-# -- Which backward pass trains faster here --------------------------------------------------------
-BACKWARDS = ("auto", "sequence", "steps")
-_BACKWARD_ENV = "MATKERAS_LSTM_BACKWARD"
-_BACKWARD_FORCED = contextvars.ContextVar("matkeras_lstm_backward", default=None)
-BACKWARD_CHOSEN = {}  # probe arguments -> "sequence" or "steps", as measured in this process
-_BACKWARD_MARGIN = 0.95  # the whole-sequence pass stores more: taken only when clearly faster
-
-
-def _sequence_backward_here(*key):
-    pinned = _blocks.pinned_choice(_BACKWARD_FORCED, _BACKWARD_ENV, BACKWARDS,
-                                   deterministic="steps")
-    if pinned != "auto":
-        return pinned == "sequence"
-    return _sequence_backward_faster(*key)
-
-
-@functools.cache
-def _sequence_backward_faster(features, recurrent_rows, state_activation, gate_activation, dtype,
-                              side_by_side, rounds=4):
-    timings = _blocks.time_forced(_BACKWARD_FORCED, ("steps", "sequence"), lambda: _probe(
-        features, recurrent_rows, recurrent_rows, False, state_activation, gate_activation, dtype,
-        side_by_side, training=True), rounds)
-    faster = timings["sequence"] < _BACKWARD_MARGIN * timings["steps"]
-    BACKWARD_CHOSEN[(features, recurrent_rows, state_activation, gate_activation, dtype,
-                     side_by_side)] = "sequence" if faster else "steps"
-    return faster
-
-
 # -- TFLite's fused LSTM --------------------------------------------------------------------------
 # TensorFlow's TFLite converter replaces a function whose ``api_implements`` attribute starts with
 # "lstm_" and whose signature is Keras 2's ``standard_lstm`` (input, h0, c0, kernel, recurrent
@@ -195,7 +141,18 @@ def _sequence_backward_faster(features, recurrent_rows, state_activation, gate_a
 # i, f, g, o) by its UNIDIRECTIONAL_SEQUENCE_LSTM op, when only the first two results are used and
 # the batch size is fixed. matkeras.export switches this on while it traces a model for TFLite;
 # everywhere else the function is an ordinary one running the recurrence below.
-_FUSABLE = False
+_FUSABLE = contextvars.ContextVar("matkeras_tflite_fusable_lstm", default=False)
+
+
+@contextlib.contextmanager
+def tflite_fusable():
+    """LSTM ops traced inside (MATLAB's default activations, no mask or projectors) become
+    functions TFLite's converter fuses into its UNIDIRECTIONAL_SEQUENCE_LSTM op."""
+    token = _FUSABLE.set(True)
+    try:
+        yield
+    finally:
+        _FUSABLE.reset(token)
 
 
 def _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
@@ -205,14 +162,13 @@ def _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initia
     import tensorflow as tf
 
     def standard_lstm(x, h0, c0, k, r, b):
-        outputs, h_last, c_last = lstm(x, k, r, b, h0, c0, go_backwards=go_backwards,
+        outputs, h_last, c_last = matlab_lstm(x, k, r, b, h0, c0, go_backwards=go_backwards,
                                        implementation=implementation)
         if go_backwards:  # the fused op returns the outputs in the order it ran
             outputs = tf.reverse(outputs, [1])
         return outputs[:, -1], outputs, h_last, c_last, tf.constant(0.0)
 
-    global _FUSABLE
-    was, _FUSABLE = _FUSABLE, False  # the body itself is the plain recurrence
+    token = _FUSABLE.set(False)  # the body itself is the plain recurrence
     try:
         function = tf.function(standard_lstm, autograph=False, experimental_attributes={
             "api_implements": f"lstm_{uuid.uuid4()}", "api_preferred_device": "CPU",
@@ -220,9 +176,12 @@ def _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initia
         last, outputs, _, cell, _ = function(inputs, initial_hidden, initial_cell, kernel,
                                              recurrent_kernel, bias)
     finally:
-        _FUSABLE = was
+        _FUSABLE.reset(token)
     if go_backwards:
         outputs = tf.reverse(outputs, [1])
     # The final hidden state is the last output; the final cell state is only there when the
     # function is not fused (using it keeps TFLite from fusing, which stays correct).
     return (outputs if return_sequences else last), last, cell
+
+
+_deprecated.callable_module(__name__, matlab_lstm, "matlab_lstm")

@@ -1,7 +1,6 @@
 """Every network in ../shared/fixtures/matlab/nets, loaded, survives ``.keras`` in a fresh
 process (where only ``import matkeras`` registers its layers), outputs within 1e-5."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -71,10 +70,8 @@ def test_every_loaded_network_reloads_in_a_fresh_process(saved):
             for k, tensor in enumerate(out):
                 np.save(f"{{folder}}/net{{index}}_y{{k}}.npy", keras.ops.convert_to_numpy(tensor))
     """)
-    # The speed choices pinned: the fresh process need not time its own probes.
-    env = {**os.environ, "MATKERAS_RECURRENT_BLOCKS": "whole", "MATKERAS_BATCH_PARTS": "1"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=900, env=env)
+                            timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     for index, (file, variable, _, expected) in enumerate(cases):
         for k, value in enumerate(expected):

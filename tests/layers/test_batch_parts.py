@@ -1,13 +1,11 @@
 """The batch run as independent loops, one per row block (``matkeras.ops._loop.in_parts``).
 
-Whether the batch runs whole or in two halves side by side is a speed choice measured per
-machine and shape (``matkeras.ops._loop.batch_parts``); here two parts are pinned with
-``MATKERAS_BATCH_PARTS`` so that the split path is checked on every machine: every layer kind
+Whether the batch runs whole or in two halves side by side is the speed rule's choice per shape
+(``matkeras.ops._speed``); here two parts are forced with ``MATKERAS_BATCH_PARTS`` so that the
+split path is checked whatever the rule says: every layer kind
 against the float64 oracle with per-row initial states (each half must get its own rows), odd
 and unknown batch sizes, padding masked, and the gradients against the whole batch's.
 """
-
-import importlib
 
 import keras
 import numpy as np
@@ -19,7 +17,6 @@ from tests import tolerances as tol
 from tests.layers.family_specs import SPECS, C, Spec
 from tests.layers.lstm_helpers import from_hnt, to_cbt
 
-_loop = importlib.import_module("matkeras.ops._loop")
 ALL_SPECS = [Spec("lstm", LSTM, 4), *SPECS]
 ATOL = {"float64": tol.FLOAT64_ATOL, "float32": tol.FLOAT32_ATOL}
 
@@ -107,41 +104,3 @@ def test_two_parts_train_with_the_whole_batch_gradients(monkeypatch, rng, spec, 
         grads[parts] = tape.gradient(loss, [x, *(v.value for v in layer.trainable_variables)])
     for whole, halves in zip(grads["1"], grads["2"], strict=True):
         assert _max_diff(whole, halves) <= tol.FLOAT64_ATOL
-
-
-def test_a_one_step_or_one_row_input_is_not_split():
-    x = np.zeros((1, 5, 3), "float32")
-    probe = (None, ())  # never called: neither input is measured
-    assert _loop.batch_parts(probe, x, "auto", False) == 1
-    assert _loop.batch_parts(probe, np.zeros((4, 1, 3)), "auto", False) == 1
-    assert _loop.batch_parts(probe, np.zeros((4, 5, 3)), "scan", False) == 1
-
-
-def test_one_core_runs_one_loop_without_measuring(monkeypatch):
-    monkeypatch.delenv("MATKERAS_BATCH_PARTS", raising=False)
-    monkeypatch.setattr(_loop.os, "cpu_count", lambda: 1)
-    assert _loop.batch_parts((None, ()), np.zeros((4, 5, 3)), "auto", False) == 1
-
-
-def test_pinned_parts_and_an_unknown_value(monkeypatch):
-    x = np.zeros((4, 5, 3))
-    monkeypatch.setenv("MATKERAS_BATCH_PARTS", "2")
-    assert _loop.batch_parts((None, ()), x, "auto", False) == 2
-    monkeypatch.setenv("MATKERAS_BATCH_PARTS", "3")
-    with pytest.raises(ValueError, match="MATKERAS_BATCH_PARTS must be one of"):
-        _loop.batch_parts((None, ()), x, "auto", False)
-
-
-def test_the_choice_is_measured_on_the_op_per_mode_and_does_not_leak(monkeypatch):
-    """Measured once per shape for inference and for training, on the calling op; the parts
-    forced while measuring are not left set."""
-    from matkeras.layers import GRU
-
-    monkeypatch.delenv("MATKERAS_BATCH_PARTS", raising=False)
-    x = np.zeros((4, 6, 5), "float32")
-    LSTM(9)(x)
-    GRU(9)(x, training=True)
-    labels = {(label.split("(")[0], training) for label, training in _loop.PARTS_CHOSEN}
-    assert {("lstm", False), ("gru", True)} <= labels
-    assert set(_loop.PARTS_CHOSEN.values()) <= {1, 2}
-    assert _loop._PARTS_FORCED.get() is None

@@ -80,7 +80,7 @@ class TestLSTMMatchesOracle:
 
     @pytest.mark.parametrize("implementation", ["while", "scan"])
     def test_every_loop_implementation_matches_oracle(self, rng, implementation):
-        from matkeras.ops import lstm as lstm_op
+        from matkeras.ops import matlab_lstm as lstm_op
         from matkeras.ops.lstm import IMPLEMENTATIONS
 
         assert implementation in IMPLEMENTATIONS

@@ -4,23 +4,22 @@ Its input gradient is checked against central differences of the float64 numpy o
 never imports matkeras), and every gradient (inputs, initial states, kernel, recurrent kernel,
 bias) against TensorFlow's own gradient of the step-by-step loop, for every activation pair,
 both kernel layouts, both output modes, both directions and the BiLSTM. Which of the two
-backward passes runs is a speed choice measured per machine; each is pinned here with
-``MATKERAS_LSTM_BACKWARD``.
+backward passes runs is the speed rule's choice (``matkeras.ops._speed``); each is forced here
+with ``MATKERAS_LSTM_BACKWARD``.
 """
 
-import importlib
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import matkeras.ops.lstm as lstm_module
 from matkeras.layers import LSTM, BiLSTM
 from tests import tolerances as tol
 from tests.layers.family_specs import C, H, Spec
 from tests.layers.lstm_helpers import from_hnt, to_cbt
 
-lstm_module = importlib.import_module("matkeras.ops.lstm")
 ACTIVATIONS = [("tanh", "sigmoid"), ("softsign", "hard-sigmoid"), ("relu", "sigmoid"),
                ("tanh", "hard-sigmoid")]
 SPECS = {"lstm": Spec("lstm", LSTM, 4), "bilstm": Spec("bilstm", BiLSTM, 4, directions=2)}
@@ -91,7 +90,7 @@ def test_every_gradient_equals_tensorflows_gradient_of_the_loop(monkeypatch, rng
 def test_initial_state_and_final_state_gradients(monkeypatch, rng, go_backwards):
     """States in and out (HasStateInputs/Outputs): the gradient reaches the initial states, and
     losses on the final hidden and cell states flow back, in both directions."""
-    lstm = lstm_module.lstm
+    lstm = lstm_module.matlab_lstm
     x = tf.constant(rng.normal(0, 1, (2, 8, C)))
     kernel = tf.constant(rng.normal(0, 0.5, (C, 4 * H)))
     recurrent = tf.constant(rng.normal(0, 0.5, (H, 4 * H)))
@@ -124,20 +123,8 @@ def test_only_training_calls_take_it(monkeypatch, rng):
     plain = keras.ops.convert_to_numpy(layer(x))
     assert calls == []
     trained = keras.ops.convert_to_numpy(layer(x, training=True))
-    assert calls  # once, or once per half where the batch runs as two loops (_loop.batch_parts)
+    assert calls  # once, or once per half where the batch runs as two loops (the speed rule)
     assert _max_diff(plain, trained) <= tol.FLOAT64_ATOL
-
-
-def test_measured_choice_is_cached_and_unknown_values_are_refused(monkeypatch):
-    monkeypatch.delenv("MATKERAS_LSTM_BACKWARD", raising=False)
-    first = lstm_module._sequence_backward_here(3, 4, "tanh", "sigmoid", "float32", 1)
-    assert isinstance(first, bool)
-    assert lstm_module.BACKWARD_CHOSEN[(3, 4, "tanh", "sigmoid", "float32", 1)] in (
-        "sequence", "steps")
-    assert lstm_module._sequence_backward_here(3, 4, "tanh", "sigmoid", "float32", 1) is first
-    monkeypatch.setenv("MATKERAS_LSTM_BACKWARD", "sideways")
-    with pytest.raises(ValueError, match="MATKERAS_LSTM_BACKWARD must be one of"):
-        lstm_module._sequence_backward_here(3, 4, "tanh", "sigmoid", "float32", 1)
 
 
 def test_inputs_whose_feature_axis_is_unknown_when_traced(monkeypatch, rng):

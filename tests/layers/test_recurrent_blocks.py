@@ -1,7 +1,7 @@
 """Both layouts of the recurrent product (whole kernel, one block per gate) against the oracle.
 
-Which layout runs is a speed choice measured per machine (``matkeras.ops._blocks``); each one is
-pinned here with ``MATKERAS_RECURRENT_BLOCKS`` so that both are checked on every machine.
+Which layout runs is the speed rule's choice per shape (``matkeras.ops._speed``); each one is
+forced here with ``MATKERAS_RECURRENT_BLOCKS`` so that both are checked whatever the rule says.
 """
 
 import keras
@@ -56,54 +56,10 @@ def test_layouts_give_the_same_gradients(monkeypatch, rng, spec):
         assert _max_diff(whole, gates) <= tol.FLOAT64_ATOL
 
 
-def test_gate_blocks_are_used_when_pinned(monkeypatch):
+def test_split_kernel_cuts_the_gate_blocks_for_the_gates_layout():
     kernel = np.zeros((5, 20))
-    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "gates")
-    assert [k.shape for k in _blocks.split_kernel(kernel, 4)] == [(5, 5)] * 4
-    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "whole")
-    assert len(_blocks.split_kernel(kernel, 4)) == 1
-
-
-def test_measured_choice_is_a_cached_boolean(monkeypatch):
-    monkeypatch.delenv("MATKERAS_RECURRENT_BLOCKS", raising=False)
-    first = _blocks._use_gate_blocks(16, 64, 4, "float32")
-    assert isinstance(first, bool)
-    assert _blocks._measured_faster.cache_info().currsize >= 1
-    assert _blocks._use_gate_blocks(16, 64, 4, "float32") is first
-
-
-def test_unknown_layout_is_refused(monkeypatch):
-    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "diagonal")
-    with pytest.raises(ValueError, match="MATKERAS_RECURRENT_BLOCKS must be one of"):
-        _blocks.split_kernel(np.zeros((2, 8)), 4)
-
-
-def test_layers_time_the_layouts_on_their_own_op(monkeypatch):
-    """The choice is measured on the calling op (a probe running it), not on a generic loop; a
-    BiLSTM's probe runs two directions side by side, so its choice is measured separately."""
-    from matkeras.layers import GRU, BiLSTM
-
-    monkeypatch.delenv("MATKERAS_RECURRENT_BLOCKS", raising=False)
-    x = np.zeros((2, 3, 5), "float32")
-    LSTM(7)(x)
-    BiLSTM(7)(x)
-    GRU(7, reset_gate_mode="before-multiplication")(x)
-    # LSTM: [W; b; R] (5 + 1 + 7 rows, 4 x 7 columns); GRU before-multiplication: R_z, R_r
-    labels = [key[-1] for key in _blocks.CHOSEN if key[:2] in ((13, 28), (7, 14))]
-    assert "lstm(5, 7, 7, False, 'tanh', 'sigmoid', 'float32', 1)" in labels
-    assert "lstm(5, 7, 7, False, 'tanh', 'sigmoid', 'float32', 2)" in labels
-    assert any(label.startswith("gru(5, 7, 7, 'before-multiplication'") for label in labels)
-    assert _blocks._FORCED.get() is None  # the layout forced while measuring does not leak
-
-
-def test_forced_layout_wins_over_the_environment(monkeypatch):
-    monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "whole")
-    token = _blocks._FORCED.set("gates")
-    try:
-        assert len(_blocks.split_kernel(np.zeros((5, 20)), 4)) == 4
-    finally:
-        _blocks._FORCED.reset(token)
-    assert len(_blocks.split_kernel(np.zeros((5, 20)), 4)) == 1
+    assert [k.shape for k in _blocks.split_kernel(kernel, 4, "gates")] == [(5, 5)] * 4
+    assert len(_blocks.split_kernel(kernel, 4, "whole")) == 1
 
 
 @pytest.mark.parametrize("traced", [False, True])

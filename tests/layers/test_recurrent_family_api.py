@@ -147,12 +147,7 @@ class TestFamilySerialization:
         assert clone.get_config() == config
         assert keras.layers.deserialize(keras.layers.serialize(layer)).get_config() == config
 
-    def test_keras_file_of_every_layer_reloads_in_fresh_process(self, tmp_path, rng,
-                                                                 monkeypatch):
-        # Bit for bit across processes needs the speed choices pinned in both (the product
-        # layout and the batch loops are measured per process and round differently).
-        monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "whole")
-        monkeypatch.setenv("MATKERAS_BATCH_PARTS", "1")
+    def test_keras_file_of_every_layer_reloads_in_fresh_process(self, tmp_path, rng):
         inputs = keras.Input((None, C))
         model = keras.Model(inputs, [layer(inputs) for layer in _every_layer()])
         x = rng.normal(0, 1, (2, 7, C)).astype("float32")
