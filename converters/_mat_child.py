@@ -11,6 +11,11 @@ Exit codes: 0 written; 2 a readable problem (message on stderr); 3 mat-io is mis
 mat-io); anything else: the decoder failed on the file.
 
     python _mat_child.py IN.mat OUT.npz [VARIABLE]
+    python _mat_child.py --batch JOBS.json
+
+With ``--batch``, one process decodes many files in turn (mat-io is imported once): JOBS.json
+lists ``[source, target, variable or null]``; after each, ``<target>.status`` holds that job's
+exit code and message as JSON (the caller restarts a process after the job it died in).
 
 The class of each saved object: mat-io reports every element of a heterogeneous object array
 (a network's ``Layers``) with the array's class, ``nnet.cnn.layer.Layer``. Each object's own
@@ -64,6 +69,12 @@ class ClassRecorder:
             recorder.subsystems.append(instance)
 
         subsystem_class.__init__ = init
+        self._restore = lambda: setattr(subsystem_class, "__init__", original)
+
+    def restore(self):
+        """Puts mat-io's own ``__init__`` back (several files decoded in one process)."""
+        if self.problem is None:
+            self._restore()
 
     def classes(self):
         if self.problem:
@@ -346,7 +357,11 @@ def main(source, target, variable=None):
     except Exception as error:  # not installed, or its compiled part does not load
         fail(f"{type(error).__name__}: {error}", code=3)
     recorder = ClassRecorder(subsys.MatSubsystem)
-    contents = {k: v for k, v in matio.load_from_mat(source).items() if not k.startswith("__")}
+    try:
+        contents = {k: v for k, v in matio.load_from_mat(source).items()
+                    if not k.startswith("__")}
+    finally:
+        recorder.restore()
     if PLAIN_LAYOUT in contents:  # matkeras_export.m's plain layout: the caller reads it
         sys.exit(4)
     true_class = recorder.classes()
@@ -392,5 +407,33 @@ def main(source, target, variable=None):
     np.savez(target, **arrays)
 
 
+def batch(jobs_file):
+    """Decodes every job of `jobs_file` in this process (see the module docstring)."""
+    import contextlib
+    import io
+    import json
+    import os
+
+    with open(jobs_file) as handle:
+        jobs = json.load(handle)
+    for source, target, variable in jobs:
+        messages = io.StringIO()
+        with contextlib.redirect_stderr(messages):
+            try:
+                main(source, target, variable)
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+            except Exception as error:  # the decoder raised: as a failed exit of its own
+                sys.stderr.write(f"{type(error).__name__}: {error}")
+                code = 1
+        with open(target + ".part", "w") as handle:
+            json.dump({"code": code, "stderr": messages.getvalue()}, handle)
+        os.replace(target + ".part", target + ".status")
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    if sys.argv[1] == "--batch":
+        batch(sys.argv[2])
+    else:
+        main(*sys.argv[1:4])

@@ -21,10 +21,12 @@ class is inferred from the saved fields (:func:`infer_class`), and :class:`Saved
 was used (``class_source``).
 """
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,35 +109,104 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
             have exactly one member; otherwise the error lists every candidate with its path.
         timeout: seconds the decoder may take.
     """
-    path = os.fspath(path)
-    _check_header(path)
-    with tempfile.TemporaryDirectory(prefix="matkeras-") as folder:
-        target = os.path.join(folder, "layers.npz")
-        command = [sys.executable, _CHILD, path, target] + ([variable] if variable else [])
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise MatFileError(f"Decoding '{path}' took over {timeout} s; the file is "
-                               "corrupted or far too large.") from None
-        if result.returncode == 2:
-            raise MatFileError(result.stderr.strip())
-        if result.returncode == 4 or (result.returncode == 3 and _plain(path)):
-            from matkeras.converters.plain_network import read_plain_network
+    (result,) = read_networks([path], variable, timeout)
+    if isinstance(result, MatFileError):
+        raise result
+    return result
 
+
+def read_networks(paths, variable=None, timeout=DECODE_TIMEOUT):
+    """:func:`read_network` for many files, in one decoder process (mat-io, about a second to
+    import, is imported once): a list with a :class:`SavedNetwork` or the
+    :class:`MatFileError` for each file, in order. A file that crashes the decoder, or takes
+    over `timeout` seconds, gets its error and a new process decodes the files after it."""
+    results = [None] * len(paths)
+    pending = []
+    with tempfile.TemporaryDirectory(prefix="matkeras-") as folder:
+        for index, path in enumerate(map(os.fspath, paths)):
+            try:
+                _check_header(path)
+            except MatFileError as error:
+                results[index] = error
+                continue
+            pending.append((index, path, os.path.join(folder, f"network{index}.npz")))
+        while pending:
+            done = _decode_batch(pending, variable, timeout, folder)
+            for (index, path, target), outcome in zip(pending, done, strict=False):
+                results[index] = _interpret(path, variable, target, *outcome)
+            pending = pending[len(done):]
+    return results
+
+
+def _decode_batch(jobs, variable, timeout, folder):
+    """Runs the decoder process on `jobs` until it ends: ``(code, message)`` of the jobs it
+    finished, then of the job it died or hung in (a negative code: the signal; None: timed
+    out)."""
+    listing = os.path.join(folder, "jobs.json")
+    with open(listing, "w") as handle:
+        json.dump([[path, target, variable] for _, path, target in jobs], handle)
+    log = os.path.join(folder, "decoder.log")
+    with open(log, "w") as errors:
+        process = subprocess.Popen([sys.executable, _CHILD, "--batch", listing],
+                                   stdout=subprocess.DEVNULL, stderr=errors)
+    done = []
+    try:
+        started = time.monotonic()
+        for _, _, target in jobs:
+            status = target + ".status"
+            while not os.path.exists(status):
+                if process.poll() is not None and not os.path.exists(status):
+                    code = process.returncode if process.returncode else 1
+                    return done + [(code if code < 0 else 1, _last_line(_read(log)))]
+                if time.monotonic() - started > timeout:
+                    return done + [(None, "")]
+                time.sleep(0.01)
+            with open(status) as handle:
+                outcome = json.load(handle)
+            done.append((outcome["code"], outcome["stderr"]))
+            started = time.monotonic()
+        process.wait(timeout=timeout)
+        return done
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _read(path):
+    with open(path, errors="replace") as handle:
+        return handle.read()
+
+
+def _interpret(path, variable, target, code, message):
+    """A :class:`SavedNetwork`, or the :class:`MatFileError` for the decoder's `code`."""
+    if code is None:
+        return MatFileError(f"Decoding '{path}' took too long; the file is corrupted or far "
+                            "too large.")
+    if code == 2:
+        return MatFileError(message.strip())
+    if code == 4 or (code == 3 and _plain(path)):
+        from matkeras.converters.plain_network import read_plain_network
+
+        try:
             return read_plain_network(path, variable)
-        if result.returncode == 3:
-            raise MatFileError(
-                f"Reading networks MATLAB saved needs the package mat-io (import name 'matio'), "
-                f"which could not be imported ({_last_line(result.stderr)}). Install it with: "
-                f"{MATIO_INSTALL}")
-        if result.returncode != 0:
-            how = (f"crashed (signal {-result.returncode})" if result.returncode < 0 else
-                   f"failed: {_last_line(result.stderr)}")
-            raise MatFileError(f"'{path}' could not be decoded as a MAT-file: the decoder "
-                               f"(mat-io) {how}. Is it truncated or corrupted?")
-        with np.load(target, allow_pickle=False) as saved:
-            arrays = {key: saved[key] for key in saved.files}
-    return saved_network(path, arrays)
+        except MatFileError as error:
+            return error
+    if code == 3:
+        return MatFileError(
+            f"Reading networks MATLAB saved needs the package mat-io (import name 'matio'), "
+            f"which could not be imported ({_last_line(message)}). Install it with: "
+            f"{MATIO_INSTALL}")
+    if code != 0:
+        how = (f"crashed (signal {-code})" if code < 0 else f"failed: {_last_line(message)}")
+        return MatFileError(f"'{path}' could not be decoded as a MAT-file: the decoder "
+                            f"(mat-io) {how}. Is it truncated or corrupted?")
+    with np.load(target, allow_pickle=False) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    try:
+        return saved_network(path, arrays)
+    except MatFileError as error:
+        return error
 
 
 def _plain(path):

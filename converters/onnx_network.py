@@ -26,8 +26,8 @@ import numpy as np
 from keras import ops
 
 from matkeras import layers as L
-from matkeras.converters import layouts
 from matkeras.converters.errors import MatFileError
+from matkeras.layers import layouts
 
 _GATE = {"Sigmoid": "sigmoid", "HardSigmoid": "hard-sigmoid"}
 _STATE = {"Tanh": "tanh", "Softsign": "softsign", "Relu": "relu"}

@@ -37,10 +37,19 @@ def _flag(fields, name, default=False):
 
 # -- recurrent layers ---------------------------------------------------------------------------
 
-_RECURRENT = {
-    _P + "LSTMLayer": L.LSTM, _P + "BiLSTMLayer": L.BiLSTM, _P + "GRULayer": L.GRU,
-    _P + "LSTMProjectedLayer": L.LSTMProjected, _P + "GRUProjectedLayer": L.GRUProjected,
-}
+_RECURRENT = {cls.MATLAB_CLASS: cls for cls in (L.LSTM, L.BiLSTM, L.GRU, L.LSTMProjected,
+                                                 L.GRUProjected)}
+
+
+def _set_saved(layer, record, states=()):
+    """Sets every MATLAB property the layer takes (its own mapping) that the file saved;
+    `states` are read as :func:`_starting_state` reads them."""
+    given = {prop: (_starting_state(record, prop) if prop in states else
+                    value(record.fields, prop)) for prop in layer.matlab_keywords()}
+    given = {prop: v for prop, v in given.items() if v is not None}
+    if given:
+        layer.set_matlab_properties(**given)
+    return layer
 
 
 def _starting_state(record, prop):
@@ -77,18 +86,9 @@ def _recurrent(record):
     if "ResetGateMode" in f:
         options["reset_gate_mode"] = text(f, "ResetGateMode")
     layer = cls(**options)
-    weights = {"input_weights": value(f, "InputWeights"),
-               "recurrent_weights": value(f, "RecurrentWeights"), "bias": value(f, "Bias")}
-    if projected:
-        weights.update(input_projector=value(f, "InputProjector"),
-                       output_projector=value(f, "OutputProjector"))
-    if not options["has_state_inputs"]:
-        for argument, prop in layer.state_names:
-            weights[argument] = _starting_state(record, prop)
-    given = {k: v for k, v in weights.items() if v is not None}
-    if given.get("input_weights") is not None:
-        layer.set_matlab_weights(**given)
-    return layer
+    if value(f, "InputWeights") is None:  # untrained: MATLAB's initializers
+        return layer
+    return _set_saved(layer, record, states=[prop for _, prop in layer.state_names])
 
 
 def remember_saved_state(layer, record):
@@ -159,13 +159,8 @@ def _fully_connected(record):
 
 def _batch_norm(record):
     f = record.fields
-    layer = L.BatchNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)), name=record.name)
-    given = {key: value(f, prop) for key, prop in (
-        ("offset", "Offset"), ("scale", "Scale"), ("trained_mean", "TrainedMean"),
-        ("trained_variance", "TrainedVariance")) if value(f, prop) is not None}
-    if given:
-        layer.set_matlab_weights(**given)
-    return layer
+    return _set_saved(L.BatchNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)),
+                                           name=record.name), record)
 
 
 def _classification(record):
@@ -226,12 +221,8 @@ def _pooling(cls, average):
 
 def _layer_norm(record):
     f = record.fields
-    layer = L.LayerNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)), name=record.name)
-    given = {key: value(f, prop) for key, prop in (("offset", "Offset"), ("scale", "Scale"))
-             if value(f, prop) is not None}
-    if given:
-        layer.set_matlab_weights(**given)
-    return layer
+    return _set_saved(L.LayerNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)),
+                                           name=record.name), record)
 
 
 def _word_embedding(record):
@@ -276,14 +267,7 @@ def _self_attention(record):
         num_value_channels=_auto(f, "NumValueChannels"), output_size=_auto(f, "OutputSize"),
         **_attention_options(record),
         **_factors(f, [("weights", "QueryWeights", 1.0), ("bias", "QueryBias", 0.0)]))
-    names = ("query_weights", "key_weights", "value_weights", "output_weights", "query_bias",
-             "key_bias", "value_bias", "output_bias")
-    given = {n: value(f, "".join(w.title() for w in n.split("_"))) for n in names}
-    given = {k: (np.ravel(v) if k.endswith("bias") else v) for k, v in given.items()
-             if v is not None}
-    if given:
-        layer.set_matlab_weights(**given)
-    return layer
+    return _set_saved(layer, record)
 
 
 def _attention(record):

@@ -28,61 +28,17 @@ import h5py
 import numpy as np
 import scipy.io
 
-from matkeras import layers as L
 from matkeras.converters import plain_network
 from matkeras.converters.errors import MatFileError
-from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers import MatlabMapping
 
 LAYOUT_VERSION = 1
-_CLASSES = [
-    (L.LSTMProjected, "nnet.cnn.layer.LSTMProjectedLayer"),
-    (L.GRUProjected, "nnet.cnn.layer.GRUProjectedLayer"),
-    (L.BiLSTM, "nnet.cnn.layer.BiLSTMLayer"), (L.LSTM, "nnet.cnn.layer.LSTMLayer"),
-    (L.GRU, "nnet.cnn.layer.GRULayer"),
-    (L.FullyConnected, "nnet.cnn.layer.FullyConnectedLayer"),
-    (L.Conv1D, "nnet.cnn.layer.Convolution1DLayer"),
-    (L.Conv2D, "nnet.cnn.layer.Convolution2DLayer"),
-    (L.BatchNormalization, "nnet.cnn.layer.BatchNormalizationLayer"),
-    (L.LayerNormalization, "nnet.cnn.layer.LayerNormalizationLayer"),
-    (L.WordEmbedding, "nnet.cnn.layer.WordEmbeddingLayer"),
-    (L.SequenceInput, "nnet.cnn.layer.SequenceInputLayer"),
-]
-_STATISTICS = {"Mean": "mean", "StandardDeviation": "standard_deviation", "Min": "min",
-               "Max": "max"}
 
 
 def _properties(layer):
-    """{MATLAB property: (numpy value, set_matlab_weights keyword)} of one layer."""
-    if isinstance(layer, RecurrentLayer):
-        props = {"InputWeights": (layer.input_weights, "input_weights"),
-                 "RecurrentWeights": (layer.recurrent_weights, "recurrent_weights"),
-                 "Bias": (layer.bias, "bias")}
-        if getattr(layer, "_PROJECTED", False):
-            props["InputProjector"] = (layer.input_projector, "input_projector")
-            props["OutputProjector"] = (layer.output_projector, "output_projector")
-        for argument, prop in layer.state_names:
-            if not layer.has_state_inputs:
-                props[prop] = (layer._matlab_value(argument), argument)
-        return props
-    if isinstance(layer, (L.FullyConnected, L.Conv1D, L.Conv2D)):
-        bias = layer.bias if isinstance(layer, L.FullyConnected) else np.asarray(layer.bias)
-        return {"Weights": (layer.matlab_weights, "weights"), "Bias": (bias, "bias")}
-    if isinstance(layer, L.BatchNormalization):
-        return {"Offset": (layer.offset, "offset"), "Scale": (layer.matlab_scale, "scale"),
-                "TrainedMean": (layer.trained_mean, "trained_mean"),
-                "TrainedVariance": (layer.trained_variance, "trained_variance")}
-    if isinstance(layer, L.LayerNormalization):
-        return {"Offset": (layer.offset, "offset"), "Scale": (layer.matlab_scale, "scale")}
-    if isinstance(layer, L.WordEmbedding):
-        return {"Weights": (layer.matlab_weights, "weights")}
-    if isinstance(layer, L.SequenceInput):
-        return {prop: (layer.statistic(key), key) for prop, key in _STATISTICS.items()
-                if key in layer._statistic_variables}
-    return {}
-
-
-def _matlab_class(layer):
-    return next((name for cls, name in _CLASSES if isinstance(layer, cls)), None)
+    """``{MATLAB property: numpy value}`` of one layer, MATLAB layout (the layer's own mapping:
+    learnables, states and normalization statistics)."""
+    return layer.matlab_properties() if isinstance(layer, MatlabMapping) else {}
 
 
 def _walk(model):
@@ -114,8 +70,8 @@ def save_weights_mat(model, path, version="5", overwrite=False):
         if not props:
             continue
         number += 1
-        struct = {"Name": layer.name, "Class": _matlab_class(layer)}
-        for prop, (value, _) in props.items():
+        struct = {"Name": layer.name, "Class": layer.MATLAB_CLASS}
+        for prop, value in props.items():
             array = np.asarray(value)
             struct[prop] = array.reshape(-1, 1) if array.ndim == 1 else array
         variables[f"layer_{number:03d}"] = struct
@@ -285,10 +241,10 @@ def load_weights_mat(path, model):
     done = []
     for struct in structs:
         layer = layers[struct["Name"]]
-        if not hasattr(layer, "set_matlab_weights"):
+        if not isinstance(layer, MatlabMapping):
             raise MatFileError(f"'{path}': layer '{layer.name}' ({type(layer).__name__}) has no "
                                "MATLAB weights to set.")
-        known = {prop: key for prop, (_, key) in _known_properties(layer).items()}
+        known = layer.matlab_keywords()
         values = {}
         for prop, value in struct.items():
             if prop in ("Name", "Class"):
@@ -296,23 +252,12 @@ def load_weights_mat(path, model):
             if prop not in known:
                 raise MatFileError(f"'{path}': layer '{layer.name}' has no MATLAB property "
                                    f"{prop!r}; expected some of {sorted(known)}.")
-            values[known[prop]] = np.asarray(value)
+            values[prop] = np.asarray(value)
         try:
-            if isinstance(layer, L.WordEmbedding):
-                layer.set_matlab_weights(values["weights"])
-            else:
-                layer.set_matlab_weights(**values)
+            layer.set_matlab_properties(**values)
         except ValueError as error:
             raise MatFileError(f"'{path}': {error}") from None
         done.append(layer.name)
     return done
 
 
-def _known_properties(layer):
-    if not layer.built and isinstance(layer, RecurrentLayer):
-        return {"InputWeights": (None, "input_weights"),
-                "RecurrentWeights": (None, "recurrent_weights"), "Bias": (None, "bias"),
-                "InputProjector": (None, "input_projector"),
-                "OutputProjector": (None, "output_projector"),
-                **{prop: (None, arg) for arg, prop in layer.state_names}}
-    return _properties(layer)

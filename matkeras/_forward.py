@@ -56,7 +56,7 @@ def use_xla(model, layers, repeats, xla="auto"):
 
 
 def _recurrent_layers(model):
-    from matkeras.layers._recurrent import RecurrentLayer
+    from matkeras.layers import RecurrentLayer
 
     found = []
     for layer in getattr(model, "layers", ()):

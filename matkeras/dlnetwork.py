@@ -38,7 +38,7 @@ import numpy as np
 
 from matkeras import inference
 from matkeras._table import Table
-from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers import MatlabMapping, RecurrentLayer
 
 __all__ = ["DLNetwork", "as_model", "as_network"]
 
@@ -203,10 +203,9 @@ class DLNetwork:
             if layer.name in stored:
                 for argument, prop in layer.state_names:
                     table.append([layer.name, prop, stored[layer.name][argument].T.copy()])
-            elif hasattr(layer, "trained_mean") and layer.built:
-                table.append([layer.name, "TrainedMean", layer.trained_mean.reshape(-1, 1)])
-                table.append([layer.name, "TrainedVariance",
-                              layer.trained_variance.reshape(-1, 1)])
+            elif isinstance(layer, MatlabMapping) and layer.built:
+                for prop, value in layer.matlab_states().items():  # batch normalization
+                    table.append([layer.name, prop, value.reshape(-1, 1)])
         return table
 
     @State.setter
@@ -274,31 +273,12 @@ def _copy(layer):
 
 
 def _learnables(layer):
-    """(MATLAB parameter name, MATLAB-layout value) pairs of one layer's learnables."""
-    from matkeras import layers as L
-
-    if isinstance(layer, RecurrentLayer):
-        states = {argument for argument, _ in layer.state_names}
-        shapes = layer._matlab_shapes(layer.input_size)
-        return [(shapes[key][1], layer._matlab_value(key)) for key in shapes
-                if key not in states]
-    if isinstance(layer, (L.FullyConnected, L.Conv1D, L.Conv2D)):
-        bias = layer.bias if isinstance(layer, L.FullyConnected) else \
-            keras.ops.convert_to_numpy(layer.bias)
-        return [("Weights", layer.matlab_weights), ("Bias", bias)]
-    if isinstance(layer, (L.BatchNormalization, L.LayerNormalization)):
-        return [("Offset", layer.offset), ("Scale", layer.matlab_scale)]
-    if isinstance(layer, L.WordEmbedding):
-        return [("Weights", layer.matlab_weights)]
+    """(MATLAB parameter name, MATLAB-layout value) pairs of one layer's learnables: the layer's
+    own MATLAB mapping (``matlab_learnables``), else its Keras variables by name."""
+    if isinstance(layer, MatlabMapping):
+        return list(layer.matlab_learnables().items())
     return [(variable.path.split("/")[-1], keras.ops.convert_to_numpy(variable))
             for variable in layer.trainable_weights]
-
-
-_SETTERS = {"InputWeights": "input_weights", "RecurrentWeights": "recurrent_weights",
-            "Bias": "bias", "InputProjector": "input_projector",
-            "OutputProjector": "output_projector", "Weights": "weights", "Offset": "offset",
-            "Scale": "scale", "TrainedMean": "trained_mean",
-            "TrainedVariance": "trained_variance"}
 
 
 def _assign(net, table, what):
@@ -318,23 +298,15 @@ def _assign(net, table, what):
                 (prop, a) for a, prop in layer.state_names):
             argument = _argument(net, name, parameter)
             states.setdefault(name, {})[argument] = np.asarray(row["Value"]).T
+        elif not isinstance(layer, MatlabMapping) or parameter not in layer.matlab_keywords():
+            raise ValueError(f"net.{what}: layer {name!r} has no MATLAB parameter "
+                             f"{parameter!r} matkeras can set.")
         else:
-            values.setdefault(name, {})[_setter(layer, parameter, what)] = row["Value"]
+            values.setdefault(name, {})[parameter] = row["Value"]
     for name, arguments in values.items():
-        layer = layers[name]
-        if hasattr(layer, "trained_mean"):  # batch normalization: flat NumChannels values
-            arguments = {k: np.ravel(v) for k, v in arguments.items()}
-        layer.set_matlab_weights(**arguments)
+        layers[name].set_matlab_properties(**arguments)
     if states:
         inference.set_state(net.model, states)
-
-
-def _setter(layer, parameter, what):
-    key = _SETTERS.get(parameter)
-    if key is None:
-        raise ValueError(f"net.{what}: layer {layer.name!r} has no MATLAB parameter "
-                         f"{parameter!r} matkeras can set.")
-    return key
 
 
 def as_network(net, function, refuse_output_layers=False):

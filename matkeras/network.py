@@ -14,7 +14,7 @@ folding and output layers get theirs from :func:`ports`; every other layer has `
 
 import keras
 
-from matkeras.layers._recurrent import RecurrentLayer
+from matkeras.layers import RecurrentLayer
 from matkeras.layers.feature_input import FeatureInput
 from matkeras.layers.folding import SequenceFolding, SequenceUnfolding
 from matkeras.layers.outputs import Classification, Regression

@@ -13,6 +13,7 @@ them (TensorFlow backend).
 import keras
 import numpy as np
 
+from matkeras.categorical import class_names, encode_labels
 from matkeras.data.carry import CarryStateBetweenChunks, ChunkCarry  # noqa: F401  (their old home)
 
 __all__ = ["CarryStateBetweenChunks", "TrainingOptions", "train_network", "training_options"]
@@ -341,32 +342,42 @@ def _merge(history, step):
 
 
 def _targets(Y, classify, output, classes=None):
-    """(targets for SequenceDataset, class names or None)."""
+    """(targets for SequenceDataset, class names or None). Class order is MATLAB's
+    ``categorical``'s (:func:`matkeras.categorical.class_names`: numbers by value, text as
+    MATLAB sorts it, a pandas Categorical's own order; the one encoder trainnet uses too); the
+    names are text, as MATLAB's categories are."""
     if isinstance(Y, (list, tuple)) and Y and np.ndim(Y[0]) >= 1:  # per-step targets
         arrays = [np.asarray(y) for y in Y]
         if not classify:
             return [a.astype("float32") for a in arrays], None
-        names = classes or sorted({str(v) for a in arrays for v in np.ravel(a)},
-                                  key=_natural)
-        index = {name: k for k, name in enumerate(names)}
-        return [np.array([index[str(v)] for v in a]) for a in arrays], names
-    array = np.asarray(Y)
+        names = classes or _text(class_names(np.concatenate([np.ravel(a) for a in arrays])))
+        return [_encode(a, names) for a in arrays], names
     if not classify:
-        return array.astype("float32"), None
-    names = classes or sorted({str(v) for v in np.ravel(array)}, key=_natural)
-    index = {name: k for k, name in enumerate(names)}
-    unknown = sorted({str(v) for v in np.ravel(array)} - set(index))
-    if unknown:
-        raise ValueError(f"Labels {unknown} are not among the training classes {names}.")
-    return np.array([index[str(v)] for v in np.ravel(array)]), names
+        return np.asarray(Y).astype("float32"), None
+    if hasattr(Y, "codes") or hasattr(Y, "cat"):  # pandas: its own category order
+        codes, own = encode_labels(Y, None, "Y")
+        if classes is None:
+            return np.ravel(codes), _text(own)
+        Y = np.asarray(own, dtype=object)[np.ravel(codes)]
+    array = np.asarray(Y)
+    names = classes or _text(class_names(array))
+    return np.ravel(_encode(array, names)), names
 
 
-def _natural(name):
-    """Sort key: numbers by value (MATLAB's categorical of numbers), then text."""
+def _text(names):
+    return [str(name) for name in names]
+
+
+def _encode(labels, names):
+    """Class indices of `labels` among the text class `names` (labels compared as text)."""
+    labels = np.asarray(labels)
+    text = np.asarray([str(v) for v in labels.ravel()]).reshape(labels.shape)
     try:
-        return (0, float(name), "")
+        return encode_labels(text, names, "Y")[0]
     except ValueError:
-        return (1, 0.0, name)
+        unknown = sorted({str(v) for v in text.ravel()} - set(names))
+        raise ValueError(f"Labels {unknown} are not among the training classes {names}.") \
+            from None
 
 
 class ValidateEvery(keras.callbacks.Callback):

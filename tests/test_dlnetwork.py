@@ -3,9 +3,6 @@ tables, the dlnetwork way of stateful prediction (``[Y, state] = predict(net, X)
 ``net.State = state``, ``resetState``) against predictAndUpdateState and the float64 oracle,
 and reloading a trainnet-trained network from a .keras file in a fresh process."""
 
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -36,6 +33,7 @@ from matkeras.matlab import (
     trainnet,
 )
 from tests import tolerances as tol
+from tests.fresh_reload import reload_case
 from tests.layers.lstm_helpers import random_lstm_params, to_cbt, wrb
 from tests.precision import float64  # noqa: F401  (fixture)
 from tests.reference.lstm import lstm_forward
@@ -252,7 +250,9 @@ class TestStatefulPrediction:
         np.testing.assert_allclose(net.model.get_layer("bn").trained_mean, [1, 2, 3])
 
 
-def test_trainnet_network_reloads_from_keras_file_in_fresh_process(rng, tmp_path):
+@reload_case
+def trainnet_network(rng):
+    """A trainnet network with its loss and metrics (tests/test_fresh_process_reload.py)."""
     X = [rng.normal(size=(7, 3)) for _ in range(16)]
     layers = [sequenceInputLayer(3), lstmLayer(4, OutputMode="last"), fullyConnectedLayer(3),
               softmaxLayer()]
@@ -260,20 +260,5 @@ def test_trainnet_network_reloads_from_keras_file_in_fresh_process(rng, tmp_path
                       trainingOptions("adam", MaxEpochs=1, Verbose=False,
                                       Metrics=["accuracy", "fscore"]))
     assert isinstance(net, DLNetwork)
-    x = np.stack(X[:4]).astype("float32")
-    expected = keras.ops.convert_to_numpy(net.model(x))
-    net.model.save(tmp_path / "net.keras")
-    np.save(tmp_path / "x.npy", x)
-    script = textwrap.dedent(f"""
-        import numpy as np, keras
-        import matkeras  # registers layers, losses and metrics
-        model = keras.models.load_model({str(tmp_path / "net.keras")!r})
-        np.save({str(tmp_path / "y.npy")!r}, keras.ops.convert_to_numpy(
-            model(np.load({str(tmp_path / "x.npy")!r}))))
-        print(type(model.loss).__name__)
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith("CrossEntropy")
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    return net.model, np.stack(X[:4]).astype("float32"), {"type(model.loss).__name__":
+                                                           "CrossEntropy"}

@@ -38,18 +38,32 @@ def test_notebook_is_committed_with_the_outputs_of_a_full_run(path):
     assert "RESULT" in _printed(notebook)
 
 
+@pytest.fixture(scope="module")
+def kernel():
+    """One Python kernel per test worker, reused by the notebooks it runs (each starts from an
+    empty namespace, ``%reset -f``; the modules it imported stay loaded, which saves every
+    notebook TensorFlow's import)."""
+    from jupyter_client.manager import KernelManager
+
+    settings = {"MATKERAS_NOTEBOOK_QUICK": "1", "MATKERAS_FIXTURES": str(SHARED_FIXTURES),
+                "MPLBACKEND": "agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(REPO / "notebooks"), env={**os.environ, **settings})
+    try:
+        yield manager
+    finally:
+        manager.shutdown_kernel(now=True)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, monkeypatch):
-    monkeypatch.setenv("MATKERAS_NOTEBOOK_QUICK", "1")
-    monkeypatch.setenv("MATKERAS_FIXTURES", str(SHARED_FIXTURES))
-    monkeypatch.setenv("MPLBACKEND", "agg")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+def test_notebook_runs(path, kernel):
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:  # run a copy without the committed outputs
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(
+        "%reset -f\nimport os\nassert os.environ['MATKERAS_NOTEBOOK_QUICK'] == '1'"))
+    client = NotebookClient(notebook, km=kernel, timeout=900,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
     assert "RESULT" in _printed(notebook)
-    assert os.environ["MATKERAS_NOTEBOOK_QUICK"] == "1"

@@ -1,6 +1,14 @@
-"""MATLAB Deep Learning Toolbox layers as Keras 3 layers (Keras layout, MATLAB semantics)."""
+"""MATLAB Deep Learning Toolbox layers as Keras 3 layers (Keras layout, MATLAB semantics).
+
+Every layer with a MATLAB counterpart is a :class:`MatlabMapping`: ``MATLAB_CLASS``, its MATLAB
+properties in MATLAB's layout (``matlab_learnables()``, ``matlab_states()``,
+``set_matlab_properties(...)``); the recurrent ones (:class:`RecurrentLayer`) also own their
+state (``stored_state``, ``reset_state()``, :class:`StateCarry`).
+"""
 
 from matkeras.layers import activations, initializers
+from matkeras.layers._matlab import MatlabMapping
+from matkeras.layers._recurrent import RecurrentLayer
 from matkeras.layers.attention import Attention, SelfAttention
 from matkeras.layers.basic import (
     GELU,
@@ -49,6 +57,7 @@ __all__ = [
     "Classification", "Concatenation", "Conv1D", "Conv2D", "DepthConcatenation", "Dropout",
     "FeatureInput", "Flatten", "FullyConnected", "GRUProjected", "GlobalAveragePooling1D",
     "GlobalMaxPooling1D", "LSTMProjected", "LayerNormalization", "MatlabCrossEntropy",
+    "MatlabMapping", "RecurrentLayer",
     "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "Multiplication", "ReLU",
     "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Sigmoid", "Softmax",
     "StateCarry",

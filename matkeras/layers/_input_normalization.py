@@ -11,6 +11,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
+from matkeras.layers._matlab import MatlabMapping
 
 NORMALIZATIONS = ("none", "zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one")
 STATISTICS = {"zerocenter": ("mean",), "zscore": ("mean", "standard_deviation"),
@@ -33,7 +34,7 @@ def check_split_complex_inputs(value, where):
     raise ValueError(f"{where}: SplitComplexInputs must be true or false; received {value!r}.")
 
 
-class InputNormalization(keras.layers.Layer):
+class InputNormalization(MatlabMapping, keras.layers.Layer):
     """Base of the MATLAB input layers: normalization statistics and formulas.
 
     Subclasses set ``_LEADING`` (the number of leading axes before the input size: 1 for
@@ -162,6 +163,13 @@ class InputNormalization(keras.layers.Layer):
                                  f"values; this layer keeps {shape}.")
             self._statistic_variables[key].assign(np.reshape(checked, shape))
             self._given[key] = np.reshape(checked, shape)
+
+    def _matlab_rows(self):
+        def read(key):
+            return lambda layer: (layer.statistic(key) if key in layer._statistic_variables
+                                  else None)  # not built yet
+
+        return [(MATLAB_NAMES[key], key, read(key), "statistic") for key in self._needed]
 
     def statistic(self, key):
         """The current ``mean``/``standard_deviation``/``min``/``max`` (numpy)."""

@@ -7,7 +7,7 @@ vector). The layers only store them; :mod:`matkeras.optimizers` applies them, an
 
 import numpy as np
 
-from matkeras.layers import _options
+from matkeras.layers import _options, layouts
 
 
 class LearnRateFactorsMixin:
@@ -49,7 +49,6 @@ class LearnRateFactorsMixin:
             if variable is None or np.all(np.asarray(value) == 1.0):
                 continue
             if isinstance(value, list):
-                from matkeras.converters import layouts  # on use: converters import the layers
 
                 chunks = self._bias_chunks() if attribute == "bias_variable" else 1
                 per_block = np.asarray(layouts.factors_to_keras(self._KIND, value, chunks))

@@ -11,16 +11,17 @@ import keras
 import numpy as np
 from keras import ops
 
-from matkeras.layers import _options, initializers
+from matkeras.layers import _options, initializers, layouts
 from matkeras.layers._carry import active_carry, expand
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
+from matkeras.layers._matlab import MatlabMapping
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.layers.regularizers import MatlabL2Mixin, check_l2_regularization
 
 OUTPUT_MODES = ("sequence", "last")
 
 
-class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
+class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     """Base of matkeras's recurrent layers (not used directly)."""
 
     _LAYER = "Recurrent"  # the class name used in messages
@@ -261,7 +262,6 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         self._assign_matlab({k: v for k, v in self._explicit.items() if v is not None})
 
     def _l2_targets(self):
-        from matkeras.converters import layouts  # on use: the converters import the layers
 
         chunks = self._bias_chunks()
         kind, factors = self._KIND, self._factors
@@ -466,6 +466,16 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         return parameters
 
     # ---- MATLAB-layout views ------------------------------------------------------------------
+    def _matlab_rows(self):
+        names = ["input_weights", "recurrent_weights", "bias"]
+        if self._PROJECTED:
+            names += ["input_projector", "output_projector"]
+        rows = [(prop, name, name, "learnable") for name, (_, prop, _) in
+                ((n, self._matlab_shapes(0)[n]) for n in names)]
+        if not self.has_state_inputs:
+            rows += [(prop, argument, argument, "state") for argument, prop in self._STATES]
+        return rows
+
     def _require_built(self, what):
         if not self.built:
             raise ValueError(
@@ -475,7 +485,6 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
 
     def _matlab_value(self, key):
         """The MATLAB-layout numpy value of a learnable or state."""
-        from matkeras.converters import layouts  # on use: the converters import the layers
 
         prop = {"input_weights": "InputWeights", "recurrent_weights": "RecurrentWeights",
                 "bias": "Bias", "input_projector": "InputProjector",
@@ -559,7 +568,6 @@ class RecurrentLayer(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
         self._assign_matlab(values)
 
     def _assign_matlab(self, values):
-        from matkeras.converters import layouts  # on use: the converters import the layers
 
         checked = {k: self._check(k, v, self.input_size) for k, v in values.items()}
         for key in checked:

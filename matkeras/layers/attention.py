@@ -6,6 +6,7 @@ from keras import ops
 
 from matkeras.layers import _masks, _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
+from matkeras.layers._matlab import MatlabMapping
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -113,8 +114,10 @@ _DOC_MASKS = """
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class SelfAttention(_AttentionCore, LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
-    """Multihead self-attention: MATLAB's ``selfAttentionLayer(numHeads, numKeyChannels)``.
+class SelfAttention(MatlabMapping, _AttentionCore, LearnRateFactorsMixin, MatlabL2Mixin,
+                    keras.layers.Layer):
+    __doc__ = """Multihead self-attention: MATLAB's ``selfAttentionLayer(numHeads,
+    numKeyChannels)``.
 
     Per observation, in MATLAB's column layout (X is C-by-T)::
 
@@ -163,6 +166,11 @@ class SelfAttention(_AttentionCore, LearnRateFactorsMixin, MatlabL2Mixin, keras.
     >>> layer.query_weights.shape  # MATLAB layout, numKeyChannels x C
     (8, 3)
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.SelfAttentionLayer"
+    MATLAB_PROPERTIES = tuple(
+        (f"{prefix}{kind.capitalize()}", f"{name}_{kind}", f"{name}_{kind}", "learnable")
+        for kind in ("weights", "bias") for prefix, name in PROJECTIONS)
 
     def __init__(self, num_heads, num_key_channels, num_value_channels="auto",
                  output_size="auto", attention_mask="none", has_padding_mask_input=False,
@@ -406,7 +414,7 @@ for _prefix, _name in PROJECTIONS:
 
 @keras.saving.register_keras_serializable(package="matkeras")
 class Attention(_AttentionCore, keras.layers.Layer):
-    """Dot-product attention with no learnables: MATLAB's ``attentionLayer(numHeads)``.
+    __doc__ = """Dot-product attention with no learnables: MATLAB's ``attentionLayer(numHeads)``.
 
     Takes queries (batch, Tq, Dk), keys (batch, Tk, Dk) and values (batch, Tk, Dv) (MATLAB
     ports ``"query"``, ``"key"``, ``"value"``) and returns (batch, Tq, Dv): per head h (channel
@@ -424,6 +432,8 @@ class Attention(_AttentionCore, keras.layers.Layer):
     """
 
     _DATA_INPUTS = ("query", "key", "value")
+
+    MATLAB_CLASS = "nnet.cnn.layer.AttentionLayer"
 
     def __init__(self, num_heads, scale="auto", attention_mask="none",
                  has_padding_mask_input=False, has_scores_output=False, dropout_probability=0.0,

@@ -7,6 +7,7 @@ from keras import ops
 
 from matkeras.layers import _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
+from matkeras.layers._matlab import MatlabMapping
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -15,7 +16,7 @@ from matkeras.layers.regularizers import (
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class FullyConnected(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
+class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     """Fully connected layer: MATLAB's ``fullyConnectedLayer(outputSize)``.
 
     ``y = W x + b`` on the channel axis, at every time step of a sequence (MATLAB's CBT -> CBT).
@@ -97,6 +98,10 @@ class FullyConnected(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.output_size)
 
+    MATLAB_CLASS = "nnet.cnn.layer.FullyConnectedLayer"
+    MATLAB_PROPERTIES = (("Weights", "weights", "matlab_weights", "learnable"),
+                         ("Bias", "bias", "bias", "learnable"))
+
     @property
     def matlab_weights(self):
         """MATLAB ``Weights`` (OutputSize, InputSize) (a numpy copy)."""
@@ -144,6 +149,8 @@ class Dropout(keras.layers.Dropout):
         probability: ``Probability`` (0.5).
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.DropoutLayer"
+
     def __init__(self, probability=0.5, **kwargs):
         value = float(probability)
         if not 0 <= value < 1:
@@ -180,6 +187,8 @@ class _Elementwise(keras.layers.Layer):
 class ReLU(_Elementwise):
     """MATLAB's ``reluLayer``: ``max(x, 0)`` elementwise."""
 
+    MATLAB_CLASS = "nnet.cnn.layer.ReLULayer"
+
     def call(self, inputs):
         return ops.relu(inputs)
 
@@ -196,6 +205,8 @@ class Sigmoid(_Elementwise):
         >>> Sigmoid()(np.zeros((1, 2), "float32"))  # [[0.5, 0.5]]
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.SigmoidLayer"
+
     def call(self, inputs):
         return ops.sigmoid(inputs)
 
@@ -206,6 +217,8 @@ class Tanh(_Elementwise):
 
     Input shape: any. Output shape: the same.
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.TanhLayer"
 
     def call(self, inputs):
         return ops.tanh(inputs)
@@ -242,6 +255,8 @@ class GELU(_Elementwise):
         >>> GELU(approximation="tanh")(np.ones((1, 2), "float32"))
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.GELULayer"
+
     def __init__(self, approximation="none", **kwargs):
         approximation = _options.choose(
             approximation, GELU_APPROXIMATIONS, argument="approximation",
@@ -271,6 +286,8 @@ class Swish(_Elementwise):
     Input shape: any. Output shape: the same.
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.SwishLayer"
+
     def call(self, inputs):
         return ops.silu(inputs)
 
@@ -278,6 +295,8 @@ class Swish(_Elementwise):
 @keras.saving.register_keras_serializable(package="matkeras")
 class Softmax(_Elementwise):
     """MATLAB's ``softmaxLayer``: softmax over the channel axis, at every time step."""
+
+    MATLAB_CLASS = "nnet.cnn.layer.SoftmaxLayer"
 
     def call(self, inputs):
         return ops.softmax(inputs, axis=-1)

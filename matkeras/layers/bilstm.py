@@ -63,6 +63,8 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
     TensorShape([2, 8])
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.BiLSTMLayer"
+
     _LAYER = "BiLSTM"
     _KIND = "bilstm"
     _DIRECTIONS = 2

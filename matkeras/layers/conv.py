@@ -8,6 +8,7 @@ from keras import ops
 
 from matkeras.layers import _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
+from matkeras.layers._matlab import MatlabMapping
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -58,7 +59,7 @@ def pad(inputs, pads, value, leading_axes):
     return ops.pad(inputs, widths, constant_values=float(value))
 
 
-class _MatlabConv(LearnRateFactorsMixin, MatlabL2Mixin):
+class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
     """MATLAB options around a Keras convolution: explicit padding, padding values, L2."""
 
     _SPATIAL = 1
@@ -174,11 +175,19 @@ class _MatlabConv(LearnRateFactorsMixin, MatlabL2Mixin):
                 out[axis] = None if out[axis] is None else -(-out[axis] // s)
         return tuple(out)
 
+    MATLAB_PROPERTIES = (("Weights", "weights", "matlab_weights", "learnable"),
+                         ("Bias", "bias", "matlab_bias", "learnable"))
+
     @property
     def matlab_weights(self):
         """MATLAB ``Weights``: (FilterSize, NumChannels, NumFilters) in 1-D, (h, w, C, F) in 2-D
         (the Keras kernel layout, unchanged)."""
         return ops.convert_to_numpy(self.kernel)
+
+    @property
+    def matlab_bias(self):
+        """MATLAB ``Bias``, NumFilters values (a numpy copy; ``bias`` is Keras's variable)."""
+        return ops.convert_to_numpy(self.bias)
 
     def set_matlab_weights(self, weights=None, bias=None):
         """Sets ``Weights`` (Keras's kernel layout) and ``Bias`` (NumFilters values)."""
@@ -233,6 +242,8 @@ class Conv1D(_MatlabConv, keras.layers.Conv1D):
     Input shape: ``(batch, time, channels)``. Output shape: ``(batch, new_time, NumFilters)``.
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.Convolution1DLayer"
+
     _SPATIAL = 1
 
 
@@ -245,3 +256,4 @@ class Conv2D(_MatlabConv, keras.layers.Conv2D):
     """
 
     _SPATIAL = 2
+    MATLAB_CLASS = "nnet.cnn.layer.Convolution2DLayer"

@@ -5,12 +5,13 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
+from matkeras.layers._matlab import MatlabMapping
 
 OOV_MODES = ("map-to-last", "error")
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class WordEmbedding(keras.layers.Layer):
+class WordEmbedding(MatlabMapping, keras.layers.Layer):
     """MATLAB's ``wordEmbeddingLayer(dimension, numWords)``.
 
     Input: 1-based word indices ``(N, T)`` (or ``(N, T, 1)``, MATLAB's one channel). ``Weights``
@@ -27,6 +28,9 @@ class WordEmbedding(keras.layers.Layer):
 
     Output shape: ``(N, T, Dimension)``.
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.WordEmbeddingLayer"
+    MATLAB_PROPERTIES = (("Weights", "weights", "matlab_weights", "learnable"),)
 
     def __init__(self, dimension, num_words, oov_mode="map-to-last", weights=None, **kwargs):
         where = _options.layer_label("WordEmbedding", kwargs.get("name"))

@@ -48,6 +48,8 @@ class FeatureInput(InputNormalization):
         TensorShape([2, 3])
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.FeatureInputLayer"
+
     _LEADING = 1
     _DIMENSIONS = DIMENSIONS
 

@@ -14,6 +14,8 @@ class SequenceFolding(keras.layers.Layer):
     :class:`SequenceUnfolding` layer it must be connected to.
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.SequenceFoldingLayer"
+
     def call(self, inputs):
         shape = ops.shape(inputs)
         folded = ops.reshape(inputs, (-1, *inputs.shape[2:]))
@@ -31,6 +33,8 @@ class SequenceUnfolding(keras.layers.Layer):
     """MATLAB's ``sequenceUnfoldingLayer``: takes ``[in, mini_batch_size]`` (the folding layer's
     second output) and restores ``(N, T, ...)`` from ``(N*T, ...)``."""
 
+    MATLAB_CLASS = "nnet.cnn.layer.SequenceUnfoldingLayer"
+
     def call(self, inputs):
         folded, mini_batch_size = inputs
         shape = ops.shape(mini_batch_size)
@@ -46,6 +50,8 @@ class Flatten(keras.layers.Layer):
     """MATLAB's ``flattenLayer``: each time step's ``(h, w, c)`` becomes ``h*w*c`` channels in
     MATLAB's column-major order (h fastest, then w, then c), so weights trained in MATLAB line
     up. Input ``(N, T, h, w, c)`` (or ``(N, h, w, c)``); output ``(N, T, h*w*c)``."""
+
+    MATLAB_CLASS = "nnet.cnn.layer.FlattenLayer"
 
     def call(self, inputs):
         rank = len(inputs.shape)

@@ -63,6 +63,8 @@ class GRU(RecurrentLayer):
     (TensorShape([2, 5, 4]), (24,))
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.GRULayer"
+
     _LAYER = "GRU"
     _KIND = "gru"
     _GATES = 3

@@ -40,6 +40,8 @@ class Indexing1D(_masks.PortsMixin, keras.layers.Layer):
     array([[4., 5.]])
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.Indexing1DLayer"
+
     def __init__(self, index="first", has_padding_mask_input=False, use_mask=False, **kwargs):
         where = _options.layer_label("Indexing1D", kwargs.get("name"))
         if isinstance(index, numbers.Integral) and not isinstance(index, bool):

@@ -82,6 +82,8 @@ class LSTM(CellStateMixin, RecurrentLayer):
     (32, 3)
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.LSTMLayer"
+
     _LAYER = "LSTM"
 
     def __init__(

@@ -173,6 +173,8 @@ class Addition(_Elementwise):
         >>> Addition(2)([np.ones((2, 3)), np.ones((2, 3))])  # all 2.0
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.AdditionLayer"
+
     _KIND = "Addition"
     _VERB = "add"
 
@@ -200,6 +202,8 @@ class Multiplication(_Elementwise):
     Example:
         >>> Multiplication(3)([np.full((2, 3), 2.0)] * 3)  # all 8.0
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.MultiplicationLayer"
 
     _KIND = "Multiplication"
     _VERB = "multiply"
@@ -268,6 +272,8 @@ class Concatenation(_Concatenate):
         TensorShape([4, 5])
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.ConcatenationLayer"
+
     _KIND = "Concatenation"
 
     def __init__(self, dim, num_inputs, data_format="auto", **kwargs):
@@ -321,6 +327,8 @@ class DepthConcatenation(_Concatenate):
     Input shape: a list of ``num_inputs`` tensors. Output shape: their shape with the channels
     summed.
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.DepthConcatenationLayer"
 
     _KIND = "DepthConcatenation"
 

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
+from matkeras.layers._matlab import MatlabMapping
 
 #: MATLAB's default (and minimum) Epsilon of both normalization layers.
 MATLAB_EPSILON = 1e-5
@@ -20,7 +21,7 @@ def _check_epsilon(epsilon, layer, name):
     return value
 
 
-class _MatlabViews:
+class _MatlabViews(MatlabMapping):
     """Reads and writes Keras normalization variables under MATLAB's property names."""
 
     _VIEWS = {}  # MATLAB snake-case name -> Keras attribute
@@ -78,6 +79,11 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
 
     _VIEWS = {"offset": "beta", "scale": "gamma", "trained_mean": "moving_mean",
               "trained_variance": "moving_variance"}
+    MATLAB_CLASS = "nnet.cnn.layer.BatchNormalizationLayer"
+    MATLAB_PROPERTIES = (("Offset", "offset", "offset", "learnable"),
+                         ("Scale", "scale", "matlab_scale", "learnable"),
+                         ("TrainedMean", "trained_mean", "trained_mean", "state"),
+                         ("TrainedVariance", "trained_variance", "trained_variance", "state"))
 
     def __init__(self, epsilon=MATLAB_EPSILON, momentum=0.9, **kwargs):
         super().__init__(epsilon=_check_epsilon(epsilon, "BatchNormalization",
@@ -109,6 +115,9 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
     """
 
     _VIEWS = {"offset": "beta", "scale": "gamma"}
+    MATLAB_CLASS = "nnet.cnn.layer.LayerNormalizationLayer"
+    MATLAB_PROPERTIES = (("Offset", "offset", "offset", "learnable"),
+                         ("Scale", "scale", "matlab_scale", "learnable"))
 
     def __init__(self, epsilon=MATLAB_EPSILON, **kwargs):
         super().__init__(epsilon=_check_epsilon(epsilon, "LayerNormalization",

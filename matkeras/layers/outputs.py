@@ -78,6 +78,8 @@ class Classification(_OutputLayer):
         classes: ``Classes``: class names (in score order), used to turn scores into labels.
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.ClassificationOutputLayer"
+
     def __init__(self, class_weights=None, classes=None, **kwargs):
         super().__init__(**kwargs)
         if class_weights is not None:
@@ -106,6 +108,8 @@ class Regression(_OutputLayer):
     Args:
         response_names: ``ResponseNames`` (optional).
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.RegressionOutputLayer"
 
     def __init__(self, response_names=None, **kwargs):
         super().__init__(**kwargs)

@@ -66,6 +66,8 @@ class MaxPooling1D(_Pooling1D):
             -Inf reading agrees with Keras's "same").
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.MaxPooling1DLayer"
+
     _MAX = True
 
 
@@ -78,6 +80,8 @@ class AveragePooling1D(_Pooling1D):
         padding_value: ``PaddingValue``: 0 (default: padded zeros count in the average, as
             MATLAB's) or ``"mean"`` (the average of the real elements only).
     """
+
+    MATLAB_CLASS = "nnet.cnn.layer.AveragePooling1DLayer"
 
     _MAX = False
 
@@ -119,6 +123,8 @@ class GlobalMaxPooling1D(keras.layers.Layer):
     """MATLAB's ``globalMaxPooling1dLayer``: the maximum over all time steps, padding included
     (MATLAB has no mask)."""
 
+    MATLAB_CLASS = "nnet.cnn.layer.GlobalMaxPooling1DLayer"
+
     def call(self, inputs):
         return ops.max(inputs, axis=1)
 
@@ -130,6 +136,8 @@ class GlobalMaxPooling1D(keras.layers.Layer):
 class GlobalAveragePooling1D(keras.layers.Layer):
     """MATLAB's ``globalAveragePooling1dLayer``: the mean over all time steps, padding
     included."""
+
+    MATLAB_CLASS = "nnet.cnn.layer.GlobalAveragePooling1DLayer"
 
     def call(self, inputs):
         return ops.mean(inputs, axis=1)

@@ -7,6 +7,7 @@ from keras import ops
 
 from matkeras.layers import _masks, _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
+from matkeras.layers._matlab import MatlabMapping
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -24,8 +25,10 @@ def _sequence_shape(input_shape, where):
                          f"{tuple(input_shape)}.")
 
 
-class _OneLearnable(LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
+class _OneLearnable(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.layers.Layer):
     """A layer whose only learnable is MATLAB's ``Weights`` (a Keras variable ``embeddings``)."""
+
+    MATLAB_PROPERTIES = (("Weights", "weights", "matlab_weights", "learnable"),)
 
     _LAYER = ""
 
@@ -114,6 +117,7 @@ class PositionEmbedding(_OneLearnable):
     """
 
     _LAYER = "PositionEmbedding"
+    MATLAB_CLASS = "nnet.cnn.layer.PositionEmbeddingLayer"
 
     def __init__(self, output_size, max_position, position_dimension="auto",
                  weights_initializer="narrow-normal", weights_l2_factor=1.0,
@@ -199,6 +203,8 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     OutputSize)`` for ``(batch, 1)``).
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.SinusoidalPositionEncodingLayer"
+
     def __init__(self, output_size, positions="auto", **kwargs):
         where = _options.layer_label("SinusoidalPositionEncoding", kwargs.get("name"))
         output_size = _options.positive_int(output_size, argument="output_size",
@@ -263,6 +269,7 @@ class EmbeddingConcatenation(_OneLearnable):
     """
 
     _LAYER = "EmbeddingConcatenation"
+    MATLAB_CLASS = "nnet.cnn.layer.EmbeddingConcatenationLayer"
 
     def __init__(self, weights_initializer="narrow-normal", weights_l2_factor=1.0,
                  l2_regularization=DEFAULT_L2_REGULARIZATION, weights=None, **kwargs):

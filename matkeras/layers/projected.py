@@ -96,6 +96,7 @@ class LSTMProjected(_Projected, LSTM):
     __doc__ = _projected_docstring("LSTM", "lstmProjectedLayer", "matkeras.layers.LSTM", 4)
     _LAYER = "LSTMProjected"
     _PLAIN = LSTM
+    MATLAB_CLASS = "nnet.cnn.layer.LSTMProjectedLayer"
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -103,3 +104,4 @@ class GRUProjected(_Projected, GRU):
     __doc__ = _projected_docstring("GRU", "gruProjectedLayer", "matkeras.layers.GRU", 3)
     _LAYER = "GRUProjected"
     _PLAIN = GRU
+    MATLAB_CLASS = "nnet.cnn.layer.GRUProjectedLayer"

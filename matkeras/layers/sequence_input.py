@@ -46,6 +46,8 @@ class SequenceInput(InputNormalization):
     Input shape: ``(batch, time, *input_size)``. Output shape: the same.
     """
 
+    MATLAB_CLASS = "nnet.cnn.layer.SequenceInputLayer"
+
     _LEADING = 2
     _DIMENSIONS = DIMENSIONS
 

@@ -13,7 +13,7 @@ import pytest
 from matkeras import layers as L
 from matkeras.converters import MatFileError, inspect_mat, load_matlab_network
 from matkeras.converters.builder import build_network
-from matkeras.converters.matlab_network import read_network
+from matkeras.converters.matlab_network import read_networks
 from tests import tolerances as tol
 from tests.conftest import fixture_path
 from tests.fixtures.matlab_files import (
@@ -163,8 +163,9 @@ class TestBadInput:
         decoder meets the damage, some of the compressed file): each either still converts to
         a network or ends in MatFileError; no crash (mat-io's decoder does crash on some of
         them, in its own process), no hang, nothing else escapes. 64 mutants of the small
-        SeriesNetwork, 32 of a dlnetwork and of a DAGNetwork (each mutant is decoded in its own
-        process: about a second each for the small one, seconds for the others)."""
+        SeriesNetwork, 32 of a dlnetwork and of a DAGNetwork, through ``read_networks``: one
+        decoder process serves the mutants in turn, and a new one takes over after each crash
+        (two such queues, one per core)."""
         original = _net(name).read_bytes()
         sources = [_uncompressed(original)] * plain + [original] * compressed
         rng = np.random.default_rng(2026)
@@ -180,14 +181,11 @@ class TestBadInput:
         assert isinstance(load_matlab_network(_write(tmp_path, _uncompressed(original)))
                           .layers[-1], head)
 
-        def decode(path):
-            try:
-                return read_network(path, timeout=60)
-            except MatFileError as error:
-                return error
-
         with ThreadPoolExecutor(max_workers=2) as pool:
-            decoded = list(pool.map(decode, paths))
+            halves = list(pool.map(lambda half: read_networks(half, timeout=60),
+                                   [paths[0::2], paths[1::2]]))
+        decoded = halves[0] + halves[1]
+        assert len(decoded) == len(paths)
         outcomes = {"converted": 0, "rejected": 0, "crashed decoder": 0}
         for result in decoded:
             if isinstance(result, MatFileError):
@@ -205,6 +203,38 @@ class TestBadInput:
                 outcomes["converted"] += 1
         print(outcomes)
         assert outcomes["rejected"] > len(paths) // 2, outcomes
+
+    def test_one_decoder_process_survives_a_crash_and_a_hang(self, tmp_path, monkeypatch):
+        """read_networks decodes files in turn in one process; a file that kills the decoder
+        or hangs it gets its own error, and a new process decodes the files after it. (The
+        decoder is wrapped to abort or sleep on the files named so: mat-io's own crashes are
+        not reproducible on demand.)"""
+        import matkeras.converters.matlab_network as reader
+
+        wrapper = tmp_path / "child.py"
+        wrapper.write_text(
+            "import importlib.util, os, sys, time\n"
+            f"spec = importlib.util.spec_from_file_location('child', {reader._CHILD!r})\n"
+            "child = importlib.util.module_from_spec(spec); spec.loader.exec_module(child)\n"
+            "real = child.main\n"
+            "def main(source, target, variable=None):\n"
+            "    if 'crash' in source: os.abort()\n"
+            "    if 'hang' in source: time.sleep(60)\n"
+            "    real(source, target, variable)\n"
+            "child.main = main\n"
+            "child.batch(sys.argv[2])\n")
+        monkeypatch.setattr(reader, "_CHILD", str(wrapper))
+        good = _net("rossler_lstm25.mat")
+        names = ["first", "crash", "second", "hang", "third"]
+        paths = []
+        for name in names:
+            paths.append(tmp_path / f"{name}.mat")
+            shutil.copy(good, paths[-1])
+        results = read_networks(paths, timeout=5)
+        assert [type(r).__name__ for r in results] == [
+            "SavedNetwork", "MatFileError", "SavedNetwork", "MatFileError", "SavedNetwork"]
+        assert "crashed (signal" in str(results[1]) and "took too long" in str(results[3])
+        assert all(len(results[k].layers) == 4 for k in (0, 2, 4))
 
     def test_copy_with_renamed_extension_still_reads(self, tmp_path):
         copy = tmp_path / "network.bin"

@@ -5,8 +5,7 @@ import keras
 import numpy as np
 import torch
 
-from matkeras.converters import layouts
-from matkeras.layers import LSTM, BiLSTM
+from matkeras.layers import LSTM, BiLSTM, layouts
 from tests import tolerances as tol
 from tests.fixtures.matlab_files import saved_layers, value, vcs_features
 from tests.layers.onnx_cases import batch_major, load_case

@@ -2,9 +2,6 @@
 (addition, multiplication, concatenation, depth concatenation) against independent numpy versions
 of MATLAB's formulas (tests/reference/layers.py), in float64 and float32."""
 
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -14,6 +11,7 @@ from matkeras import layers as L
 from matkeras import matlab as M
 from matkeras.layers._input_normalization import InputNormalization
 from tests import tolerances as tol
+from tests.fresh_reload import reload_case
 from tests.reference import layers as ref
 
 DTYPES = {"float64": tol.FLOAT64_ATOL, "float32": tol.FLOAT32_ATOL}
@@ -313,9 +311,10 @@ def test_config_round_trip(layer):
     assert type(layer).from_config(config).get_config() == config
 
 
-def test_keras_file_reloads_in_a_fresh_process(tmp_path, rng):
-    """A two-input feature network using every new layer: saved, reloaded by a new Python
-    (so ``import matkeras`` must register them all), outputs identical."""
+@reload_case
+def feature_network_of_every_graph_layer(rng):
+    """A two-input feature network using every new layer (tests/test_fresh_process_reload.py:
+    ``import matkeras`` must register them all)."""
     x_in, u_in = keras.Input((2,), name="x"), keras.Input((3,), name="u")
     x = L.FeatureInput(2, normalization="zscore", mean=[0.1, -0.2], standard_deviation=[1.5, 2],
                        name="x[k]")(x_in)
@@ -328,22 +327,8 @@ def test_keras_file_reloads_in_a_fresh_process(tmp_path, rng):
     gated = L.Multiplication(2)([total, branches[0]])
     out = L.DepthConcatenation(2)([gated, x])
     model = keras.Model([x_in, u_in], out)
-    feeds = [rng.normal(size=(4, 2)).astype("float32"), rng.normal(size=(4, 3)).astype("float32")]
-    expected = _np(model(feeds))
-    model.save(tmp_path / "graph.keras")
-    for k, value in enumerate(feeds):
-        np.save(tmp_path / f"in{k}.npy", value)
-    script = textwrap.dedent(f"""
-        import numpy as np, keras
-        import matkeras
-        model = keras.models.load_model({str(tmp_path / "graph.keras")!r})
-        feeds = [np.load({str(tmp_path)!r} + f"/in{{k}}.npy") for k in range(2)]
-        np.save({str(tmp_path / "out.npy")!r}, keras.ops.convert_to_numpy(model(feeds)))
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    return model, [rng.normal(size=(4, 2)).astype("float32"),
+                   rng.normal(size=(4, 3)).astype("float32")], {}
 
 
 def test_tflite_export_uses_builtin_ops_and_agrees(tmp_path, rng):

@@ -16,8 +16,7 @@ import pytest
 import torch
 from onnx import helper
 
-from matkeras.converters import layouts
-from matkeras.layers import GRU
+from matkeras.layers import GRU, layouts
 from tests import tolerances as tol
 from tests.layers.onnx_cases import batch_major, load_case
 

@@ -6,6 +6,7 @@ import pytest
 
 from matkeras.layers import LSTM
 from tests import tolerances as tol
+from tests.layers.covering import recurrent_cases
 from tests.layers.lstm_helpers import (
     from_hnt,
     random_lstm_params,
@@ -15,8 +16,10 @@ from tests.layers.lstm_helpers import (
 )
 from tests.reference.lstm import lstm_forward
 
-STATE_ACTIVATIONS = ["tanh", "softsign", "relu"]
-GATE_ACTIVATIONS = ["sigmoid", "hard-sigmoid"]
+#: (time, batch): one step alone or in a batch, 2000 steps alone or in a batch; the activation
+#: pairs at 9 steps in a batch of 7 (tests/layers/covering.py).
+CASES = recurrent_cases(short=(9, 7), lengths=[(1, 1), (1, 7), (2000, 1), (2000, 7)],
+                        long=(2000, 7))
 ATOL = {"float64": tol.FLOAT64_ATOL, "float32": tol.FLOAT32_ATOL}
 C, H = 3, 5
 
@@ -32,13 +35,9 @@ def _layer_with_params(params, dtype, **options):
 
 
 class TestLSTMMatchesOracle:
-    @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("time,batch", [(1, 1), (1, 7), (2000, 1), (2000, 7)],
-                             ids=["T1-N1", "T1-N7", "T2000-N1", "T2000-N7"])
-    @pytest.mark.parametrize("output_mode", ["sequence", "last"])
-    @pytest.mark.parametrize("gate", GATE_ACTIVATIONS)
-    @pytest.mark.parametrize("state", STATE_ACTIVATIONS)
-    def test_output_matches_oracle(self, rng, state, gate, output_mode, time, batch, dtype):
+    @pytest.mark.parametrize(("state", "gate", "output_mode", "shape", "dtype"), CASES)
+    def test_output_matches_oracle(self, rng, state, gate, output_mode, shape, dtype):
+        time, batch = shape
         params = random_lstm_params(rng, C, H, state_activation=state)
         h0, c0 = rng.normal(0, 0.5, H), rng.normal(0, 0.5, H)
         x = random_sequences(rng, batch, time, C)
@@ -54,14 +53,10 @@ class TestLSTMMatchesOracle:
         assert y.shape == expected.shape
         assert _max_diff(y, expected) <= ATOL[dtype]
 
-    @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("time,batch", [(1, 1), (1, 7), (2000, 1), (2000, 7)],
-                             ids=["T1-N1", "T1-N7", "T2000-N1", "T2000-N7"])
-    @pytest.mark.parametrize("output_mode", ["sequence", "last"])
-    @pytest.mark.parametrize("gate", GATE_ACTIVATIONS)
-    @pytest.mark.parametrize("state", STATE_ACTIVATIONS)
-    def test_state_inputs_and_outputs_match_oracle(self, rng, state, gate, output_mode, time,
-                                                   batch, dtype):
+    @pytest.mark.parametrize(("state", "gate", "output_mode", "shape", "dtype"), CASES)
+    def test_state_inputs_and_outputs_match_oracle(self, rng, state, gate, output_mode, shape,
+                                                   dtype):
+        time, batch = shape
         params = random_lstm_params(rng, C, H, state_activation=state)
         h0, c0 = rng.normal(0, 0.5, (batch, H)), rng.normal(0, 0.5, (batch, H))
         x = random_sequences(rng, batch, time, C)

@@ -1,8 +1,5 @@
 """matkeras.layers.LSTM: MATLAB-layout properties, argument errors, serialization, L2 penalties."""
 
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -11,6 +8,7 @@ import pytest
 import matkeras
 from matkeras.layers import LSTM, MatlabL2, set_l2_regularization
 from tests import tolerances as tol
+from tests.fresh_reload import reload_case
 from tests.layers.lstm_helpers import random_lstm_params, random_sequences
 
 
@@ -144,32 +142,6 @@ class TestLSTMSerialization:
         restored = keras.layers.deserialize(keras.layers.serialize(layer))
         assert isinstance(restored, LSTM) and restored.get_config() == config
 
-    def test_keras_file_reloads_in_fresh_process(self, tmp_path, rng):
-        inputs = keras.Input((None, 3))
-        y, h, c = LSTM(4, gate_activation="hard-sigmoid", has_state_outputs=True,
-                       hidden_state=rng.normal(size=4), cell_state=rng.normal(size=4),
-                       name="lstm")(inputs)
-        model = keras.Model(inputs, [y, h, c])
-        x = random_sequences(rng, 2, 9, 3).astype("float32")
-        expected = [keras.ops.convert_to_numpy(t) for t in model(x)]
-        model.save(tmp_path / "net.keras")
-        np.save(tmp_path / "x.npy", x)
-        script = textwrap.dedent(f"""
-            import numpy as np, keras
-            import matkeras  # registers the layers
-            model = keras.models.load_model({str(tmp_path / "net.keras")!r})
-            outputs = model(np.load({str(tmp_path / "x.npy")!r}))
-            for k, t in enumerate(outputs):
-                np.save({str(tmp_path)!r} + f"/out{{k}}.npy", keras.ops.convert_to_numpy(t))
-            print(type(model.get_layer("lstm")).__module__)
-        """)
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert result.stdout.strip().endswith("matkeras.layers.lstm")
-        for k, value in enumerate(expected):
-            np.testing.assert_array_equal(np.load(tmp_path / f"out{k}.npy"), value)
-
     def test_safe_mode_load_needs_no_unsafe_deserialization(self, tmp_path):
         inputs = keras.Input((None, 2))
         model = keras.Model(inputs, LSTM(3)(inputs))
@@ -244,3 +216,15 @@ def _literal(text):
     import re
 
     return re.escape(text)
+
+
+@reload_case
+def lstm_with_states(rng):
+    """An LSTM with state outputs and initial states (tests/test_fresh_process_reload.py)."""
+    inputs = keras.Input((None, 3))
+    y, h, c = LSTM(4, gate_activation="hard-sigmoid", has_state_outputs=True,
+                   hidden_state=rng.normal(size=4), cell_state=rng.normal(size=4),
+                   name="lstm")(inputs)
+    model = keras.Model(inputs, [y, h, c])
+    return (model, random_sequences(rng, 2, 9, 3).astype("float32"),
+            {"type(model.get_layer('lstm')).__module__": "matkeras.layers.lstm"})

@@ -10,8 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from matkeras.converters import layouts
-from matkeras.layers import LSTM
+from matkeras.layers import LSTM, layouts
 from tests import tolerances as tol
 from tests.layers.onnx_cases import batch_major, load_case
 

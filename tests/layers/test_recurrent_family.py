@@ -1,15 +1,17 @@
-"""BiLSTM, GRU (every reset mode), LSTMProjected and GRUProjected against the numpy oracle."""
+"""BiLSTM, GRU (every reset mode), LSTMProjected and GRUProjected against the numpy oracle, over
+a covering design of activations, output modes, lengths and dtypes (tests/layers/covering.py)."""
 
 import keras
 import numpy as np
 import pytest
 
 from tests import tolerances as tol
+from tests.layers.covering import recurrent_cases
 from tests.layers.family_specs import SPECS
 from tests.layers.lstm_helpers import from_hnt, to_cbt
 
-STATE_ACTIVATIONS = ["tanh", "softsign", "relu"]
-GATE_ACTIVATIONS = ["sigmoid", "hard-sigmoid"]
+#: Lengths 1 (one step, no loop), 2 and 500; activation pairs at 2 (tests/layers/covering.py).
+CASES = recurrent_cases(short=2, lengths=[1, 2, 500], long=500)
 ATOL = {"float64": tol.FLOAT64_ATOL, "float32": tol.FLOAT32_ATOL}
 
 
@@ -21,11 +23,7 @@ def _numpy(values):
     return [keras.ops.convert_to_numpy(v) for v in values]
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("time", [1, 2, 500])
-@pytest.mark.parametrize("output_mode", ["sequence", "last"])
-@pytest.mark.parametrize("gate", GATE_ACTIVATIONS)
-@pytest.mark.parametrize("state", STATE_ACTIVATIONS)
+@pytest.mark.parametrize(("state", "gate", "output_mode", "time", "dtype"), CASES)
 @pytest.mark.parametrize("spec", SPECS, ids=repr)
 def test_initial_states_match_oracle(rng, spec, state, gate, output_mode, time, dtype):
     params = spec.random_params(rng, state)
@@ -41,11 +39,7 @@ def test_initial_states_match_oracle(rng, spec, state, gate, output_mode, time, 
     assert _max_diff(y, expected) <= ATOL[dtype]
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("time", [1, 2, 500])
-@pytest.mark.parametrize("output_mode", ["sequence", "last"])
-@pytest.mark.parametrize("gate", GATE_ACTIVATIONS)
-@pytest.mark.parametrize("state", STATE_ACTIVATIONS)
+@pytest.mark.parametrize(("state", "gate", "output_mode", "time", "dtype"), CASES)
 @pytest.mark.parametrize("spec", SPECS, ids=repr)
 def test_state_inputs_and_outputs_match_oracle(rng, spec, state, gate, output_mode, time, dtype):
     batch = 3

@@ -1,9 +1,6 @@
 """The recurrent family's contract: projections, MATLAB properties, errors, serialization."""
 
 import re
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -11,6 +8,7 @@ import pytest
 
 from matkeras.layers import GRU, LSTM, BiLSTM, GRUProjected, LSTMProjected
 from tests import tolerances as tol
+from tests.fresh_reload import reload_case
 from tests.layers.family_specs import MODES, P_IN, P_OUT, SPECS, C, H
 
 PROJECTED = [s for s in SPECS if s.projected]
@@ -147,22 +145,10 @@ class TestFamilySerialization:
         assert clone.get_config() == config
         assert keras.layers.deserialize(keras.layers.serialize(layer)).get_config() == config
 
-    def test_keras_file_of_every_layer_reloads_in_fresh_process(self, tmp_path, rng):
-        inputs = keras.Input((None, C))
-        model = keras.Model(inputs, [layer(inputs) for layer in _every_layer()])
-        x = rng.normal(0, 1, (2, 7, C)).astype("float32")
-        expected = [keras.ops.convert_to_numpy(t) for t in model(x)]
-        model.save(tmp_path / "family.keras")
-        np.save(tmp_path / "x.npy", x)
-        script = textwrap.dedent(f"""
-            import numpy as np, keras
-            import matkeras
-            model = keras.models.load_model({str(tmp_path / "family.keras")!r})
-            for k, t in enumerate(model(np.load({str(tmp_path / "x.npy")!r}))):
-                np.save({str(tmp_path)!r} + f"/out{{k}}.npy", keras.ops.convert_to_numpy(t))
-        """)
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        for k, value in enumerate(expected):
-            np.testing.assert_array_equal(np.load(tmp_path / f"out{k}.npy"), value)
+
+@reload_case
+def every_recurrent_layer(rng):
+    """Every recurrent layer of the family in one model (tests/test_fresh_process_reload.py)."""
+    inputs = keras.Input((None, C))
+    model = keras.Model(inputs, [layer(inputs) for layer in _every_layer()])
+    return model, rng.normal(0, 1, (2, 7, C)).astype("float32"), {}

@@ -1,8 +1,5 @@
 """The transformer layers' MATLAB constructors, configs and saved files."""
 
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -17,6 +14,7 @@ from matkeras.matlab import (
     selfAttentionLayer,
     sinusoidalPositionEncodingLayer,
 )
+from tests.fresh_reload import reload_case
 from tests.layers.transformer_helpers import random_attention_weights, snake
 
 
@@ -100,27 +98,12 @@ class TestSaving:
                 restored = keras.layers.deserialize(keras.layers.serialize(layer))
                 assert type(restored) is type(layer) and restored.get_config() == config
 
-    def test_keras_file_reloads_in_fresh_process(self, tmp_path, rng):
-        model = _transformer_model(rng)
-        x = rng.normal(size=(2, 3, 3)).astype("float32")
-        mask = np.array([[1, 1, 1], [1, 1, 0]], "float32")
-        expected = [keras.ops.convert_to_numpy(t) for t in model([x, mask])]
-        model.save(tmp_path / "net.keras")
-        np.save(tmp_path / "x.npy", x)
-        np.save(tmp_path / "mask.npy", mask)
-        script = textwrap.dedent(f"""
-            import numpy as np, keras
-            import matkeras  # registers the layers
-            model = keras.models.load_model({str(tmp_path / "net.keras")!r})
-            outputs = model([np.load({str(tmp_path / "x.npy")!r}),
-                             np.load({str(tmp_path / "mask.npy")!r})])
-            for k, t in enumerate(outputs):
-                np.save({str(tmp_path)!r} + f"/out{{k}}.npy", keras.ops.convert_to_numpy(t))
-            print(type(model.get_layer("sa1")).__module__)
-        """)
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert result.stdout.strip().endswith("matkeras.layers.attention")
-        for k, value in enumerate(expected):
-            np.testing.assert_array_equal(np.load(tmp_path / f"out{k}.npy"), value)
+
+@reload_case
+def transformer_with_mask(rng):
+    """The transformer layers with a padding mask (tests/test_fresh_process_reload.py)."""
+    model = _transformer_model(rng)
+    x = rng.normal(size=(2, 3, 3)).astype("float32")
+    mask = np.array([[1, 1, 1], [1, 1, 0]], "float32")
+    return model, [x, mask], {"type(model.get_layer('sa1')).__module__":
+                              "matkeras.layers.attention"}

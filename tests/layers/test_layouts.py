@@ -1,9 +1,9 @@
-"""converters.layouts: the one table of gate orders and transposes."""
+"""matkeras.layers.layouts: the one table of gate orders and transposes."""
 
 import numpy as np
 import pytest
 
-from matkeras.converters import layouts
+from matkeras.layers import layouts
 
 KINDS = sorted(layouts.MATLAB_GATES)
 
@@ -64,3 +64,13 @@ def test_factors_follow_the_gate_order():
 def test_bilstm_keeps_forward_then_backward():
     matrix = _labelled("bilstm")
     np.testing.assert_array_equal(layouts.weights_to_keras("bilstm", matrix), matrix.T)
+
+
+def test_the_old_import_path_still_works_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("matkeras.converters.layouts", None)
+    with pytest.warns(DeprecationWarning, match="moved to matkeras.layers.layouts"):
+        old = importlib.import_module("matkeras.converters.layouts")
+    assert old.weights_to_keras is layouts.weights_to_keras
