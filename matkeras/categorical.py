@@ -10,18 +10,29 @@ names, text gives text (MATLAB's categories are always text).
 
 import numpy as np
 
-__all__ = ["class_names", "encode_labels", "onehotdecode", "onehotencode", "scores2label"]
+__all__ = ["class_names", "encode_labels", "is_categorical", "is_label_array", "onehotdecode",
+           "onehotencode", "scores2label"]
 
 
-def _is_categorical(labels):
+def is_categorical(labels):
+    """Whether `labels` is a pandas Categorical (or anything with ``categories`` and
+    ``codes``)."""
     return hasattr(labels, "categories") and hasattr(labels, "codes")
+
+
+def is_label_array(labels):
+    """Whether `labels` are class labels (text, integers, booleans, a pandas Categorical)
+    rather than numeric responses (floats, complex)."""
+    if is_categorical(labels) or (hasattr(labels, "cat") and hasattr(labels, "array")):
+        return True
+    return np.asarray(labels).dtype.kind not in "fc"
 
 
 def _as_array(labels):
     """Labels as a numpy array (a pandas Series of categories is read through .array)."""
     if hasattr(labels, "cat") and hasattr(labels, "array"):  # pandas Series of categories
         labels = labels.array
-    if _is_categorical(labels):
+    if is_categorical(labels):
         return labels
     array = np.asarray(labels)
     if array.dtype == object:
@@ -32,7 +43,7 @@ def _as_array(labels):
 def class_names(labels):
     """MATLAB's ``categories(labels)``: the class names in MATLAB's order (module notes)."""
     labels = _as_array(labels)
-    if _is_categorical(labels):
+    if is_categorical(labels):
         return list(np.asarray(labels.categories))
     if labels.dtype.kind == "f":
         labels = labels[~np.isnan(labels)]
@@ -46,7 +57,7 @@ def encode_labels(labels, classes=None, what="labels"):
     category) raises an error naming it.
     """
     labels = _as_array(labels)
-    if _is_categorical(labels):
+    if is_categorical(labels):
         codes = np.asarray(labels.codes)
         own = list(np.asarray(labels.categories))
         if (codes < 0).any():

@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 from matkeras import _forward
-from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
+from matkeras.data.padding import as_time_major, pad_sequences, split_sequences
 from matkeras.layers.stateful import check_state_rows
 from matkeras.layers.stateful import stateful_layers as _stateful_layers
 
@@ -198,11 +198,11 @@ def forecast(model, X, steps=None, mode="closed-loop", future=None, reset=True, 
     if mode not in FORECAST_MODES:
         raise ValueError(f"mode must be one of {FORECAST_MODES}; received {mode!r}.")
     layout = options.get("layout", "TC")
-    sequences, single = _observations(model, X, layout)
+    sequences, single = observations(model, X, layout)
     if mode == "open-loop":
         if future is None:
             raise ValueError('mode="open-loop" feeds in the observed values: pass future=...')
-        futures = _observations(model, future, layout)[0]
+        futures = observations(model, future, layout)[0]
         if len(futures) != len(sequences):
             raise ValueError(f"future has {len(futures)} sequences for {len(sequences)} "
                              "observed ones.")
@@ -278,7 +278,7 @@ def _observation_rank(model):
     return 2
 
 
-def _observations(model, X, layout):
+def observations(model, X, layout):
     """(list of time-major arrays, whether X was one sequence)."""
     rank = _observation_rank(model)
     if isinstance(X, np.ndarray) and X.dtype != object:
@@ -288,7 +288,7 @@ def _observations(model, X, layout):
         if not isinstance(X, (list, tuple)):
             X = np.asarray(X)
             single = X.ndim == rank
-    sequences = _as_time_major([X] if single else X, layout)
+    sequences = as_time_major([X] if single else X, layout)
     _check_feature_shape(model, sequences, layout)
     for index, sequence in enumerate(sequences):
         if np.issubdtype(sequence.dtype, np.floating) and not np.all(np.isfinite(sequence)):
@@ -356,7 +356,7 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
              padding_direction, layout, sort_by_length, xla):
     if not getattr(model, "built", False):
         raise ValueError("The model is not built: call it on data or give it an Input first.")
-    sequences, single = _observations(model, X, layout)
+    sequences, single = observations(model, X, layout)
     layers = _stateful_layers(model)
     if update and not layers:
         raise ValueError("predict_and_update_state needs a network with at least one recurrent "

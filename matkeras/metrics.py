@@ -181,7 +181,10 @@ class PrecisionRecallFScore(_Metric):
 
 class LossMetric(_Metric):
     """A :mod:`matkeras.losses` loss as a metric (``testnet(net, X, T, "crossentropy")``):
-    its elementwise values averaged over every unpadded element seen."""
+    its elementwise values averaged over every unpadded element seen. A loss without
+    elementwise values (a classic output layer's, :class:`matkeras.layers.Classification`'s
+    cross-entropy or :class:`~matkeras.layers.Regression`'s half-MSE): its mini-batch values
+    averaged, weighted by the mini-batch's observations, as trainNetwork reports them."""
 
     def __init__(self, loss, name=None, **kwargs):
         super().__init__(name=name or loss.name, **kwargs)
@@ -192,6 +195,13 @@ class LossMetric(_Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
+        if not hasattr(self.loss, "elementwise"):  # a classic output layer's loss
+            count = ops.cast(ops.shape(y_pred)[0], self.dtype) if sample_weight is None else \
+                ops.sum(ops.cast(sample_weight, self.dtype))
+            value = self.loss(y_true, y_pred, sample_weight=sample_weight)
+            self.total.assign_add(ops.cast(value, self.dtype) * count)
+            self.count.assign_add(count)
+            return
         values = self.loss.elementwise(ops.convert_to_tensor(y_true), y_pred)
         weight = self._weights(sample_weight, ops.shape(values), self.dtype)
         self.total.assign_add(ops.sum(values * weight))

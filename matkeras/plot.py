@@ -63,7 +63,7 @@ def training_progress(info, path=None, title="Training progress"):
     against the iteration, with the validation rows as black dashed points.
 
     Args:
-        info: the :class:`matkeras.trainnet.TrainingInfo` trainnet returned.
+        info: the :class:`matkeras.workflows.current.TrainingInfo` trainnet returned.
         path: write the figure there (an existing file is refused); else only returned.
         title: the figure title (the stop reason is added).
 

@@ -1,5 +1,8 @@
-"""Training the MATLAB way on ``model.fit``: split-sequence training with carried state,
-``trainingOptions`` and ``trainNetwork``.
+"""Training the MATLAB way on ``model.fit``, the core both workflows share: ``trainingOptions``,
+the solver, the mini-batches, split-sequence training with carried state, and the loop
+(:func:`run_fit`). MATLAB's two training functions are in :mod:`matkeras.workflows`:
+``trainNetwork`` (:mod:`~matkeras.workflows.classic`) and ``trainnet``
+(:mod:`~matkeras.workflows.current`).
 
 MATLAB's integer ``SequenceLength`` pads each mini-batch to its longest sequence and cuts it into
 chunks of L steps; every chunk is one iteration (one optimizer step), the recurrent states are
@@ -13,10 +16,10 @@ them (TensorFlow backend).
 import keras
 import numpy as np
 
-from matkeras.categorical import class_names, encode_labels
 from matkeras.data.carry import CarryStateBetweenChunks, ChunkCarry  # noqa: F401  (their old home)
+from matkeras.options import check_no_effect
 
-__all__ = ["CarryStateBetweenChunks", "TrainingOptions", "train_network", "training_options"]
+__all__ = ["CarryStateBetweenChunks", "TrainingOptions", "run_fit", "training_options"]
 
 
 # -- trainingOptions / trainNetwork -------------------------------------------------------------
@@ -26,7 +29,8 @@ THRESHOLD_METHODS = {"l2norm": "clipnorm", "global-l2norm": "global_clipnorm",
                      "absolute-value": "clipvalue"}
 
 
-def _defaults(solver):
+def option_defaults(solver):
+    """trainingOptions' defaults for `solver` (MATLAB's, and matkeras's additions)."""
     return {
         "MaxEpochs": 30, "MiniBatchSize": 128,
         "InitialLearnRate": 0.01 if solver == "sgdm" else 0.001,
@@ -84,23 +88,23 @@ def training_options(solver, **options):
     Shuffle, ValidationData ``(X, Y)``, ValidationFrequency (iterations), SequenceLength,
     SequencePaddingValue, SequencePaddingDirection, Plots ("none"/"training-progress"),
     Verbose, VerboseFrequency, Momentum, GradientDecayFactor, SquaredGradientDecayFactor,
-    Epsilon, ResetInputNormalization, ExecutionEnvironment ("auto"/"cpu"/"gpu": TensorFlow
-    places work itself); and two matkeras additions: PlotsPath (where the progress figure is
-    written) and Seed (for the shuffles).
+    Epsilon, ResetInputNormalization, ExecutionEnvironment and Acceleration (no effect here,
+    as in every function: :mod:`matkeras.options`); and two matkeras additions: PlotsPath
+    (where the progress figure is written) and Seed (for the shuffles).
 
-    The trainnet era's options (used by :func:`matkeras.trainnet.trainnet`): Metrics (a name,
-    a function ``f(Y, T)`` or a list; see :mod:`matkeras.metrics`), ObjectiveMetricName
+    The trainnet era's options (used by :func:`matkeras.workflows.current.trainnet`): Metrics (a
+    name, a function ``f(Y, T)`` or a list; see :mod:`matkeras.metrics`), ObjectiveMetricName
     ("loss" or one of the Metrics), ValidationPatience (Inf), OutputNetwork ("auto",
     "last-iteration", "best-validation"; "auto" is "best-validation" with ValidationData),
     InputDataFormats/TargetDataFormats ("auto" or e.g. "TCB", "CTB";
-    :mod:`matkeras.data.formats`), Acceleration ("auto"/"none", accepted). trainNetwork
-    ignores them.
+    :mod:`matkeras.data.formats`). trainNetwork does not use them, and warns when one is set
+    (:data:`CURRENT_ONLY`).
     """
     if not isinstance(solver, str) or solver.lower() not in SOLVERS:
         raise ValueError(f"trainingOptions: solverName must be one of {SOLVERS}; received "
                          f"{solver!r}.")
     solver = solver.lower()
-    values = _defaults(solver)
+    values = option_defaults(solver)
     lookup = {name.lower(): name for name in values}
     for name, value in options.items():
         canonical = lookup.get(str(name).lower())
@@ -131,12 +135,12 @@ def _check_options(values):
                           ("Shuffle", ("once", "never", "every-epoch")),
                           ("SequencePaddingDirection", ("right", "left")),
                           ("Plots", ("none", "training-progress")),
-                          ("ExecutionEnvironment", ("auto", "cpu", "gpu")),
-                          ("OutputNetwork", OUTPUT_NETWORKS),
-                          ("Acceleration", ("auto", "none"))):
+                          ("OutputNetwork", OUTPUT_NETWORKS)):
         if values[name] not in allowed:
             raise ValueError(f"trainingOptions: {name} must be one of {allowed}; received "
                              f"{values[name]!r}.")
+    for name in ("ExecutionEnvironment", "Acceleration"):  # the one options table's answer
+        values[name] = check_no_effect("trainingOptions", name, values[name])
     length = values["SequenceLength"]
     if length not in ("longest", "shortest") and (
             isinstance(length, bool) or not isinstance(length, int) or length < 1):
@@ -150,6 +154,9 @@ def _check_options(values):
 
 
 OUTPUT_NETWORKS = ("auto", "last-iteration", "best-validation", "best-validation-loss")
+#: trainingOptions' options of the current era (trainnet); trainNetwork does not use them.
+CURRENT_ONLY = ("Metrics", "ObjectiveMetricName", "ValidationPatience", "OutputNetwork",
+                "InputDataFormats", "TargetDataFormats")
 
 
 def _check_current_options(values):
@@ -193,69 +200,6 @@ def make_optimizer(options, model):
                                multipliers=multipliers, **extra)
     return optimizers.RMSProp(rate, options.SquaredGradientDecayFactor, options.Epsilon,
                               multipliers=multipliers, **extra)
-
-
-def train_network(X, Y, layers, options, layout="TC"):
-    """MATLAB's ``trainNetwork(X, Y, layers, options)``: returns the trained ``keras.Model``.
-
-    Args:
-        X: a list of ``(T_i, C)`` sequences (Keras layout; MATLAB's ``C x T`` cells transposed),
-            or a :class:`~matkeras.data.SequenceDataset`/``Datastore`` with its targets (then
-            `Y` is None and the options' sequence settings are not used).
-        Y: labels, one per observation (strings or integers: classification, classes in
-            sorted order as MATLAB's ``categorical``), responses ``(N, R)``, or a list of
-            per-step targets (sequence-to-sequence).
-        layers: a MATLAB layer array (ending in a classification or regression layer) or a
-            ``keras.Model`` built from one.
-        options: from :func:`training_options` (``matkeras.matlab.trainingOptions``).
-        layout: ``"TC"`` (Keras) or ``"CT"`` (MATLAB's ``C x T`` matrices) for X.
-
-    The history (loss, accuracy per epoch; validation figures) is in
-    ``model.history.history``; with ``Plots="training-progress"`` the figure is written to
-    ``PlotsPath`` (default ``training-progress.png``, never overwriting a file).
-    """
-    from matkeras.data import SequenceDataset
-    from matkeras.layers import Classification, Regression
-    from matkeras.network import assemble_network
-
-    if not isinstance(options, TrainingOptions):
-        raise TypeError("options must come from trainingOptions(...); received "
-                        f"{type(options).__name__}.")
-    if options.Seed is not None:
-        keras.utils.set_random_seed(int(options.Seed))
-    from matkeras.network import LayerGraph
-
-    model = layers if isinstance(layers, keras.Model) else assemble_network(
-        layers if isinstance(layers, LayerGraph) else list(layers), compile=False)
-    output = model.layers[-1]
-    if not isinstance(output, (Classification, Regression)):
-        raise ValueError("trainNetwork needs a network that ends in a classification or "
-                         f"regression layer; it ends in {type(output).__name__}.")
-    classify = isinstance(output, Classification)
-    if isinstance(X, SequenceDataset):
-        data, validation = X, None
-    else:
-        targets, classes = _targets(Y, classify, output)
-        if classes is not None and output.classes is None:
-            output.classes = classes
-        adapt_input_normalization(model, X, options, layout)
-        data = options_dataset(X, targets, options, layout)
-        validation = None
-        if options.ValidationData is not None:
-            vx, vy = options.ValidationData
-            vtargets, _ = _targets(vy, classify, output, classes=output.classes
-                                   if classify else None)
-            validation = validation_dataset(vx, vtargets, options, data.chunked, layout)
-    metrics = ["accuracy"] if classify else [keras.metrics.RootMeanSquaredError(name="rmse")]
-    callbacks = []
-    validator = None
-    if validation is not None:
-        validator = ValidateEvery(validation, options.ValidationFrequency)
-        callbacks.append(validator)
-    if options.Plots == "training-progress":
-        callbacks.append(TrainingProgressPlot(options.PlotsPath, validator))
-    run_fit(model, data, options, output.loss, metrics, callbacks)
-    return model
 
 
 def adapt_input_normalization(model, X, options, layout="TC"):
@@ -341,130 +285,7 @@ def _merge(history, step):
     return history
 
 
-def _targets(Y, classify, output, classes=None):
-    """(targets for SequenceDataset, class names or None). Class order is MATLAB's
-    ``categorical``'s (:func:`matkeras.categorical.class_names`: numbers by value, text as
-    MATLAB sorts it, a pandas Categorical's own order; the one encoder trainnet uses too); the
-    names are text, as MATLAB's categories are."""
-    if isinstance(Y, (list, tuple)) and Y and np.ndim(Y[0]) >= 1:  # per-step targets
-        arrays = [np.asarray(y) for y in Y]
-        if not classify:
-            return [a.astype("float32") for a in arrays], None
-        names = classes or _text(class_names(np.concatenate([np.ravel(a) for a in arrays])))
-        return [_encode(a, names) for a in arrays], names
-    if not classify:
-        return np.asarray(Y).astype("float32"), None
-    if hasattr(Y, "codes") or hasattr(Y, "cat"):  # pandas: its own category order
-        codes, own = encode_labels(Y, None, "Y")
-        if classes is None:
-            return np.ravel(codes), _text(own)
-        Y = np.asarray(own, dtype=object)[np.ravel(codes)]
-    array = np.asarray(Y)
-    names = classes or _text(class_names(array))
-    return np.ravel(_encode(array, names)), names
-
-
-def _text(names):
-    return [str(name) for name in names]
-
-
-def _encode(labels, names):
-    """Class indices of `labels` among the text class `names` (labels compared as text)."""
-    labels = np.asarray(labels)
-    text = np.asarray([str(v) for v in labels.ravel()]).reshape(labels.shape)
-    try:
-        return encode_labels(text, names, "Y")[0]
-    except ValueError:
-        unknown = sorted({str(v) for v in text.ravel()} - set(names))
-        raise ValueError(f"Labels {unknown} are not among the training classes {names}.") \
-            from None
-
-
-class ValidateEvery(keras.callbacks.Callback):
-    """MATLAB's ValidationFrequency: validation loss (and accuracy) every `frequency`
-    iterations and at the end, computed with the model's loss on the validation mini-batches
-    (Keras's own metrics keep their training state)."""
-
-    def __init__(self, dataset, frequency):
-        super().__init__()
-        self.dataset, self.frequency = dataset, int(frequency)
-        self.iterations, self.loss, self.accuracy = [], [], []
-        self._iteration = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._iteration += 1
-        if self._iteration % self.frequency == 0:
-            self._validate()
-
-    def on_train_end(self, logs=None):
-        if not self.iterations or self.iterations[-1] != self._iteration:
-            self._validate()
-
-    def _validate(self):
-        total = correct = loss = 0.0
-        for index in range(len(self.dataset)):
-            batch = self.dataset[index]
-            x, y = batch[0], batch[1]
-            weight = batch[2] if len(batch) > 2 else np.ones(len(y), "float32")
-            scores = keras.ops.convert_to_numpy(self.model(x, training=False))
-            count = float(np.sum(weight))
-            loss += count * float(keras.ops.convert_to_numpy(
-                self.model.loss(y, scores, sample_weight=weight)))
-            total += count
-            if scores.shape[-1] > 1 and np.issubdtype(np.asarray(y).dtype, np.integer):
-                correct += float(np.sum((np.argmax(scores, -1) == y) * weight))
-        self.iterations.append(self._iteration)
-        self.loss.append(loss / total)
-        self.accuracy.append(correct / total)
-
-
-class TrainingProgressPlot(keras.callbacks.Callback):
-    """MATLAB's ``Plots="training-progress"``: accuracy (or RMSE) and loss per iteration, with
-    validation points, drawn when training ends and written to `path` (a new file)."""
-
-    def __init__(self, path=None, validator=None):
-        super().__init__()
-        self.path, self.validator = path, validator
-        self.records = []
-        self.figure = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.records.append(dict(logs or {}))
-
-    def on_train_end(self, logs=None):
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        iterations = np.arange(1, len(self.records) + 1)
-        figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-        metric = "accuracy" if any("accuracy" in r for r in self.records) else "rmse"
-        scale = 100.0 if metric == "accuracy" else 1.0
-        top.plot(iterations, [scale * r.get(metric, np.nan) for r in self.records],
-                 label="training")
-        bottom.plot(iterations, [r.get("loss", np.nan) for r in self.records],
-                    label="training", color="tab:orange")
-        if self.validator is not None and self.validator.iterations:
-            if metric == "accuracy":
-                top.plot(self.validator.iterations,
-                         [100 * a for a in self.validator.accuracy], "k--o", label="validation")
-            bottom.plot(self.validator.iterations, self.validator.loss, "k--o",
-                        label="validation")
-        top.set_ylabel("Accuracy (%)" if metric == "accuracy" else "RMSE")
-        bottom.set_ylabel("Loss")
-        bottom.set_xlabel("Iteration")
-        top.legend()
-        bottom.legend()
-        figure.suptitle("Training progress")
-        self.figure = figure
-        self.path = _new_file(self.path or "training-progress.png")
-        figure.savefig(self.path, dpi=100, bbox_inches="tight")
-        plt.close(figure)
-        print(f"[matkeras] training progress plot: {self.path}")
-
-
-def _new_file(path):
+def new_file(path):
     """`path`, or `path` with -1, -2... before the extension when it exists (never overwrite)."""
     import os
 
@@ -474,3 +295,19 @@ def _new_file(path):
         count += 1
         candidate = f"{root}-{count}{extension}"
     return candidate
+
+
+#: Names that moved to matkeras.workflows.classic (this module's old ones, for one release).
+_MOVED = {"train_network": "matkeras.workflows.classic",
+          "TrainingProgressPlot": "matkeras.workflows.classic"}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"matkeras.training.{name} moved to {_MOVED[name]}.{name}; the old name "
+                      "goes in the next release.", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'matkeras.training' has no attribute {name!r}")

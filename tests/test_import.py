@@ -94,6 +94,7 @@ FLOORS = {
     "matkeras.export": 4, "matkeras.plot": 4,
     "matkeras.converters": 5, "matkeras.cli": 5, "matkeras.matlab": 5, "matkeras.demo": 5,
     "matkeras.dlnetwork": 5, "matkeras.trainnet": 5, "matkeras.minibatch": 5,
+    "matkeras.workflows": 5, "matkeras.validation": 4, "matkeras.options": 0,
 }
 
 

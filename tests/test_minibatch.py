@@ -1,6 +1,6 @@
-"""minibatchpredict and testnet (matkeras.minibatch): output forms, metric values against numpy,
-MATLAB's current "Sequence Classification Using Deep Learning" workflow on Japanese Vowels, and
-MATLAB-saved networks going straight in (prediction, testing, fine-tuning)."""
+"""minibatchpredict and testnet (matkeras.workflows.current): output forms, metric values against
+numpy, MATLAB's current "Sequence Classification Using Deep Learning" workflow on Japanese
+Vowels, and MATLAB-saved networks going straight in (prediction, testing, fine-tuning)."""
 
 import keras
 import numpy as np

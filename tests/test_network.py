@@ -166,7 +166,7 @@ class TestMatlabConstructors:
     def test_learn_rate_factors_are_kept(self):
         layer = lstmLayer(4, "InputWeightsLearnRateFactor", [1, 2, 3, 4], BiasLearnRateFactor=2)
         assert layer.learn_rate_factors["input_weights_learn_rate_factor"] == [1, 2, 3, 4]
-        assert fullyConnectedLayer(3, WeightsLearnRateFactor=0).learn_rate_factors[
+        assert fullyConnectedLayer(3, WeightLearnRateFactor=0).learn_rate_factors[
             "weights_learn_rate_factor"] == 0
         with pytest.raises(ValueError, match="non-negative scalar or 4 values"):
             lstmLayer(4, "InputWeightsLearnRateFactor", [1, 2])

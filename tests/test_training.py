@@ -260,6 +260,9 @@ def test_piecewise_schedule_validation_and_regression(rng, tmp_path):
     np.testing.assert_allclose(history["learning_rate"], [0.05, 0.05, 0.025, 0.025], rtol=1e-6)
     assert "rmse" in history
     assert net.optimizer.__class__.__name__ == "SGDM"
+    # 4 iterations an epoch: validations every 3 iterations and after the last (the 16th)
+    assert [row["Iteration"] for row in net.history.validation] == [3, 6, 9, 12, 15, 16]
+    assert np.all(np.isfinite([row["Loss"] for row in net.history.validation]))
 
 
 def test_train_network_rejects_a_network_without_output_layer(rng):

@@ -1,5 +1,5 @@
-"""trainnet (matkeras.trainnet): the same trained weights as trainNetwork where MATLAB's two
-losses agree, the documented factor where they differ, the training information (per-iteration
+"""trainnet (matkeras.workflows.current): the same trained weights as trainNetwork where MATLAB's
+two losses agree, the documented factor where they differ, the training information (per-iteration
 history, validation rows, stop reason), OutputNetwork="best-validation" and ValidationPatience,
 data formats, metrics, the progress plot, and clear errors."""
 
@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from matkeras import trainnet as T
 from matkeras.dlnetwork import DLNetwork
 from matkeras.matlab import (
     classificationLayer,
@@ -22,6 +21,7 @@ from matkeras.matlab import (
     trainNetwork,
 )
 from matkeras.network import assemble_network
+from matkeras.workflows import current as T
 from tests import tolerances as tol
 from tests.precision import float64  # noqa: F401  (fixture)
 

@@ -7,7 +7,7 @@ import threading
 import keras
 import numpy as np
 
-from matkeras.data.padding import _as_time_major, pad_sequences, split_sequences
+from matkeras.data.padding import as_time_major, pad_sequences, split_sequences
 
 SHUFFLES = ("once", "never", "every-epoch")
 TARGET_PADDINGS = ("weighted-out", "counted")
@@ -95,7 +95,7 @@ class SequenceDataset(keras.utils.PyDataset):
 
     # Where the sequences come from: a list in memory here; Datastore reads files lazily.
     def _load(self, sequences, layout):
-        return _as_time_major(sequences, layout)
+        return as_time_major(sequences, layout)
 
     def _length_of(self, index):
         return len(self.sequences[index])

@@ -11,7 +11,7 @@ import numpy as np
 _LAYOUTS = ("TC", "CT")
 
 
-def _as_time_major(sequences, layout):
+def as_time_major(sequences, layout):
     if layout not in _LAYOUTS:
         raise ValueError(f"layout must be one of {_LAYOUTS}; received {layout!r}.")
     if isinstance(sequences, np.ndarray) and sequences.dtype != object:
@@ -63,7 +63,7 @@ def sort_by_length(sequences, descending=False, layout="TC"):
         >>> order.tolist()
         [1, 0]
     """
-    arrays = _as_time_major(sequences, layout)
+    arrays = as_time_major(sequences, layout)
     lengths = np.array([a.shape[0] for a in arrays])
     order = np.argsort(-lengths if descending else lengths, kind="stable")
     originals = list(sequences)
@@ -93,7 +93,7 @@ def pad_sequences(sequences, length="longest", direction="right", value=0.0, lay
         >>> mask.astype(int).tolist()
         [[1, 1, 1], [0, 0, 1]]
     """
-    arrays = _as_time_major(sequences, layout)
+    arrays = as_time_major(sequences, layout)
     if direction not in ("right", "left"):
         raise ValueError(
             "direction (MATLAB 'SequencePaddingDirection') must be \"right\" or \"left\"; "

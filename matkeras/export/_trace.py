@@ -10,7 +10,7 @@ from matkeras.layers.stateful import StateCarry, stateful_layers
 from matkeras.ops.lstm import tflite_fusable
 
 
-def _check_path(path, overwrite):
+def check_path(path, overwrite):
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
@@ -60,7 +60,7 @@ def _state_specs(model, batch):
     return specs
 
 
-def _module(model, batch, time_steps, streaming, fused=False, frozen=False):
+def serving_module(model, batch, time_steps, streaming, fused=False, frozen=False):
     """A tf.Module holding the model's variables and the serving function(s); `frozen` traces
     the weights in as constants (what TFLite needs: it would keep variables as resources)."""
     import tensorflow as tf

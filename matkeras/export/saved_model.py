@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from matkeras.export._trace import _check_path, _module
+from matkeras.export._trace import check_path, serving_module
 
 __all__ = ["export_saved_model"]
 
@@ -17,11 +17,11 @@ def export_saved_model(model, path, streaming=False, overwrite=False):
     """
     import tensorflow as tf
 
-    path = _check_path(path, overwrite)
-    full = _module(model, None, None, streaming=False)
+    path = check_path(path, overwrite)
+    full = serving_module(model, None, None, streaming=False)
     signatures = {"serving_default": full.serve.get_concrete_function()}
     if streaming:
-        stepper = _module(model, None, None, streaming=True)
+        stepper = serving_module(model, None, None, streaming=True)
         full.stream = stepper.serve
         signatures["streaming"] = stepper.serve.get_concrete_function()
     if os.path.exists(path):

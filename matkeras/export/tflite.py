@@ -7,7 +7,7 @@ import tempfile
 
 import numpy as np
 
-from matkeras.export._trace import _check_path, _module, signature_names
+from matkeras.export._trace import check_path, serving_module, signature_names
 from matkeras.layers.stateful import stateful_layers
 
 __all__ = ["export_tflite", "tflite_ops", "tflite_runner"]
@@ -71,12 +71,12 @@ def export_tflite(model, path, batch_size="auto", time_steps="auto", streaming=F
             time_steps, int) or time_steps < 1):
         raise ValueError(f"time_steps must be a positive integer, None (a free time axis) or "
                          f"'auto'; received {time_steps!r}.")
-    path = _check_path(path, overwrite)
+    path = check_path(path, overwrite)
     if streaming and time_steps is None:
         time_steps = 1
     if fused and _nonzero_initial_states(model):
         fused = False  # the fused op's state tensors start at zero after a reset: not these
-    module = _module(model, batch_size, time_steps, streaming, fused=fused and not streaming,
+    module = serving_module(model, batch_size, time_steps, streaming, fused=fused and not streaming,
                      frozen=True)
     folder = tempfile.mkdtemp(prefix="matkeras-tflite-")
     try:

@@ -1,26 +1,18 @@
-"""MATLAB's classic (trainNetwork-era) verbs: prediction, stateful prediction and training,
-on :mod:`matkeras.inference` and :mod:`matkeras.training`."""
+"""MATLAB's classic (trainNetwork-era) verbs: prediction, stateful prediction and training, a
+thin facade (MATLAB's arguments) over :mod:`matkeras.inference` and
+:mod:`matkeras.workflows.classic`."""
 
-from matkeras.matlab._args import _parse
+from matkeras.matlab._args import verb_options
 
 # -- prediction (matkeras.inference under MATLAB's names) -------------------------------------
+# (``predict`` and ``resetState`` serve both eras: matkeras.matlab.current.)
 
-_PREDICT = {
-    "MiniBatchSize": "mini_batch_size", "SequenceLength": "sequence_length",
-    "SequencePaddingValue": "padding_value", "SequencePaddingDirection": "padding_direction",
-}
-
-
-def _predict_options(function, args, kwargs, extra=None):
-    return _parse(function, args, kwargs, (), {**_PREDICT, **(extra or {})},
-                  unsupported=("ExecutionEnvironment", "Acceleration"))
+PREDICT = ("MiniBatchSize", "SequenceLength", "SequencePaddingValue",
+           "SequencePaddingDirection", "ExecutionEnvironment", "Acceleration")
 
 
-def predict(net, X, *args, **kwargs):
-    """``Y = predict(net, X, Name=Value)`` (see :func:`matkeras.inference.predict`)."""
-    from matkeras import inference
-
-    return inference.predict(net, X, **_predict_options("predict", args, kwargs))
+def _predict_options(function, args, kwargs):
+    return verb_options(function, args, kwargs, PREDICT)
 
 
 def classify(net, X, *args, **kwargs):
@@ -45,13 +37,6 @@ def classifyAndUpdateState(net, X, *args, **kwargs):
 
     options = _predict_options("classifyAndUpdateState", args, kwargs)
     return (net, *inference.classify_and_update_state(net, X, **options))
-
-
-def resetState(net):
-    """``net = resetState(net)``: recurrent layers back to their initial states."""
-    from matkeras import inference
-
-    return inference.reset_state(net)
 
 
 def activations(net, X, layer, *args, **kwargs):
@@ -83,6 +68,6 @@ def trainingOptions(solverName, *args, **kwargs):
 def trainNetwork(X, Y, layers, options, layout="TC"):
     """``net = trainNetwork(X, Y, layers, options)`` -> trained ``keras.Model``. X is a list of
     (T, C) sequences (``layout="CT"`` for MATLAB's C x T cells)."""
-    from matkeras import training
+    from matkeras.workflows.classic import train_network
 
-    return training.train_network(X, Y, layers, options, layout=layout)
+    return train_network(X, Y, layers, options, layout=layout)

@@ -3,7 +3,7 @@
 ``net.State`` and ``resetState``; the metric constructors of ``trainingOptions(Metrics=...)``.
 
 A thin facade (MATLAB's positional arguments and name-value pairs) over
-:mod:`matkeras.dlnetwork`, :mod:`matkeras.trainnet`, :mod:`matkeras.minibatch`,
+:mod:`matkeras.dlnetwork`, :mod:`matkeras.workflows.current`,
 :mod:`matkeras.categorical` and :mod:`matkeras.metrics`; the classic verbs are in
 :mod:`matkeras.matlab.classic`.
 """
@@ -13,28 +13,10 @@ A thin facade (MATLAB's positional arguments and name-value pairs) over
 from matkeras import losses as _losses  # noqa: F401
 from matkeras import metrics as _metrics  # noqa: F401
 from matkeras import optimizers as _optimizers  # noqa: F401
-from matkeras.matlab._args import _parse
+from matkeras.matlab._args import parse_arguments, verb_options
+from matkeras.matlab.classic import PREDICT
 
-_MINIBATCH = {
-    "MiniBatchSize": "mini_batch_size", "InputDataFormats": "input_formats",
-    "SequenceLength": "sequence_length", "SequencePaddingValue": "padding_value",
-    "SequencePaddingDirection": "padding_direction",
-}
-_UNSUPPORTED = ("ExecutionEnvironment", "Acceleration")
-
-
-def _accepting_auto(function, args, kwargs, options):
-    """_parse for name-value options, with ExecutionEnvironment and Acceleration accepted at
-    any value and ignored (TensorFlow places and compiles the work itself)."""
-    if len(args) % 2:
-        raise ValueError(f"{function}: name-value arguments come in pairs; received an odd "
-                         f"number: {list(args)!r}.")
-    ignored = {name.lower() for name in _UNSUPPORTED}
-    pairs = [item for name, value in zip(args[::2], args[1::2], strict=True)
-             if not (isinstance(name, str) and name.lower() in ignored)
-             for item in (name, value)]
-    kept = {k: v for k, v in kwargs.items() if k.lower() not in ignored}
-    return _parse(function, pairs, kept, (), options)
+MINIBATCH = (*PREDICT, "InputDataFormats")
 
 
 # -- the dlnetwork object ----------------------------------------------------------------------
@@ -46,7 +28,7 @@ def dlnetwork(layers=(), *args, **kwargs):
     ``replaceLayer`` edit it as they edit a layerGraph."""
     from matkeras.dlnetwork import DLNetwork
 
-    values = _parse("dlnetwork", args, kwargs, (), {"Initialize": "initialize"})
+    values = parse_arguments("dlnetwork", args, kwargs, (), {"Initialize": "initialize"})
     values.pop("name", None)
     return DLNetwork(layers, initialize=bool(values.get("initialize", True)))
 
@@ -77,7 +59,7 @@ def predict(net, X, *args, nargout=1, **kwargs):
     from matkeras.data.formats import read_sequences
     from matkeras.dlnetwork import DLNetwork
 
-    options = _accepting_auto("predict", args, kwargs, _MINIBATCH)
+    options = verb_options("predict", args, kwargs, MINIBATCH)
     X = read_sequences(X, options.pop("input_formats", "auto"))
     if isinstance(net, DLNetwork):
         return net.predict(X, nargout=nargout, **options)
@@ -93,14 +75,14 @@ def predict(net, X, *args, nargout=1, **kwargs):
 
 def trainnet(X, T, net, lossFcn, options):
     """``[netTrained, info] = trainnet(X, T, net, lossFcn, options)`` -> ``(net, info)`` (see
-    :func:`matkeras.trainnet.trainnet`)."""
-    from matkeras.trainnet import trainnet as run
+    :func:`matkeras.workflows.current.trainnet`)."""
+    from matkeras.workflows.current import trainnet as run
 
     return run(X, T, net, lossFcn, options)
 
 
 def _metric(function, cls, kind, args, kwargs):
-    values = _parse(function, args, kwargs, (), {"AverageType": "average"},
+    values = parse_arguments(function, args, kwargs, (), {"AverageType": "average"},
                     unsupported=("NetworkOutput", "ClassificationMode"))
     return cls(kind, average=values.get("average", "micro"), name=values.get("name"))
 
@@ -109,7 +91,7 @@ def accuracyMetric(*args, **kwargs):
     """``accuracyMetric()`` -> :class:`matkeras.metrics.Accuracy` (percent)."""
     from matkeras.metrics import Accuracy
 
-    values = _parse("accuracyMetric", args, kwargs, (), {})
+    values = parse_arguments("accuracyMetric", args, kwargs, (), {})
     return Accuracy(name=values.get("name", "accuracy"))
 
 
@@ -117,7 +99,7 @@ def rmseMetric(*args, **kwargs):
     """``rmseMetric()`` -> :class:`matkeras.metrics.ErrorMetric` ("rmse")."""
     from matkeras.metrics import ErrorMetric
 
-    values = _parse("rmseMetric", args, kwargs, (), {})
+    values = parse_arguments("rmseMetric", args, kwargs, (), {})
     return ErrorMetric("rmse", name=values.get("name"))
 
 
@@ -147,23 +129,21 @@ def fScoreMetric(*args, **kwargs):
 def minibatchpredict(net, X, *args, **kwargs):
     """``Y = minibatchpredict(net, X, Name=Value)``: MiniBatchSize, InputDataFormats,
     UniformOutput, SequenceLength, SequencePaddingValue, SequencePaddingDirection (see
-    :func:`matkeras.minibatch.minibatchpredict`)."""
-    from matkeras import minibatch
+    :func:`matkeras.workflows.current.minibatchpredict`)."""
+    from matkeras.workflows import current as minibatch
 
-    options = _accepting_auto("minibatchpredict", args, kwargs,
-                              {**_MINIBATCH, "UniformOutput": "uniform_output"})
+    options = verb_options("minibatchpredict", args, kwargs, (*MINIBATCH, "UniformOutput"))
     return minibatch.minibatchpredict(net, X, **options)
 
 
 def testnet(net, X, T, metrics, *args, **kwargs):
     """``metricValues = testnet(net, X, T, metrics, Name=Value)``: the options of
     minibatchpredict, TargetDataFormats, and ClassNames (matkeras; see
-    :func:`matkeras.minibatch.testnet`)."""
-    from matkeras import minibatch
+    :func:`matkeras.workflows.current.testnet`)."""
+    from matkeras.workflows import current as minibatch
 
-    options = _accepting_auto("testnet", args, kwargs,
-                              {**_MINIBATCH, "TargetDataFormats": "target_formats",
-                               "ClassNames": "class_names"})
+    options = verb_options("testnet", args, kwargs, (*MINIBATCH, "TargetDataFormats"),
+                           {"ClassNames": "class_names"})
     return minibatch.testnet(net, X, T, metrics, **options)
 
 

@@ -2,13 +2,13 @@
 
 from matkeras import layers as L
 from matkeras.matlab._args import (
-    _LEARN_RATES,
-    _PROJECTOR_LEARN_RATES,
-    _PROJECTORS,
-    _RECURRENT,
-    _WEIGHTED,
-    _WEIGHTED_LEARN_RATES,
-    _parse,
+    LEARN_RATES,
+    PROJECTOR_LEARN_RATES,
+    PROJECTORS,
+    RECURRENT_OPTIONS,
+    WEIGHTED,
+    WEIGHTED_LEARN_RATES,
+    parse_arguments,
 )
 from matkeras.network import LayerGraph, assemble_network
 
@@ -21,7 +21,7 @@ _NORMALIZATION = {"Normalization": "normalization",
 def sequenceInputLayer(inputSize, *args, **kwargs):
     """``sequenceInputLayer(inputSize, Name=Value)`` -> :class:`matkeras.layers.SequenceInput`.
     """
-    values = _parse("sequenceInputLayer", args, kwargs, (),
+    values = parse_arguments("sequenceInputLayer", args, kwargs, (),
                     {**_NORMALIZATION, "MinLength": "min_length"})
     return L.SequenceInput(inputSize, **values)
 
@@ -29,12 +29,13 @@ def sequenceInputLayer(inputSize, *args, **kwargs):
 def featureInputLayer(numFeatures, *args, **kwargs):
     """``featureInputLayer(numFeatures, Name=Value)`` -> :class:`matkeras.layers.FeatureInput`.
     """
-    values = _parse("featureInputLayer", args, kwargs, (), _NORMALIZATION)
+    values = parse_arguments("featureInputLayer", args, kwargs, (), _NORMALIZATION)
     return L.FeatureInput(numFeatures, **values)
 
 
 def _recurrent(function, cls, positional, args, kwargs, extra):
-    values = _parse(function, args, kwargs, positional, {**_RECURRENT, **_LEARN_RATES, **extra})
+    values = parse_arguments(function, args, kwargs, positional,
+                             {**RECURRENT_OPTIONS, **LEARN_RATES, **extra})
     return cls(**values)
 
 
@@ -63,7 +64,7 @@ def lstmProjectedLayer(numHiddenUnits, outputProjectorSize, inputProjectorSize, 
     return _recurrent("lstmProjectedLayer", L.LSTMProjected,
                       ("units", "output_projector_size", "input_projector_size"),
                       (numHiddenUnits, outputProjectorSize, inputProjectorSize, *args), kwargs,
-                      {"CellState": "cell_state", **_PROJECTORS, **_PROJECTOR_LEARN_RATES})
+                      {"CellState": "cell_state", **PROJECTORS, **PROJECTOR_LEARN_RATES})
 
 
 def gruProjectedLayer(numHiddenUnits, outputProjectorSize, inputProjectorSize, *args,
@@ -73,15 +74,15 @@ def gruProjectedLayer(numHiddenUnits, outputProjectorSize, inputProjectorSize, *
     return _recurrent("gruProjectedLayer", L.GRUProjected,
                       ("units", "output_projector_size", "input_projector_size"),
                       (numHiddenUnits, outputProjectorSize, inputProjectorSize, *args), kwargs,
-                      {"ResetGateMode": "reset_gate_mode", **_PROJECTORS,
-                       **_PROJECTOR_LEARN_RATES})
+                      {"ResetGateMode": "reset_gate_mode", **PROJECTORS,
+                       **PROJECTOR_LEARN_RATES})
 
 
 def _conv(function, cls, args, kwargs):
     options = {"Stride": "stride", "DilationFactor": "dilation_factor", "Padding": "padding",
-               "PaddingValue": "padding_value", **_WEIGHTED}
-    values = _parse(function, args, kwargs, ("filter_size", "num_filters"),
-                    {**options, "Weights": "weights", "Bias": "bias", **_WEIGHTED_LEARN_RATES})
+               "PaddingValue": "padding_value", **WEIGHTED}
+    values = parse_arguments(function, args, kwargs, ("filter_size", "num_filters"),
+                    {**options, "Weights": "weights", "Bias": "bias", **WEIGHTED_LEARN_RATES})
     return cls(**values)
 
 
@@ -99,7 +100,7 @@ def convolution2dLayer(filterSize, numFilters, *args, **kwargs):
 
 def maxPooling1dLayer(poolSize, *args, **kwargs):
     """``maxPooling1dLayer(poolSize, Name=Value)`` -> :class:`matkeras.layers.MaxPooling1D`."""
-    values = _parse("maxPooling1dLayer", (poolSize, *args), kwargs, ("pool_size",),
+    values = parse_arguments("maxPooling1dLayer", (poolSize, *args), kwargs, ("pool_size",),
                     {"Stride": "stride", "Padding": "padding"})
     return L.MaxPooling1D(**values)
 
@@ -107,13 +108,13 @@ def maxPooling1dLayer(poolSize, *args, **kwargs):
 def averagePooling1dLayer(poolSize, *args, **kwargs):
     """``averagePooling1dLayer(poolSize, Name=Value)`` -> ``matkeras.layers.AveragePooling1D``.
     """
-    values = _parse("averagePooling1dLayer", (poolSize, *args), kwargs, ("pool_size",),
+    values = parse_arguments("averagePooling1dLayer", (poolSize, *args), kwargs, ("pool_size",),
                     {"Stride": "stride", "Padding": "padding", "PaddingValue": "padding_value"})
     return L.AveragePooling1D(**values)
 
 
 def _simple(function, cls, args, kwargs, positional=(), options=None):
-    return cls(**_parse(function, args, kwargs, positional, options or {}))
+    return cls(**parse_arguments(function, args, kwargs, positional, options or {}))
 
 
 def globalMaxPooling1dLayer(*args, **kwargs):
@@ -203,9 +204,9 @@ def wordEmbeddingLayer(dimension, numWords, *args, **kwargs):
 
 def fullyConnectedLayer(outputSize, *args, **kwargs):
     """``fullyConnectedLayer(outputSize, Name=Value)`` -> ``matkeras.layers.FullyConnected``."""
-    values = _parse("fullyConnectedLayer", (outputSize, *args), kwargs, ("output_size",),
-                    {**_WEIGHTED, "Weights": "weights", "Bias": "bias",
-                     **_WEIGHTED_LEARN_RATES})
+    values = parse_arguments("fullyConnectedLayer", (outputSize, *args), kwargs, ("output_size",),
+                    {**WEIGHTED, "Weights": "weights", "Bias": "bias",
+                     **WEIGHTED_LEARN_RATES})
     return L.FullyConnected(**values)
 
 
@@ -217,7 +218,7 @@ def dropoutLayer(*args, **kwargs):
 
 
 def _normalization(function, cls, args, kwargs, views):
-    values = _parse(function, args, kwargs, (), {"Epsilon": "epsilon", **views},
+    values = parse_arguments(function, args, kwargs, (), {"Epsilon": "epsilon", **views},
                     unsupported=("OffsetLearnRateFactor", "ScaleLearnRateFactor"))
     matlab = {key: values.pop(key) for key in list(values) if key in views.values()}
     layer = cls(**values)
@@ -241,7 +242,7 @@ def layerNormalizationLayer(*args, **kwargs):
 
 def classificationLayer(*args, **kwargs):
     """``classificationLayer(Name=Value)`` -> :class:`matkeras.layers.Classification`."""
-    values = _parse("classificationLayer", args, kwargs, (),
+    values = parse_arguments("classificationLayer", args, kwargs, (),
                     {"ClassWeights": "class_weights", "Classes": "classes"})
     if isinstance(values.get("class_weights"), str):  # 'none'
         values["class_weights"] = None

@@ -3,16 +3,16 @@
 
 MATLAB spells the learn-rate and L2 factors of these layers in the singular
 (``WeightLearnRateFactor``, ``WeightL2Factor``: the names a saved positionEmbeddingLayer
-carries); the plural spellings are accepted too.
+carries), as fullyConnectedLayer and the convolution layers do; the plural spellings matkeras
+once took still work, with a DeprecationWarning (``matkeras.matlab._args.DEPRECATED_NAMES``).
 """
 
 from matkeras import layers as L
-from matkeras.matlab._args import _parse
+from matkeras.matlab._args import parse_arguments
 
 _WEIGHT_FACTORS = {
     "WeightLearnRateFactor": "weights_learn_rate_factor",
-    "WeightsLearnRateFactor": "weights_learn_rate_factor",
-    "WeightL2Factor": "weights_l2_factor", "WeightsL2Factor": "weights_l2_factor",
+    "WeightL2Factor": "weights_l2_factor",
 }
 _BIAS_FACTORS = {"BiasLearnRateFactor": "bias_learn_rate_factor",
                  "BiasL2Factor": "bias_l2_factor"}
@@ -31,14 +31,14 @@ def selfAttentionLayer(numHeads, numKeyChannels, *args, **kwargs):
                          ("Output", "output")):
         options[f"{prefix}Weights"] = f"{name}_weights"
         options[f"{prefix}Bias"] = f"{name}_bias"
-    values = _parse("selfAttentionLayer", (numHeads, numKeyChannels, *args), kwargs,
+    values = parse_arguments("selfAttentionLayer", (numHeads, numKeyChannels, *args), kwargs,
                     ("num_heads", "num_key_channels"), options)
     return L.SelfAttention(**values)
 
 
 def attentionLayer(numHeads, *args, **kwargs):
     """``attentionLayer(numHeads, Name=Value)`` -> :class:`matkeras.layers.Attention`."""
-    values = _parse("attentionLayer", (numHeads, *args), kwargs, ("num_heads",),
+    values = parse_arguments("attentionLayer", (numHeads, *args), kwargs, ("num_heads",),
                     {**_ATTENTION, "Scale": "scale"})
     return L.Attention(**values)
 
@@ -46,7 +46,7 @@ def attentionLayer(numHeads, *args, **kwargs):
 def positionEmbeddingLayer(outputSize, maxPosition, *args, **kwargs):
     """``positionEmbeddingLayer(outputSize, maxPosition, Name=Value)`` ->
     :class:`matkeras.layers.PositionEmbedding`."""
-    values = _parse("positionEmbeddingLayer", (outputSize, maxPosition, *args), kwargs,
+    values = parse_arguments("positionEmbeddingLayer", (outputSize, maxPosition, *args), kwargs,
                     ("output_size", "max_position"),
                     {"PositionDimension": "position_dimension",
                      "WeightsInitializer": "weights_initializer", "Weights": "weights",
@@ -57,7 +57,7 @@ def positionEmbeddingLayer(outputSize, maxPosition, *args, **kwargs):
 def sinusoidalPositionEncodingLayer(outputSize, *args, **kwargs):
     """``sinusoidalPositionEncodingLayer(outputSize, Name=Value)`` ->
     :class:`matkeras.layers.SinusoidalPositionEncoding`."""
-    values = _parse("sinusoidalPositionEncodingLayer", (outputSize, *args), kwargs,
+    values = parse_arguments("sinusoidalPositionEncodingLayer", (outputSize, *args), kwargs,
                     ("output_size",), {"Positions": "positions"})
     return L.SinusoidalPositionEncoding(**values)
 
@@ -65,7 +65,7 @@ def sinusoidalPositionEncodingLayer(outputSize, *args, **kwargs):
 def embeddingConcatenationLayer(*args, **kwargs):
     """``embeddingConcatenationLayer(Name=Value)`` ->
     :class:`matkeras.layers.EmbeddingConcatenation`."""
-    values = _parse("embeddingConcatenationLayer", args, kwargs, (),
+    values = parse_arguments("embeddingConcatenationLayer", args, kwargs, (),
                     {"WeightsInitializer": "weights_initializer", "Weights": "weights",
                      **_WEIGHT_FACTORS})
     return L.EmbeddingConcatenation(**values)
@@ -78,5 +78,5 @@ def indexing1dLayer(*args, **kwargs):
     names = {name.lower() for name in [*options, "Name"]}
     first_is_option = bool(args) and isinstance(args[0], str) and args[0].lower() in names
     positional = ("index",) if args and not first_is_option else ()
-    values = _parse("indexing1dLayer", args, kwargs, positional, options)
+    values = parse_arguments("indexing1dLayer", args, kwargs, positional, options)
     return L.Indexing1D(**values)
