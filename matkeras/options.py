@@ -24,7 +24,7 @@ _PLACEMENT = ("TensorFlow places the work on the devices it has (a CUDA GPU when
               "installed and visible); matkeras runs the same code on each")
 _DISTRIBUTED = ("training on several GPUs or a cluster of workers runs through "
                 "tf.distribute, which these functions do not set up yet; wrap model.fit in a "
-                "tf.distribute strategy yourself (README, 'Scaling out')")
+                "tf.distribute strategy yourself (README, 'Several GPUs or machines')")
 
 #: The verbs' MATLAB options (trainingOptions' own are in matkeras.training).
 OPTIONS = {

@@ -1,7 +1,8 @@
 """Deployment: SavedModel reload and TFLite (LiteRT interpreter) agree with the Keras model.
 
-Each network is exported at batch 1 and batch 8; TFLite op lists are read from the interpreter:
-no Flex/custom ops ever, and tanh/sigmoid LSTMs run as TFLite's fused LSTM op.
+Each network is exported at batch 1, and one of each kind at batch 8; TFLite op lists are read
+from the interpreter: no Flex/custom ops ever, and tanh/sigmoid LSTMs run as TFLite's fused LSTM
+op.
 """
 
 import keras
@@ -120,8 +121,13 @@ def _keras(model, x):
     return keras.ops.convert_to_numpy(model(x, training=False))
 
 
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("name", NETWORKS)
+#: Every network at batch 1; at batch 8 one of each way TFLite runs a recurrence: the fused LSTM
+#: op (one direction and both), a builtin WHILE loop (GRU), and the rest of the layer set.
+BATCHED = ("classification", "bilstm-sequence", "gru-recurrent-bias", "every-layer")
+CASES = [(name, 1) for name in NETWORKS] + [(name, 8) for name in BATCHED]
+
+
+@pytest.mark.parametrize(("name", "batch"), CASES, ids=[f"{n}-{b}" for n, b in CASES])
 def test_tflite_agrees_with_keras_with_builtin_ops_only(built, tmp_path, name, batch):
     model = built(name)
     features, fusable = NETWORKS[name][1:]

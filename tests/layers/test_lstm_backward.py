@@ -67,9 +67,16 @@ def test_input_gradient_matches_central_differences_of_the_oracle(monkeypatch, r
     assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric))
 
 
-@pytest.mark.parametrize("layout", ["whole", "gates"])
-@pytest.mark.parametrize("output_mode", ["sequence", "last"])
-@pytest.mark.parametrize("acts", ACTIVATIONS, ids="/".join)
+#: A covering design: every layout x output mode at MATLAB's default activations, every
+#: activation pair at one layout and mode (the other layout's products are the same code).
+GRADIENT_CASES = sorted({(a, m, lay) for a in ACTIVATIONS[:1] for m in ("sequence", "last")
+                         for lay in ("whole", "gates")}
+                        | {(a, "sequence", "gates") for a in ACTIVATIONS}
+                        | {(a, "last", "whole") for a in ACTIVATIONS})
+
+
+@pytest.mark.parametrize(("acts", "output_mode", "layout"), GRADIENT_CASES,
+                         ids=["/".join(a) + f"-{m}-{lay}" for a, m, lay in GRADIENT_CASES])
 @pytest.mark.parametrize("spec_name", ["lstm", "bilstm"])
 def test_every_gradient_equals_tensorflows_gradient_of_the_loop(monkeypatch, rng, spec_name,
                                                                 acts, output_mode, layout):
