@@ -46,16 +46,18 @@ def padding_steps(mask):
     return ops.not_equal(mask, ops.zeros((), mask.dtype))
 
 
-def runtime_check(condition, message):
-    """Raises ValueError(`message`) when the bool tensor `condition` is False: at once in eager
-    calls, through an assertion op in a traced graph."""
+def runtime_check(condition, message, value):
+    """`value`, after checking the bool tensor `condition`: ValueError(`message`) at once in
+    eager calls; in a traced graph an assertion op that `value` depends on, so that nothing
+    computed from `value` runs before the check (and fails first with a less helpful error)."""
     import tensorflow as tf
 
     if tf.executing_eagerly():
         if not bool(ops.convert_to_numpy(ops.all(condition))):
             raise ValueError(message)
-        return
-    tf.debugging.Assert(tf.reduce_all(condition), [message])
+        return value
+    with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(condition), [message])]):
+        return tf.identity(value)
 
 
 def static_length(tensor, axis=1):

@@ -71,9 +71,10 @@ class _AttentionCore(_masks.PortsMixin):
             if (tk, tq) != (nk, nq):
                 raise ValueError(message.format(tk, tq))
         else:
-            _masks.runtime_check(ops.logical_and(ops.shape(key)[1] == nk,
-                                                 ops.shape(query)[1] == nq),
-                                 message.format("a different number of", "or"))
+            return _masks.runtime_check(
+                ops.logical_and(ops.shape(key)[1] == nk, ops.shape(query)[1] == nq),
+                message.format("a different number of", "or"),
+                ops.convert_to_tensor(self.attention_mask.T[None, None]))
         return ops.convert_to_tensor(self.attention_mask.T[None, None])
 
     def _attend(self, query, key, value, num_heads, scale, padding, keras_mask, training):

@@ -83,11 +83,11 @@ class Indexing1D(_masks.PortsMixin, keras.layers.Layer):
             position = ops.shape(x)[1] - 1 - ops.argmax(ops.flip(data, axis=1), axis=1)
         else:
             counts = ops.min(ops.sum(data, axis=1))
-            _masks.runtime_check(
+            data = _masks.runtime_check(
                 counts >= self.index,
                 f"{self._where}: Index {self.index} asks for the {self.index}-th data step, but "
                 "an observation has fewer data steps (mask ones); use a smaller index or "
-                "\"last\".")
+                "\"last\".", data)
             hit = ops.logical_and(ops.cumsum(data, axis=1) == self.index, data > 0)
             position = ops.argmax(ops.cast(hit, "int32"), axis=1)
         position = ops.cast(position, "int32")[:, None, None]
@@ -105,7 +105,7 @@ class Indexing1D(_masks.PortsMixin, keras.layers.Layer):
             if self.index > steps:
                 raise ValueError(message.format(steps))
         else:
-            _masks.runtime_check(ops.shape(x)[1] >= self.index, message.format("fewer"))
+            x = _masks.runtime_check(ops.shape(x)[1] >= self.index, message.format("fewer"), x)
         return x[:, self.index - 1]
 
     def compute_mask(self, inputs, mask=None):

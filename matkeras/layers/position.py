@@ -164,7 +164,8 @@ class PositionEmbedding(_OneLearnable):
                 raise ValueError(message.format(steps))
         else:
             steps = ops.shape(inputs)[1]
-            _masks.runtime_check(steps <= self.max_position, message.format("more"))
+            steps = _masks.runtime_check(steps <= self.max_position, message.format("more"),
+                                         steps)
         table = ops.cast(self.embeddings, inputs.dtype)[:steps]
         return ops.broadcast_to(table[None], (ops.shape(inputs)[0], steps, self.output_size))
 
