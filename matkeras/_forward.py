@@ -2,12 +2,22 @@
 recurrent states as its inputs and outputs, and XLA where it is measured to pay.
 
 :func:`run` computes ``model(x)`` from given start states and returns the final states
-(:class:`matkeras.layers.StateCarry` inside a ``tf.function``). The function is traced once per
-model and input kind: batch 1 or any, one time step or any (a one-step call, as closed-loop
-forecasting makes, runs the step without a loop; a batch of one takes one loop, the speed rule's
-choice). Every other shape reuses the trace, so mini-batches of varying lengths cost no tracing.
-Models with layers not known to run right with a free time axis run eagerly instead
-(:func:`_traceable`), as do the other backends.
+(:class:`matkeras.layers.StateCarry` inside a ``tf.function``). The states go in and come out
+in each recurrent layer's compute dtype (:func:`state_dtype`), whatever the model's input dtype,
+so a sequence fed in pieces continues exactly as one call over it would. The function is traced
+once per model, input kind (batch 1 or any, one time step or any: a one-step call, as closed-loop
+forecasting makes, runs the step without a loop), input dtype and speed settings (the rule's
+overrides, :func:`matkeras.ops.speed_settings`). Every other shape reuses the trace, so
+mini-batches of varying lengths cost no tracing. Models with layers not known to run right with
+a free time axis run eagerly instead (:func:`_traceable`), as do the other backends.
+
+Run-time checks on user input (a position embedding's MaxPosition, an indexing layer's step, an
+attention mask's size: layers with ``checks_length``) raise the layer's own ValueError on every
+path: eagerly at once; in the traced function their assertion stops the call, which then runs
+again eagerly to raise that ValueError with its numbers; under XLA, which drops assertions, such
+models are traced at each call's own shape (XLA compiles each shape anyway), so the layers check
+the length in Python while tracing. Checks on data values (an indexing layer's k-th data step
+under a padding mask: ``checks_data``) cannot run under XLA, so those models never take it.
 
 XLA (``jit_compile``) compiles the traced function again for each concrete input shape. Measured
 on the 2-core EPYC (interleaved in one process, ``benchmarks/results``): for unidirectional LSTM
@@ -15,15 +25,23 @@ networks it runs 7-12% faster at batch 32, 200 steps, 12 features, 128 units (11
 31% at the demo's (27, 26, 12, 100) (1.79 vs 2.61 ms), 0.35 ms less per one-step streaming call
 (lstm(200) + fc: 0.85 vs 1.2 ms), and not at all at (32, 1000, 123, 320) (338 vs 340 ms); GRU
 layers run 2.4x slower under it (33 vs 14 ms) and BiLSTM layers 0-10% slower. Compiling costs
-0.3-1 s per shape, so a shape has to run about 430 times (S) to 1000 times (one-step
-streaming) before XLA has paid for itself. The rule (:func:`use_xla`): XLA for the calls of one
-shape when the network's recurrent layers are all unidirectional LSTMs and the same call runs
-that shape at least :data:`XLA_REPEATS` times (a ``predict`` over many same-length mini-batches,
-a long ``forecast``); never for a first call; ``xla=True``/``False`` on the inference functions,
-or ``MATKERAS_XLA=on|off|auto``, overrides it. The SavedModel and TFLite exports do not use it.
+0.3-1 s per shape, so a shape has to run some hundreds of times before XLA has paid for itself.
+The rule (:func:`use_xla`): XLA for the calls of one shape when the network's recurrent layers
+are all unidirectional LSTMs, no layer checks data values, and the same inference call runs that
+shape at least :data:`XLA_REPEATS` times (a ``predict`` over many same-shape mini-batches; a
+``forecast`` of at least that many steps counts its one-step calls together).
+``xla=True``/``False`` on the inference functions, or ``MATKERAS_XLA=on|off|auto``, overrides
+it. The SavedModel and TFLite exports do not use it.
+
+Repeatable bits: the same call (inputs, mini-batches, options) gives the same bits in every
+process. With ``xla=False`` a mini-batch's results do not depend on the rest of the call; under
+the XLA rule, the rows of a call with :data:`XLA_REPEATS` same-shape mini-batches agree with the
+same rows predicted alone to float32 rounding (``tests/tolerances.py`` ``XLA_ATOL``), not bit for
+bit.
 """
 
 import os
+import warnings
 import weakref
 
 import keras
@@ -33,7 +51,8 @@ import numpy as np
 XLA_REPEATS = 512
 XLA_CHOICES = ("auto", "on", "off")
 _ENV = "MATKERAS_XLA"
-_FUNCTIONS = weakref.WeakKeyDictionary()  # model -> {(batch, time, xla): tf.function}
+#: model -> {(batch, time, xla, input dtype, speed settings): tf.function}
+_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
 def use_xla(model, layers, repeats, xla="auto"):
@@ -52,7 +71,7 @@ def use_xla(model, layers, repeats, xla="auto"):
 
     recurrent = [layer for layer in _recurrent_layers(model)]
     return (repeats >= XLA_REPEATS and bool(recurrent)
-            and all(type(layer) is LSTM for layer in recurrent))
+            and all(type(layer) is LSTM for layer in recurrent) and not _checks(model)[1])
 
 
 def _recurrent_layers(model):
@@ -70,19 +89,70 @@ def _recurrent_layers(model):
 def run(model, layers, batch, starts, xla=False):
     """``(output, final states)`` of `model` on the numpy `batch`, the recurrent `layers`
     starting from `starts` (per layer, one numpy ``(rows, width)`` array per state, rows equal
-    to the batch's): numpy, in the model's input dtype."""
-    dtype = _input_dtype(model)
-    x = np.asarray(batch, dtype)
-    starts = [[np.asarray(s, dtype) for s in states] for states in starts]
+    to the batch's): numpy, the batch in the model's input dtype and each layer's states in
+    that layer's compute dtype (:func:`state_dtype`: what its recurrence carries)."""
+    x = np.asarray(batch, _input_dtype(model))
+    starts = [[np.asarray(s, state_dtype(layer)) for s in states]
+              for layer, states in zip(layers, starts, strict=True)]
     if keras.backend.backend() != "tensorflow" or not _traceable(model):
         output, finals = _forward(model, layers, keras.ops.convert_to_tensor(x), starts)
     else:
-        output, finals = _function(model, layers, x, xla)(x, starts)
+        if xla and _checks(model)[1]:
+            warnings.warn(_NO_XLA.format(_checks(model)[1]), stacklevel=3)
+            xla = False
+        output, finals = _compiled(model, layers, x, starts, xla)
     if isinstance(output, (list, tuple, dict)):
         raise ValueError("matkeras.inference handles single-output models; this model returns "
                          f"{len(output)} outputs.")
     return (keras.ops.convert_to_numpy(output),
             [[keras.ops.convert_to_numpy(s) for s in states] for states in finals])
+
+
+def _compiled(model, layers, x, starts, xla):
+    """The traced call; a run-time check of a layer that fails in the graph (an assertion:
+    the graph holds no numbers for its message) runs the call again eagerly, which raises the
+    layer's own ValueError with the numbers, as the plain path does."""
+    import tensorflow as tf
+
+    try:
+        return _function(model, layers, x, xla)(x, starts)
+    except tf.errors.InvalidArgumentError:
+        if not any(_checks(model)):
+            raise
+        _forward(model, layers, tf.convert_to_tensor(x), starts)  # raises the ValueError
+        raise
+
+
+def _checks(model):
+    """``(layers that check the sequence length, layers that check their data)`` while
+    running (``checks_length``/``checks_data``: position embeddings, step indexing, attention
+    masks), by name."""
+    length, data = [], []
+    for layer in _all_layers(model):
+        if getattr(layer, "checks_length", False):
+            length.append(layer.name)
+        if getattr(layer, "checks_data", False):
+            data.append(layer.name)
+    return length, data
+
+
+def _all_layers(model):
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        if getattr(layer, "layers", None):
+            yield from _all_layers(layer)
+
+
+_NO_XLA = ("xla=True: layers {} check their padding mask while running, which XLA cannot do "
+           "(it drops the check); this call runs without XLA.")
+
+
+def state_dtype(layer):
+    """The dtype `layer` carries its states in: its compute dtype (float32 for a float32 layer
+    behind an integer input, float16 under a mixed_float16 policy, float64 for a float64 layer
+    behind a float32 input), so that a sequence fed in pieces continues from exactly the state
+    one call over the whole sequence would carry."""
+    return keras.backend.standardize_dtype(layer.compute_dtype)
 
 
 def _traceable(model):
@@ -120,13 +190,20 @@ def _forward(model, layers, x, starts):
 def _function(model, layers, x, xla):
     import tensorflow as tf
 
-    key = (1 if x.shape[0] == 1 else None, 1 if x.shape[1] == 1 else None, bool(xla))
+    from matkeras.ops import speed_settings
+
+    batch, steps = (1 if x.shape[0] == 1 else None, 1 if x.shape[1] == 1 else None)
+    if xla and _checks(model)[0]:
+        # XLA drops assertions but compiles each shape anyway: traced at the call's own
+        # shape, the layers check the length in Python and raise their ValueError.
+        batch, steps = x.shape[:2]
+    key = (batch, steps, bool(xla), str(x.dtype), speed_settings())
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         owner = weakref.ref(model)  # the cache must not keep the model alive
         dtype = tf.as_dtype(x.dtype)
-        signature = [tf.TensorSpec((key[0], key[1], *x.shape[2:]), dtype),
-                     [[tf.TensorSpec((key[0], layer.state_width), dtype)
+        signature = [tf.TensorSpec((batch, steps, *x.shape[2:]), dtype),
+                     [[tf.TensorSpec((batch, layer.state_width), state_dtype(layer))
                        for _ in layer.state_names] for layer in layers]]
         functions[key] = tf.function(
             lambda x, starts: _forward(owner(), layers, x, starts), input_signature=signature,

@@ -27,6 +27,7 @@ Conventions:
 
 import collections
 import numbers
+import weakref
 
 import keras
 import numpy as np
@@ -250,9 +251,16 @@ def activations(model, X, layer, **options):
     if not inputs:
         raise ValueError("activations needs a built model with known inputs (a functional or "
                          "Sequential model that has been called or given an Input).")
-    submodel = keras.Model(inputs[0] if len(inputs) == 1 else inputs, target.output,
-                           name=f"{model.name}_to_{target.name}")
-    return predict(submodel, X, **options)
+    submodels = _SUBMODELS.setdefault(model, {})
+    if target.name not in submodels:  # one submodel, so one traced forward, per layer
+        submodels[target.name] = keras.Model(
+            inputs[0] if len(inputs) == 1 else inputs, target.output,
+            name=f"{model.name}_to_{target.name}")
+    return predict(submodels[target.name], X, **options)
+
+
+#: model -> {layer name: the submodel up to that layer}, for activations().
+_SUBMODELS = weakref.WeakKeyDictionary()
 
 
 # -- internals --------------------------------------------------------------------------------

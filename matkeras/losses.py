@@ -34,6 +34,8 @@ padded mini-batches (tests/test_losses.py measures it).
 import keras
 from keras import ops
 
+from matkeras.ops.precision import maximum
+
 __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanAbsoluteError",
            "MeanSquaredError", "get"]
 
@@ -104,12 +106,12 @@ class CrossEntropy(_TrainnetLoss):
         if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1] and \
                 y_pred.shape[-1] != 1:
             targets = ops.cast(y_true, y_pred.dtype)
-            return -ops.sum(targets * ops.log(ops.maximum(y_pred, floor)), axis=-1)
+            return -ops.sum(targets * ops.log(maximum(y_pred, floor)), axis=-1)
         labels = ops.cast(y_true, "int32")
         if len(labels.shape) == len(y_pred.shape):
             labels = labels[..., 0]
         chosen = ops.take_along_axis(y_pred, ops.expand_dims(labels, -1), axis=-1)[..., 0]
-        return -ops.log(ops.maximum(chosen, floor))
+        return -ops.log(maximum(chosen, floor))
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}

@@ -9,9 +9,10 @@ Each option has one answer in every function that accepts it, in both MATLAB era
 
 ``eras`` says which MATLAB workflow uses an option: ``"classic"`` (``trainNetwork``,
 ``classify``, ``predictAndUpdateState``), ``"current"`` (``trainnet``, ``minibatchpredict``,
-``testnet``, ``predict`` on a dlnetwork), or both. A ``trainingOptions`` option of one era set
-to a value other than its default, given to the other era's training function, has no effect
-there and says so (a warning): MATLAB's own ``trainNetwork`` does not read ``Metrics``.
+``testnet``, ``predict`` on a dlnetwork), or both. A trainnet-only ``trainingOptions`` option
+(``Metrics``, ``ObjectiveMetricName``...) set to a value other than its default and given to
+``trainNetwork`` has no effect there and says so (one warning naming them): MATLAB's own
+``trainNetwork`` does not read ``Metrics``. ``trainnet`` gives no such warning.
 :func:`describe` prints the table (the README's options section is made from it).
 """
 

@@ -299,7 +299,11 @@ def new_file(path):
 
 #: Names that moved to matkeras.workflows.classic (this module's old ones, for one release).
 _MOVED = {"train_network": "matkeras.workflows.classic",
-          "TrainingProgressPlot": "matkeras.workflows.classic"}
+          "TrainingProgressPlot": "matkeras.workflows.classic",
+          "ValidateEvery": "matkeras.validation"}
+#: Names replaced by another (old name: its successor's text).
+_REPLACED = {"ValidateEvery": "matkeras.validation.ValidationMonitor (both training functions' "
+                              "one validation callback)"}
 
 
 def __getattr__(name):
@@ -307,7 +311,9 @@ def __getattr__(name):
         import importlib
         import warnings
 
-        warnings.warn(f"matkeras.training.{name} moved to {_MOVED[name]}.{name}; the old name "
-                      "goes in the next release.", DeprecationWarning, stacklevel=2)
+        where = _REPLACED.get(name, f"{_MOVED[name]}.{name}")
+        verb = "is replaced by" if name in _REPLACED else "moved to"
+        warnings.warn(f"matkeras.training.{name} {verb} {where}; the old name goes in the next "
+                      "release.", DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module 'matkeras.training' has no attribute {name!r}")

@@ -107,3 +107,24 @@ class ValidationMonitor(keras.callbacks.Callback):
                 if self.history is not None:
                     self.history.stop_reason = STOP_VALIDATION
                 self.model.stop_training = True
+
+
+class ValidateEvery(ValidationMonitor):
+    """Deprecated (``matkeras.training.ValidateEvery`` before the one-core release; it goes in
+    the next release): :class:`ValidationMonitor` with the old arguments ``(dataset,
+    frequency)``, the model's own loss, accuracy for a classifier (integer labels, several
+    scores), and the last validation when training ends."""
+
+    def __init__(self, dataset, frequency):
+        keras.callbacks.Callback.__init__(self)
+        self._arguments = (dataset, frequency)
+
+    def set_model(self, model):
+        dataset, frequency = self._arguments
+        classes = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else 1
+        ValidationMonitor.__init__(self, dataset, frequency, model.loss,
+                                   ["accuracy"] if classes > 1 else [], classes)
+        super().set_model(model)
+
+    def on_train_end(self, logs=None):
+        self.finish()

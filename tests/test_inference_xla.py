@@ -19,9 +19,7 @@ from matkeras.matlab import (
 )
 from tests import tolerances as tol
 
-#: The same float32 network compiled by XLA or run as TensorFlow's graph: the kernels fuse and
-#: sum in other orders, each within float32 rounding of the exact value.
-XLA_ATOL = 1e-6
+XLA_ATOL = tol.XLA_ATOL
 
 
 def _network(recurrent, outputs=3):
@@ -118,7 +116,8 @@ def test_varying_lengths_reuse_one_trace(rng):
     I.predict(model, _sequences(rng, (3, 8, 5, 11, 2, 6, 4)), mini_batch_size=2)
     I.predict(model, _sequences(rng, (13,)))
     functions = _forward._FUNCTIONS[model]
-    assert sorted(functions, key=str) == sorted([(None, None, False), (1, None, False)], key=str)
+    kinds = sorted((key[:3] for key in functions), key=str)
+    assert kinds == sorted([(None, None, False), (1, None, False)], key=str)
     assert all(len(f._list_all_concrete_functions()) == 1 for f in functions.values())
 
 

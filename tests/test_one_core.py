@@ -271,3 +271,27 @@ def test_moved_training_names_still_work_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="moved to matkeras.workflows.classic"):
         old = training.train_network
     assert old is classic.train_network
+
+
+def test_validate_every_still_works_with_a_deprecation_warning(rng):
+    """The callback the one-core release replaced, with its old arguments (dataset,
+    frequency): validation loss and accuracy every 2 iterations and at the end."""
+    import keras
+
+    from matkeras.data import SequenceDataset
+    from matkeras.layers import LSTM, FullyConnected, Softmax
+    from matkeras.layers.outputs import MatlabCrossEntropy
+
+    with pytest.warns(DeprecationWarning, match="replaced by matkeras.validation.Validation"):
+        validate_every = training.ValidateEvery
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, Softmax()(FullyConnected(2)(LSTM(4, output_mode="last")(inputs))))
+    model.compile("sgd", MatlabCrossEntropy())
+    x = [rng.normal(0, 1, (5, 3)).astype("float32") for _ in range(8)]
+    y = np.array([0, 1] * 4)
+    data = SequenceDataset(x, y, mini_batch_size=4, shuffle="never")
+    callback = validate_every(data, 2)
+    model.fit(data, epochs=3, verbose=0, callbacks=[callback])
+    assert callback.iterations == [2, 4, 6]
+    assert all(np.isfinite(callback.loss)) and all(0 <= a <= 1 for a in callback.accuracy)

@@ -13,6 +13,7 @@ from matkeras.layers.regularizers import (
     check_l2_regularization,
 )
 from matkeras.ops.attention import causal_allowed, dot_product_attention
+from matkeras.ops.precision import matmul
 
 #: The four projections of a self-attention layer: (MATLAB prefix, snake-case prefix).
 PROJECTIONS = (("Query", "query"), ("Key", "key"), ("Value", "value"), ("Output", "output"))
@@ -20,6 +21,12 @@ PROJECTIONS = (("Query", "query"), ("Key", "key"), ("Value", "value"), ("Output"
 
 class _AttentionCore(_masks.PortsMixin):
     """Masks, dropout, the scores output and the ports, shared by both attention layers."""
+
+    @property
+    def checks_length(self):
+        """Whether a call checks the sequence length against the layer (an AttentionMask
+        matrix): ``matkeras._forward`` runs that check before a compiled call."""
+        return not isinstance(self.attention_mask, str)
 
     def _take_attention_options(self, where, attention_mask, has_padding_mask_input,
                                 has_scores_output, dropout_probability, use_mask, seed):
@@ -305,7 +312,7 @@ class SelfAttention(MatlabMapping, _AttentionCore, LearnRateFactorsMixin, Matlab
         dtype = x.dtype
 
         def project(data, name):
-            return ops.matmul(data, ops.cast(getattr(self, f"{name}_kernel"), dtype)) + ops.cast(
+            return matmul(data, ops.cast(getattr(self, f"{name}_kernel"), dtype)) + ops.cast(
                 getattr(self, f"{name}_bias_variable"), dtype)
 
         attended, scores = self._attend(project(x, "query"), project(x, "key"),

@@ -13,6 +13,7 @@ from matkeras.layers.regularizers import (
     MatlabL2Mixin,
     check_l2_regularization,
 )
+from matkeras.ops.precision import matmul
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -92,7 +93,7 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                 (self.bias_variable, self.bias_l2_factor, -1))
 
     def call(self, inputs):
-        return ops.matmul(inputs, ops.cast(self.kernel, inputs.dtype)) + ops.cast(
+        return matmul(inputs, ops.cast(self.kernel, inputs.dtype)) + ops.cast(
             self.bias_variable, inputs.dtype)
 
     def compute_output_shape(self, input_shape):

@@ -61,6 +61,22 @@ class Indexing1D(_masks.PortsMixin, keras.layers.Layer):
         self.use_mask = flags["use_mask"]
         self.supports_masking = True
 
+    @property
+    def checks_length(self):
+        """A step number checks the sequence length (``matkeras._forward`` runs that check
+        before a compiled call)."""
+        return not isinstance(self.index, str) and not self._masked
+
+    @property
+    def checks_data(self):
+        """A step number with a padding mask checks the mask's data steps while running: no
+        XLA then (XLA drops the assertion)."""
+        return not isinstance(self.index, str) and self._masked
+
+    @property
+    def _masked(self):
+        return self.has_padding_mask_input or self.use_mask
+
     def build(self, input_shape):
         shape = self._data_shape(input_shape)
         if len(shape) != 3:

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
+from matkeras.ops.precision import maximum
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -33,7 +34,7 @@ class MatlabCrossEntropy(keras.losses.Loss):
         if len(labels.shape) == len(y_pred.shape):
             labels = labels[..., 0]
         chosen = ops.take_along_axis(y_pred, ops.expand_dims(labels, -1), axis=-1)[..., 0]
-        losses = -ops.log(ops.maximum(chosen, self.epsilon))
+        losses = -ops.log(maximum(chosen, self.epsilon))
         if self.class_weights is not None:
             weights = ops.convert_to_tensor(self.class_weights, dtype=y_pred.dtype)
             losses = losses * ops.take(weights, labels)

@@ -118,6 +118,9 @@ class PositionEmbedding(_OneLearnable):
 
     _LAYER = "PositionEmbedding"
     MATLAB_CLASS = "nnet.cnn.layer.PositionEmbeddingLayer"
+    #: A call checks the sequence length against MaxPosition (``matkeras._forward`` runs that
+    #: check before a compiled call).
+    checks_length = True
 
     def __init__(self, output_size, max_position, position_dimension="auto",
                  weights_initializer="narrow-normal", weights_l2_factor=1.0,

@@ -7,6 +7,8 @@ for bit (the products sum in another order).
 
 from keras import ops
 
+from matkeras.ops.precision import matmul
+
 
 def split_kernel(kernel, gates, layout):
     """``(kernel,)`` for `layout` ``"whole"``, or the kernel cut into `gates` column blocks for
@@ -19,7 +21,7 @@ def split_kernel(kernel, gates, layout):
 def products(inputs, kernels, gates, biases=None):
     """``split(inputs @ concat(kernels) [+ concat(biases)], gates)`` in the layout `kernels` has
     (`biases`, when given, is laid out like `kernels`)."""
-    out = [ops.matmul(inputs, k) for k in kernels]
+    out = [matmul(inputs, k) for k in kernels]
     if biases is not None:
         out = [p + b for p, b in zip(out, biases, strict=True)]
     return ops.split(out[0], gates, axis=-1) if len(kernels) == 1 else out

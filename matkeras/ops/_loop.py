@@ -13,6 +13,8 @@ import functools
 import keras
 from keras import ops
 
+from matkeras.ops.precision import matmul
+
 IMPLEMENTATIONS = ("auto", "while", "scan")
 
 
@@ -222,7 +224,7 @@ def _peeled_while(body, arrays, carry, outputs, steps, unroll):
 def prepare(inputs, kernel, bias, mask, input_projector, go_backwards):
     """Time-major input projection ``x [Q_i] K + b`` and mask, reversed in time if asked."""
     inputs, keep = time_major(inputs, mask, input_projector, go_backwards)
-    return ops.matmul(inputs, kernel) + bias, keep
+    return matmul(inputs, kernel) + bias, keep
 
 
 def time_major(inputs, mask, input_projector, go_backwards):
@@ -233,7 +235,7 @@ def time_major(inputs, mask, input_projector, go_backwards):
     if go_backwards:
         inputs = ops.flip(inputs, axis=0)
     if input_projector is not None:
-        inputs = ops.matmul(inputs, input_projector)
+        inputs = matmul(inputs, input_projector)
     keep = None
     if mask is not None:
         keep = ops.expand_dims(ops.transpose(ops.cast(mask, "bool"), (1, 0)), -1)

@@ -67,6 +67,15 @@ in every run, and the same bits come out of every process (no choice depends on 
 ``MATKERAS_LSTM_BACKWARD=sequence|steps`` override the rule (``auto``: the rule), and
 :func:`forced` does it for a block of code (tests and the benchmark use it). Other backends
 take ``"whole"``, 1 part and the backend's own gradient: the choices are TensorFlow's.
+
+**kernel** (:func:`kernel`), the one per-backend dispatch: on PyTorch, the configurations that
+``torch.lstm``/``torch.gru`` compute exactly (``matkeras.ops._torch``: MATLAB's default
+activations, no mask, no projectors; GRU in the after-multiplication and
+recurrent-bias-after-multiplication modes) run on those fused kernels (``"fused"``), forward and
+backward; everything else, and every configuration on TensorFlow and JAX, runs the generic loop
+(``"loop"``: TensorFlow's ``while_loop`` above; on JAX ``lax.scan`` through ``keras.ops.scan``,
+compiled with the rest of the function under ``jax.jit``). ``MATKERAS_RECURRENT_KERNEL=loop`` (or
+``forced(kernel="loop")``) keeps PyTorch on the generic loop.
 """
 
 import collections
@@ -80,9 +89,12 @@ Plan = collections.namedtuple("Plan", "layout parts backward")
 
 #: Every value each choice takes; "auto" is the rule.
 CHOICES = {"layout": ("auto", "whole", "gates"), "parts": ("auto", "1", "2"),
-           "backward": ("auto", "sequence", "steps")}
+           "backward": ("auto", "sequence", "steps"), "kernel": ("auto", "fused", "loop")}
 _ENV = {"layout": "MATKERAS_RECURRENT_BLOCKS", "parts": "MATKERAS_BATCH_PARTS",
-        "backward": "MATKERAS_LSTM_BACKWARD"}
+        "backward": "MATKERAS_LSTM_BACKWARD", "kernel": "MATKERAS_RECURRENT_KERNEL"}
+#: The (state, gate) activations the fused kernels compute: MATLAB's defaults.
+FUSED_ACTIVATIONS = ("tanh", "sigmoid")
+FUSED_GRU_MODES = ("after-multiplication", "recurrent-bias-after-multiplication")
 _FORCED = contextvars.ContextVar("matkeras_speed_forced", default=None)  # {choice: value}
 
 GATES_UP_TO = 1 << 19  # product size (rows x columns) up to which the gates run side by side
@@ -90,7 +102,8 @@ PARTS_FROM = 1 << 22  # batch x product size from which the batch runs as two lo
 ASSUMED_BATCH = 32  # a batch unknown when tracing (model.fit): Keras's default batch size
 
 
-def plan(rows, columns, batch, directions=1, training=False, sequence_backward=False):
+def plan(rows, columns, batch, directions=1, training=False, sequence_backward=False,
+         steps=None, implementation="auto"):
     """The speed choices for one recurrent op call (see the module docstring).
 
     Args:
@@ -100,6 +113,11 @@ def plan(rows, columns, batch, directions=1, training=False, sequence_backward=F
         training: the result will be differentiated.
         sequence_backward: the whole-sequence backward pass can run here (an LSTM in
             training with TensorFlow, no mask, no output projector, more than one step).
+        steps: the number of time steps, or None when it is unknown at tracing.
+        implementation: the op's loop (``"auto"``, ``"while"``, ``"scan"``).
+
+    A call of one row or one time step, or on the ``"scan"`` loop, is never split into batch
+    parts, whatever is forced: there is nothing to run side by side.
 
     Returns:
         ``Plan(layout, parts, backward)``: ``"whole"``/``"gates"``, 1/2, ``"steps"``/
@@ -115,13 +133,48 @@ def plan(rows, columns, batch, directions=1, training=False, sequence_backward=F
         backward = forced["backward"] or "sequence"
     rows_known = ASSUMED_BATCH if batch is None else int(batch)
     parts = forced["parts"]
-    if rows_known < 2:
+    if not splittable(rows_known, steps, implementation):
         parts = 1
     elif parts is None:
         loop_gradient = training and backward == "steps"
         parts = 2 if (directions == 1 and not loop_gradient and (os.cpu_count() or 1) > 1
                       and rows_known * size >= PARTS_FROM) else 1
     return Plan(layout, int(parts), backward)
+
+
+def kernel(kind, activations, mask=None, projected=False, reset_gate_mode=None,
+           implementation="auto"):
+    """``"fused"`` where the backend runs this recurrent configuration on a fused kernel that
+    computes it exactly (PyTorch's ``torch.lstm``/``torch.gru``), else ``"loop"``.
+
+    Args:
+        kind: ``"lstm"`` or ``"gru"``.
+        activations: ``(state_activation, gate_activation)``.
+        mask: the op's mask (the fused kernels have none to match MATLAB's carry-over).
+        projected: the layer has input or output projectors.
+        reset_gate_mode: a GRU's MATLAB ``ResetGateMode``.
+        implementation: the op's `implementation`; a named loop (``"while"``, ``"scan"``) is
+            kept.
+    """
+    setting = _setting("kernel")
+    if (setting == "loop" or implementation != "auto" or keras.backend.backend() != "torch"
+            or tuple(activations) != FUSED_ACTIVATIONS or mask is not None or projected):
+        return "loop"
+    if kind == "gru" and reset_gate_mode not in FUSED_GRU_MODES:
+        return "loop"
+    return "fused"
+
+
+def splittable(batch, steps, implementation="auto"):
+    """Whether a call of `batch` rows and `steps` time steps (None: unknown at tracing) on the
+    `implementation` loop may run as batch parts: not one row, not one step, not ``"scan"``."""
+    return not (batch == 1 or steps == 1 or implementation == "scan")
+
+
+def settings():
+    """Every choice's forcing value (:func:`forced`, else the environment, else None): what a
+    trace made now depends on besides its inputs, for the caches of traced functions."""
+    return tuple(sorted((name, _setting(name)) for name in CHOICES))
 
 
 def _setting(name):

@@ -16,8 +16,9 @@ matkeras keeps Keras's block order z, r, h in its kernels (so weights move to st
 
 from keras import ops
 
-from matkeras.ops import _blocks, _deprecated, _loop, _speed
+from matkeras.ops import _blocks, _deprecated, _loop, _speed, _torch
 from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
+from matkeras.ops.precision import matmul
 
 RESET_GATE_MODES = (
     "after-multiplication",
@@ -69,9 +70,16 @@ def matlab_gru(
             f"reset_gate_mode must be one of {RESET_GATE_MODES}; received {reset_gate_mode!r}."
         )
     gates = kernel.shape[-1]
+    if _speed.kernel("gru", (state_activation, gate_activation), mask,
+                     input_projector is not None or output_projector is not None,
+                     reset_gate_mode, implementation) == "fused":
+        recurrent_bias = bias[gates:] if bias.shape[0] == 2 * gates else None
+        return _torch.gru(inputs, kernel, recurrent_kernel, bias[:gates], initial_hidden,
+                          recurrent_bias, return_sequences, go_backwards, training)
     choices = _speed.plan(recurrent_kernel.shape[0], gates, inputs.shape[0], side_by_side,
-                          training)
-    parts = batch_parts or choices.parts
+                          training, steps=inputs.shape[1], implementation=implementation)
+    parts = ((batch_parts or choices.parts)
+             if _speed.splittable(inputs.shape[0], inputs.shape[1], implementation) else 1)
     if parts > 1:
         return _loop.in_parts(lambda x, states, m: matlab_gru(
             x, kernel, recurrent_kernel, bias, *states, reset_gate_mode=reset_gate_mode,
@@ -104,7 +112,7 @@ def matlab_gru(
 
 
 def _project(hidden, output_projector):
-    return hidden if output_projector is None else ops.matmul(hidden, output_projector)
+    return hidden if output_projector is None else matmul(hidden, output_projector)
 
 
 def _gru_step(x_t, states, weights, config):
@@ -116,7 +124,7 @@ def _gru_step(x_t, states, weights, config):
     if candidate_kernel is not None:  # before-multiplication: recurrent holds z, r only
         rec_z, rec_r = _blocks.products(recurrent_in, recurrent_kernels, 2)
         update, reset = sigma(x_z + rec_z), sigma(x_r + rec_r)
-        candidate = phi(x_h + ops.matmul(_project(reset * hidden, output_projector),
+        candidate = phi(x_h + matmul(_project(reset * hidden, output_projector),
                                          candidate_kernel))
     else:
         rec_z, rec_r, rec_h = _blocks.products(recurrent_in, recurrent_kernels, 3,

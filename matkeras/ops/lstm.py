@@ -27,8 +27,9 @@ import contextvars
 
 from keras import ops
 
-from matkeras.ops import _blocks, _deprecated, _loop, _lstm_backward, _speed
+from matkeras.ops import _blocks, _deprecated, _loop, _lstm_backward, _speed, _torch
 from matkeras.ops.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
+from matkeras.ops.precision import matmul
 
 IMPLEMENTATIONS = _loop.IMPLEMENTATIONS
 
@@ -88,13 +89,20 @@ def matlab_lstm(
             and mask is None and input_projector is None and output_projector is None):
         return _fusable_lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
                              initial_cell, return_sequences, go_backwards, implementation)
+    if _speed.kernel("lstm", (state_activation, gate_activation), mask,
+                     input_projector is not None or output_projector is not None,
+                     implementation=implementation) == "fused":
+        return _torch.lstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
+                           return_sequences, go_backwards, training)
     features, recurrent_rows = int(kernel.shape[0]), int(recurrent_kernel.shape[0])
     units = int(recurrent_kernel.shape[1]) // 4
     choices = _speed.plan(
         features + 1 + recurrent_rows, 4 * units, inputs.shape[0], side_by_side, training,
         sequence_backward=(mask is None and output_projector is None and implementation != "scan"
-                           and inputs.shape[1] != 1))
-    parts = batch_parts or choices.parts
+                           and inputs.shape[1] != 1),
+        steps=inputs.shape[1], implementation=implementation)
+    parts = ((batch_parts or choices.parts)
+             if _speed.splittable(inputs.shape[0], inputs.shape[1], implementation) else 1)
     if parts > 1:
         return _loop.in_parts(lambda x, states, m: matlab_lstm(
             x, kernel, recurrent_kernel, bias, *states, state_activation=state_activation,
@@ -127,7 +135,7 @@ def _lstm_step(x_t, states, weights, config):
     hidden, cell = states
     kernels, output_projector = weights
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
-    recurrent_in = hidden if output_projector is None else ops.matmul(hidden, output_projector)
+    recurrent_in = hidden if output_projector is None else matmul(hidden, output_projector)
     joined = ops.concatenate([x_t, recurrent_in], axis=-1)  # x_t ends in the bias row's 1
     g_i, g_f, g_g, g_o = _blocks.products(joined, kernels, 4)
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)

@@ -1,7 +1,9 @@
 """The time loop that runs several steps per iteration (``matkeras.ops._loop.unrolled_while``).
 
-Small recurrent products run ``UNROLL`` steps per loop iteration and the remaining
-``time % UNROLL`` steps one at a time; a length known only when running builds both loops. The
+Small recurrent products run ``UNROLL`` steps per loop iteration and, for a length known when
+tracing, the remaining ``time % UNROLL`` steps one at a time; a length known only when running
+runs one loop over whole chunks, the time axis taken as longer at the front and the extra steps
+not kept (``_peeled_while``). The
 helper is checked against a plain numpy loop, and every layer kind against the float64 numpy
 oracle at lengths below, at and past a multiple of the unroll, with the length unknown when
 tracing, with padding masked, and (values and gradients) through TensorFlow's gradient of the
