@@ -1,5 +1,6 @@
-"""Every registered ``.keras`` case (tests/fresh_reload.py) reloads in one new Python process,
-where only ``import matkeras`` can have registered the classes, with identical outputs."""
+"""Every registered ``.keras`` case (tests/fresh_reload.py) reloads in a new Python process of
+its own, where only ``import matkeras`` can have registered the classes, with identical
+outputs."""
 
 import numpy as np
 
@@ -12,7 +13,7 @@ import tests.test_dlnetwork  # noqa: F401
 from tests.fresh_reload import CASES, reload_all
 
 
-def test_every_case_reloads_in_one_fresh_process_with_identical_outputs(tmp_path):
+def test_every_case_reloads_in_a_fresh_process_of_its_own_with_identical_outputs(tmp_path):
     results = reload_all(tmp_path, np.random.default_rng(29))
     assert len(results) == len(CASES) >= 5
     for name, (expected, reloaded, checks, found) in results.items():

@@ -143,3 +143,51 @@ def test_exports_after_compiled_prediction_are_unaffected(tmp_path, rng):
     assert nodes and not any("_XlaMustCompile" in node.attr for node in nodes)
     path = export.export_tflite(model, tmp_path / "m.tflite", batch_size=2, time_steps=9)
     assert _max_diff(_plain_litert(path, x)[0], expected) <= tol.FLOAT32_ATOL
+
+
+def _oracle_lstm_last(model, sequences, direction, stored=None):
+    """The float64 numpy oracle of lstm(9) -> lstm(5, last) -> fc over each sequence padded to
+    the longest in `direction` (MATLAB's predict in one mini-batch), from `stored` start states
+    (``{layer name: (h, c)}`` per observation) or the initial ones."""
+    from matkeras.data.padding import pad_sequences
+    from tests.reference.lstm import lstm_forward
+
+    first, second, fc = (layer for layer in model.layers
+                         if hasattr(layer, "matlab_learnables") and layer.matlab_learnables()
+                         and "InputWeights" in layer.matlab_learnables() or
+                         type(layer).__name__ == "FullyConnected")
+    batch, _ = pad_sequences(sequences, "longest", direction, 0.0)
+    x = np.transpose(np.asarray(batch, np.float64), (2, 0, 1))  # (C, N, T)
+    h = x
+    for layer, last in ((first, False), (second, True)):
+        p = layer.matlab_learnables()
+        h0, c0 = (stored or {}).get(layer.name, (None, None))
+        Y, hT, cT = lstm_forward(h, p["InputWeights"], p["RecurrentWeights"], p["Bias"], h0, c0)
+        h = hT if last else Y
+        if stored is not None:
+            stored[layer.name] = (hT, cT)
+    p = fc.matlab_learnables()
+    return (np.asarray(p["Weights"], np.float64) @ h + np.ravel(p["Bias"])[:, None]).T
+
+
+@pytest.mark.parametrize("direction", ["right", "left"])
+def test_xla_on_the_network_the_rule_compiles_matches_the_oracle(rng, direction):
+    """lstm -> lstm(last) -> fc, the sequence-to-one network the rule puts under XLA: stateless
+    and stateful prediction with either padding, against the float64 numpy oracle."""
+    model = _network([lstmLayer(9), lstmLayer(5, OutputMode="last")])
+    assert _forward.use_xla(model, I._stateful_layers(model), _forward.XLA_REPEATS)
+    x = _sequences(rng, (7, 3, 12, 5))
+    compiled = I.predict(model, x, xla=True, padding_direction=direction)
+    oracle = _oracle_lstm_last(model, x, direction)
+    error = _max_diff(compiled, oracle)
+    print(f"XLA vs oracle, {direction} padding: max |diff| {error:.1e}")
+    assert error <= tol.FLOAT32_ATOL
+    I.reset_state(model)
+    stored = {}
+    _oracle_lstm_last(model, x, direction, stored)
+    I.predict_and_update_state(model, x, xla=True, padding_direction=direction)
+    follow = _sequences(rng, (4, 6, 2, 5))
+    stateful = I.predict_and_update_state(model, follow, xla=True, padding_direction=direction)
+    I.reset_state(model)
+    oracle = _oracle_lstm_last(model, follow, direction, stored)
+    assert _max_diff(stateful, oracle) <= tol.FLOAT32_ATOL

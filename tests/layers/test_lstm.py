@@ -19,7 +19,7 @@ from tests.reference.lstm import lstm_forward
 #: (time, batch): one step alone or in a batch, 2000 steps alone or in a batch; the activation
 #: pairs at 9 steps in a batch of 7 (tests/layers/covering.py).
 CASES = recurrent_cases(short=(9, 7), lengths=[(1, 1), (1, 7), (2000, 1), (2000, 7)],
-                        long=(2000, 7))
+                        long=(2000, 7), one_step=(1, 7))
 ATOL = {"float64": tol.FLOAT64_ATOL, "float32": tol.FLOAT32_ATOL}
 C, H = 3, 5
 
