@@ -4,14 +4,16 @@
 Class order is MATLAB's ``categories``: for a label array, its sorted unique values (numbers by
 value, text by character code, as MATLAB's ``categorical`` sorts them: ``"10"`` before ``"2"``);
 for a pandas ``Categorical`` (or anything with ``categories`` and ``codes``, pandas is not a
-dependency), its own category order. Labels keep their type: integer labels give integer class
-names, text gives text (MATLAB's categories are always text).
+dependency), its own category order. :func:`class_names` and :func:`encode_labels` keep the
+labels' type (integer labels give integer class names); :func:`encode_classes`, the one encoder
+both training workflows and ``testnet`` use, gives the names as text, as MATLAB's categories
+always are (integer labels 1, 2, 10 are the classes "1", "2", "10", in that order).
 """
 
 import numpy as np
 
-__all__ = ["class_names", "encode_labels", "is_categorical", "is_label_array", "onehotdecode",
-           "onehotencode", "scores2label"]
+__all__ = ["class_names", "encode_classes", "encode_labels", "is_categorical", "is_label_array",
+           "onehotdecode", "onehotencode", "scores2label"]
 
 
 def is_categorical(labels):
@@ -76,6 +78,49 @@ def encode_labels(labels, classes=None, what="labels"):
                          "was trained with (MATLAB classNames = categories(TTrain)).")
     indices = np.fromiter((lookup[_key(v)] for v in flat), dtype=np.int64, count=flat.size)
     return indices.reshape(labels.shape), names
+
+
+def encode_classes(labels, classes=None, what="labels", per_sequence=None):
+    """The one label encoder of ``trainNetwork``, ``trainnet`` and ``testnet``: class indices
+    and the class names as text (MATLAB's ``categories``).
+
+    Args:
+        labels: one label array (a pandas Categorical keeps its category order), or, per
+            sequence, a list of per-step label arrays.
+        classes: the class names to encode against (compared as text: 3 and "3" are one
+            class), or None: :func:`class_names` of all the labels.
+        what: what the labels are, for error messages.
+        per_sequence: whether `labels` is a list of per-step label arrays; None: a non-empty
+            list or tuple whose first item has a time axis.
+
+    Returns:
+        ``(indices, names)``: int64 indices shaped as the labels (one array per sequence),
+        names a list of str.
+    """
+    if per_sequence is None:
+        per_sequence = (isinstance(labels, (list, tuple)) and len(labels) > 0
+                        and np.ndim(labels[0]) >= 1)
+    items = [_label_text(t, what) for t in (labels if per_sequence else [labels])]
+    if classes is not None:
+        names = [str(name) for name in classes]
+    elif per_sequence:
+        names = [str(name) for name in class_names(
+            np.concatenate([np.ravel(_as_array(t)) for t in labels]))]
+    else:
+        array = _as_array(labels)
+        names = [str(name) for name in (
+            encode_labels(array, None, what)[1] if is_categorical(array) else class_names(array))]
+    indices = [encode_labels(t, names, what)[0] for t in items]
+    return (indices if per_sequence else indices[0]), names
+
+
+def _label_text(labels, what):
+    """Labels as a text array (a pandas Categorical's values, its missing values refused)."""
+    array = _as_array(labels)
+    if is_categorical(array):
+        codes, own = encode_labels(array, None, what)
+        return np.asarray([str(name) for name in own])[codes]
+    return np.asarray([str(v) for v in array.ravel()]).reshape(array.shape)
 
 
 def _key(value):

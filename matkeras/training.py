@@ -202,6 +202,31 @@ def make_optimizer(options, model):
                               multipliers=multipliers, **extra)
 
 
+def start_training(options, function):
+    """What both training functions do first: refuse options that do not come from
+    ``trainingOptions`` (naming `function`), and seed the random generators with ``Seed``."""
+    if not isinstance(options, TrainingOptions):
+        raise TypeError(f"{function}: options must come from trainingOptions(...); received "
+                        f"{type(options).__name__}.")
+    if options.Seed is not None:
+        keras.utils.set_random_seed(int(options.Seed))
+
+
+def training_datasets(model, X, targets, options, validation_targets, layout="TC",
+                      read_inputs=None):
+    """Both training functions' data: the input layer's statistics from `X` (MATLAB's
+    ResetInputNormalization), the training mini-batches, and the ``ValidationData`` ones
+    (None without), whose targets ``validation_targets(vy)`` encodes as the training ones and
+    whose inputs ``read_inputs(vx)`` reads as `X` was (None: as they are)."""
+    adapt_input_normalization(model, X, options, layout)
+    data = options_dataset(X, targets, options, layout)
+    if options.ValidationData is None:
+        return data, None
+    vx, vy = options.ValidationData
+    vx = vx if read_inputs is None else read_inputs(vx)
+    return data, validation_dataset(vx, validation_targets(vy), options, data.chunked, layout)
+
+
 def adapt_input_normalization(model, X, options, layout="TC"):
     """MATLAB's ResetInputNormalization: the sequence input layer's statistics from `X`."""
     from matkeras.layers import SequenceInput

@@ -146,7 +146,40 @@ def test_train_network_and_trainnet_record_the_same_class_order(rng):
                                        fullyConnectedLayer(3), softmaxLayer()],
                                 "crossentropy", opts)
     assert model.layers[-1].classes == ["1", "10", "2"]
-    assert [str(c) for c in info.ClassNames] == ["1", "10", "2"]
+    assert info.ClassNames == ["1", "10", "2"]
+
+
+@pytest.mark.parametrize("labels", [
+    pytest.param(np.array([10, 2, 1] * 2), id="integers"),
+    pytest.param(np.array(["10", "2", "1"] * 2), id="text"),
+    pytest.param([np.array([2, 10, 1, 2, 1]), np.array([1, 1, 10, 2, 2])] * 3, id="per-step"),
+])
+def test_one_label_encoder_gives_both_workflows_the_same_text_classes(labels):
+    """One function (categorical.encode_classes), one return type: names as text in MATLAB's
+    categorical order (integers by value, text by character), the same indices."""
+    from matkeras.categorical import encode_classes
+
+    indices, names = encode_classes(labels)
+    expected = ["1", "2", "10"] if np.asarray(labels[0]).dtype.kind in "iu" or \
+        isinstance(labels, list) else ["1", "10", "2"]
+    assert names == expected and all(type(n) is str for n in names)
+    targets, classic_names = classic._targets(labels, True, None)
+    current_targets, current_names = trainnet.prepare_targets(labels, _crossentropy())
+    assert classic_names == current_names == names
+    for ours in (targets, current_targets):
+        for got, want in zip(ours if isinstance(labels, list) else [ours],
+                             indices if isinstance(labels, list) else [indices], strict=True):
+            np.testing.assert_array_equal(np.ravel(got), np.ravel(want))
+    again, _ = encode_classes(labels, classes=[int(n) for n in names])  # 3 and "3" are one class
+    for got, want in zip(again if isinstance(labels, list) else [again],
+                         indices if isinstance(labels, list) else [indices], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def _crossentropy():
+    from matkeras import losses
+
+    return losses.get("crossentropy")
 
 
 # -- one options table: the same answer in every function -----------------------------------

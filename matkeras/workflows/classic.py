@@ -8,16 +8,14 @@ is :mod:`matkeras.workflows.current`.
 import keras
 import numpy as np
 
-from matkeras.categorical import class_names, encode_labels
+from matkeras.categorical import encode_classes
 from matkeras.training import (
     CURRENT_ONLY,
-    TrainingOptions,
-    adapt_input_normalization,
     new_file,
     option_defaults,
-    options_dataset,
     run_fit,
-    validation_dataset,
+    start_training,
+    training_datasets,
 )
 
 __all__ = ["TrainingProgressPlot", "train_network"]
@@ -48,12 +46,8 @@ def train_network(X, Y, layers, options, layout="TC"):
     from matkeras.layers import Classification, Regression
     from matkeras.network import assemble_network
 
-    if not isinstance(options, TrainingOptions):
-        raise TypeError("options must come from trainingOptions(...); received "
-                        f"{type(options).__name__}.")
+    start_training(options, "trainNetwork")
     _warn_other_era(options, CURRENT_ONLY, "trainNetwork", "trainnet")
-    if options.Seed is not None:
-        keras.utils.set_random_seed(int(options.Seed))
     from matkeras.network import LayerGraph
 
     model = layers if isinstance(layers, keras.Model) else assemble_network(
@@ -69,14 +63,9 @@ def train_network(X, Y, layers, options, layout="TC"):
         targets, classes = _targets(Y, classify, output)
         if classes is not None and output.classes is None:
             output.classes = classes
-        adapt_input_normalization(model, X, options, layout)
-        data = options_dataset(X, targets, options, layout)
-        validation = None
-        if options.ValidationData is not None:
-            vx, vy = options.ValidationData
-            vtargets, _ = _targets(vy, classify, output, classes=output.classes
-                                   if classify else None)
-            validation = validation_dataset(vx, vtargets, options, data.chunked, layout)
+        data, validation = training_datasets(
+            model, X, targets, options, lambda vy: _targets(
+                vy, classify, output, classes=output.classes if classify else None)[0], layout)
     metrics = ["accuracy"] if classify else [keras.metrics.RootMeanSquaredError(name="rmse")]
     callbacks = []
     validator = plot = None
@@ -112,48 +101,21 @@ def _warn_other_era(options, names, function, other):
 
 
 def _targets(Y, classify, output, classes=None):
-    """(targets for SequenceDataset, class names or None). Class order is MATLAB's
-    ``categorical``'s (:func:`matkeras.categorical.class_names`: numbers by value, text as
-    MATLAB sorts it, a pandas Categorical's own order; the one encoder trainnet uses too); the
-    names are text, as MATLAB's categories are."""
-    if isinstance(Y, (list, tuple)) and Y and np.ndim(Y[0]) >= 1:  # per-step targets
-        arrays = [np.asarray(y) for y in Y]
-        if not classify:
-            return [a.astype("float32") for a in arrays], None
-        names = classes or _text(class_names(np.concatenate([np.ravel(a) for a in arrays])))
-        return [_encode(a, names) for a in arrays], names
+    """(targets for SequenceDataset, class names or None): labels through the one encoder
+    (:func:`matkeras.categorical.encode_classes`, trainnet's too)."""
+    per_step = isinstance(Y, (list, tuple)) and len(Y) > 0 and np.ndim(Y[0]) >= 1
     if not classify:
+        if per_step:
+            return [np.asarray(y).astype("float32") for y in Y], None
         return np.asarray(Y).astype("float32"), None
-    if hasattr(Y, "codes") or hasattr(Y, "cat"):  # pandas: its own category order
-        codes, own = encode_labels(Y, None, "Y")
-        if classes is None:
-            return np.ravel(codes), _text(own)
-        Y = np.asarray(own, dtype=object)[np.ravel(codes)]
-    array = np.asarray(Y)
-    names = classes or _text(class_names(array))
-    return np.ravel(_encode(array, names)), names
-
-
-def _text(names):
-    return [str(name) for name in names]
-
-
-def _encode(labels, names):
-    """Class indices of `labels` among the text class `names` (labels compared as text)."""
-    labels = np.asarray(labels)
-    text = np.asarray([str(v) for v in labels.ravel()]).reshape(labels.shape)
-    try:
-        return encode_labels(text, names, "Y")[0]
-    except ValueError:
-        unknown = sorted({str(v) for v in text.ravel()} - set(names))
-        raise ValueError(f"Labels {unknown} are not among the training classes {names}.") \
-            from None
+    indices, names = encode_classes(Y, classes or None, "Y", per_sequence=per_step)
+    return (indices if per_step else np.ravel(indices)), names
 
 
 class TrainingProgressPlot(keras.callbacks.Callback):
     """MATLAB's ``Plots="training-progress"``: accuracy (or RMSE) and loss per iteration, with
     validation points, drawn by :meth:`finish` after training and written to `path` (a new
-    file)."""
+    file), by the figure trainnet draws (:func:`matkeras.plot.training_progress`)."""
 
     def __init__(self, path=None, validator=None):
         super().__init__()
@@ -166,33 +128,22 @@ class TrainingProgressPlot(keras.callbacks.Callback):
 
     def finish(self):
         """Draws the figure and writes it (once, after every fit of the training ran)."""
-        import matplotlib
+        import types
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matkeras._table import Table
+        from matkeras.plot import training_progress
 
-        iterations = np.arange(1, len(self.records) + 1)
-        figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-        metric = "accuracy" if any("accuracy" in r for r in self.records) else "rmse"
-        scale = 100.0 if metric == "accuracy" else 1.0
-        top.plot(iterations, [scale * r.get(metric, np.nan) for r in self.records],
-                 label="training")
-        bottom.plot(iterations, [r.get("loss", np.nan) for r in self.records],
-                    label="training", color="tab:orange")
-        if self.validator is not None and self.validator.iterations:
-            if metric == "accuracy":
-                top.plot(self.validator.iterations,
-                         [100 * a for a in self.validator.accuracy], "k--o", label="validation")
-            bottom.plot(self.validator.iterations, self.validator.loss, "k--o",
-                        label="validation")
-        top.set_ylabel("Accuracy (%)" if metric == "accuracy" else "RMSE")
-        bottom.set_ylabel("Loss")
-        bottom.set_xlabel("Iteration")
-        top.legend()
-        bottom.legend()
-        figure.suptitle("Training progress")
-        self.figure = figure
+        accuracy = any("accuracy" in r for r in self.records)
+        metric, scale = ("Accuracy", 100.0) if accuracy else ("RMSE", 1.0)
+        history = Table(["Iteration", "Loss", metric], [
+            [k, r.get("loss", np.nan), scale * r.get(metric.lower(), np.nan)]
+            for k, r in enumerate(self.records, start=1)])
+        validation = (self.validator.table if self.validator is not None
+                      else Table(["Iteration", "Loss", metric]))
+        info = types.SimpleNamespace(TrainingHistory=history, ValidationHistory=validation,
+                                     OutputNetworkIteration=None,
+                                     StopReason=getattr(self.model, "stop_reason", None)
+                                     or "Max epochs completed")
         self.path = new_file(self.path or "training-progress.png")
-        figure.savefig(self.path, dpi=100, bbox_inches="tight")
-        plt.close(figure)
+        self.figure = training_progress(info, path=self.path)
         print(f"[matkeras] training progress plot: {self.path}")

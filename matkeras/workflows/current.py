@@ -157,11 +157,7 @@ def trainnet(X, T, net, lossFcn, options):
     from matkeras.data import SequenceDataset
     from matkeras.dlnetwork import as_model, as_network
 
-    if not isinstance(options, training.TrainingOptions):
-        raise TypeError("trainnet: options must come from trainingOptions(...); received "
-                        f"{type(options).__name__}.")
-    if options.Seed is not None:
-        keras.utils.set_random_seed(int(options.Seed))
+    training.start_training(options, "trainnet")
     net = as_network(net, "trainnet", refuse_output_layers=True)
     model = as_model(net, "trainnet")
     loss = L.get(lossFcn)
@@ -173,16 +169,11 @@ def trainnet(X, T, net, lossFcn, options):
         sequences = _sequences(model, X, options.InputDataFormats)
         targets, classes = prepare_targets(T, loss, outputs, options.TargetDataFormats)
         _check_sequence_targets(model, targets)
-        training.adapt_input_normalization(model, sequences, options)
-        data = training.options_dataset(sequences, targets, options)
-        validation = None
-        if options.ValidationData is not None:
-            vx, vt = options.ValidationData
-            vtargets, _ = prepare_targets(vt, loss, outputs, options.TargetDataFormats,
-                                          classes=classes, what="ValidationData targets")
-            validation = training.validation_dataset(
-                _sequences(model, vx, options.InputDataFormats), vtargets, options,
-                data.chunked)
+        data, validation = training.training_datasets(
+            model, sequences, targets, options, lambda vt: prepare_targets(
+                vt, loss, outputs, options.TargetDataFormats, classes=classes,
+                what="ValidationData targets")[0],
+            read_inputs=lambda vx: _sequences(model, vx, options.InputDataFormats))
     specs = _metric_specs(options.Metrics)
     compiled = [M.get(spec, outputs) for spec in specs]
     history = IterationHistory({m.name: m.display for m in compiled})
@@ -242,7 +233,7 @@ def prepare_targets(T, loss, outputs=None, formats="auto", classes=None, what="t
     """Targets for the SequenceDataset and the class names: labels become class indices
     (cross-entropy) or one-hot rows (binary cross-entropy, custom losses); numbers pass
     through (after TargetDataFormats). Raises when the classes do not match the outputs."""
-    from matkeras.categorical import encode_labels
+    from matkeras.categorical import encode_classes
     from matkeras.data.formats import read_targets
 
     per_step = isinstance(T, (list, tuple)) and len(T) > 0 and np.ndim(T[0]) >= 1
@@ -262,11 +253,9 @@ def prepare_targets(T, loss, outputs=None, formats="auto", classes=None, what="t
             return [np.asarray(t, dtype="float32") for t in T], classes
         array = np.asarray(T, dtype="float32")
         return (array[:, None] if array.ndim == 1 else array), classes
-    if per_step:
-        names = classes if classes is not None else _union_classes(items)
-        indices = [encode_labels(np.ravel(t), names, what)[0] for t in items]
-    else:
-        indices, names = encode_labels(T, classes, what)
+    indices, names = encode_classes([np.ravel(np.asarray(t)) for t in items] if per_step
+                                    else T, classes, what, per_sequence=per_step)
+    if not per_step:
         indices = np.ravel(indices)
     if outputs is not None and len(names) != outputs and not (
             task == "binary" and len(names) == 2 and outputs == 1):
@@ -285,10 +274,6 @@ def prepare_targets(T, loss, outputs=None, formats="auto", classes=None, what="t
     return ([encode(i) for i in indices] if per_step else encode(indices)), list(names)
 
 
-def _union_classes(items):
-    from matkeras.categorical import class_names
-
-    return class_names(np.concatenate([np.ravel(np.asarray(t)) for t in items]))
 
 
 # -- minibatchpredict and testnet -----------------------------------------------------------
@@ -363,7 +348,7 @@ def testnet(net, X, T, metrics, mini_batch_size=128, input_formats="auto",
         Accuracy is in percent, as MATLAB gives it; values are over every observation's own
         time steps (padding excluded).
     """
-    from matkeras.categorical import encode_labels, is_label_array
+    from matkeras.categorical import encode_classes, is_label_array
     from matkeras.dlnetwork import as_model
 
     model = as_model(net, "testnet", initialize=False)
@@ -375,10 +360,9 @@ def testnet(net, X, T, metrics, mini_batch_size=128, input_formats="auto",
         if len(items) != len(scores):
             raise ValueError(f"testnet: {len(scores)} sequences but {len(items)} targets.")
         if all(is_label_array(t) for t in items):
-            names = class_names if class_names is not None else \
-                _classes(np.concatenate([np.ravel(np.asarray(t)) for t in items]))
+            items, names = encode_classes([np.ravel(np.asarray(t)) for t in items],
+                                          class_names, "testnet targets", per_sequence=True)
             _check_classes(names, scores[0].shape[-1])
-            items = [encode_labels(np.ravel(t), names, "testnet targets")[0] for t in items]
         else:
             items = [np.asarray(t, dtype=np.float64) for t in read_targets(items,
                                                                            target_formats)]
@@ -392,7 +376,7 @@ def testnet(net, X, T, metrics, mini_batch_size=128, input_formats="auto",
         y = scores
         T = np.asarray([T]) if single and np.ndim(T) <= 1 and not hasattr(T, "codes") else T
         if is_label_array(T):
-            t, names = encode_labels(T, class_names, "testnet targets")
+            t, names = encode_classes(T, class_names, "testnet targets", per_sequence=False)
             t = np.ravel(t)
             _check_classes(names, y.shape[-1])
         else:
@@ -411,12 +395,6 @@ def testnet(net, X, T, metrics, mini_batch_size=128, input_formats="auto",
 
 
 testnet.__test__ = False  # a MATLAB verb, not a pytest test when imported in tests
-
-
-def _classes(labels):
-    from matkeras.categorical import class_names
-
-    return class_names(labels)
 
 
 def _check_classes(names, outputs):
