@@ -33,3 +33,11 @@ def test_readme_table_names_every_matlab_constructor():
                if name not in ("assembleNetwork", "layerGraph", "connectLayers")
                and f"`{name}" not in text]
     assert not missing, f"README's MATLAB table lacks {missing}"
+
+
+def test_readme_says_what_the_speed_choices_are_now():
+    """No run-time probes any more (a fixed rule, matkeras/ops/_speed.py), and the repeatable
+    bits it promises are the ones tests/test_forward.py and tests/test_determinism.py test."""
+    text = (REPO / "README.md").read_text()
+    assert "probe" not in text.lower()
+    assert "fixed rule" in text and "xla=False" in text and "not bit for bit" in text
