@@ -123,8 +123,9 @@ def _normalization_options(f):
     options = {}
     if kind != "none":
         options["normalization"] = kind
-        for key, names in (("mean", ("Mean",)), ("standard_deviation", ("Std",
-                                                                         "StandardDeviation")),
+        # Older image input layers keep the zerocenter mean as Normalization.AverageImage.
+        for key, names in (("mean", ("AverageImage", "Mean")),
+                           ("standard_deviation", ("Std", "StandardDeviation")),
                            ("min", ("Min",)), ("max", ("Max",))):
             for name in names:
                 for source in (f"Normalization.{name}", name):
@@ -150,9 +151,19 @@ def _feature_input(record):
                           **_normalization_options(f))
 
 
+def _image_input(record):
+    f = record.fields
+    size = [int(s) for s in np.ravel(value(f, "InputSize"))]
+    augmentations = strings(f, "DataAugmentation") or ["none"]
+    return L.ImageInput(tuple(size), name=record.name, data_augmentation=augmentations,
+                        **_normalization_options(f))
+
+
 def _fully_connected(record):
     f = record.fields
-    return L.FullyConnected(int(scalar(f, "OutputSize")), weights=value(f, "Weights"),
+    # OutputSize is a number, or [1 1 K] in older SeriesNetworks after spatial layers.
+    return L.FullyConnected(int(np.ravel(value(f, "OutputSize"))[-1]),
+                            weights=value(f, "Weights"),
                             bias=value(f, "Bias"), name=record.name,
                             **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
 
@@ -208,15 +219,47 @@ def _conv(cls, spatial):
     return read
 
 
-def _pooling(cls, average):
+def _pooling(cls, average, spatial=1):
     def read(record):
         f = record.fields
-        options = {"stride": int(scalar(f, "Stride", 1.0)), "padding": _padding(f, 1),
-                   "name": record.name}
+        if _flag(f, "HasUnpoolingOutputs"):
+            raise ValueError("HasUnpoolingOutputs is true (the 'indices' and 'size' outputs "
+                             "of a maxUnpooling2dLayer pair); matkeras has no unpooling layer")
+        sizes = [int(v) for v in np.ravel(value(f, "PoolSize"))]
+        strides = [int(v) for v in np.ravel(value(f, "Stride", np.ones(1)))]
+        one = (lambda v: v[0]) if spatial == 1 else tuple
+        options = {"stride": one(strides), "padding": _padding(f, spatial), "name": record.name}
         if average:
             options["padding_value"] = _padding_value(f)
-        return cls(int(scalar(f, "PoolSize")), **options)
+        return cls(one(sizes), **options)
     return read
+
+
+def _grouped_conv(record):
+    f = record.fields
+    size = tuple(int(v) for v in np.ravel(value(f, "FilterSize")))
+    groups = text(f, "NumGroups") or int(scalar(f, "NumGroups"))
+    return L.GroupedConv2D(
+        size, int(scalar(f, "NumFiltersPerGroup")), groups,
+        stride=tuple(int(v) for v in np.ravel(value(f, "Stride", np.ones(2)))),
+        dilation_factor=tuple(int(v) for v in np.ravel(value(f, "DilationFactor", np.ones(2)))),
+        padding=_padding(f, 2), padding_value=_padding_value(f), weights=value(f, "Weights"),
+        bias=value(f, "Bias"), name=record.name,
+        **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
+
+
+def _scalar_layer(cls, prop, default=None):
+    def read(record):
+        number = scalar(record.fields, prop, default)
+        return cls(number, name=record.name)
+    return read
+
+
+def _cross_channel(record):
+    f = record.fields
+    return L.CrossChannelNormalization(
+        int(scalar(f, "WindowChannelSize")), alpha=float(scalar(f, "Alpha", 1e-4)),
+        beta=float(scalar(f, "Beta", 0.75)), k=float(scalar(f, "K", 2.0)), name=record.name)
 
 
 def _layer_norm(record):
@@ -333,6 +376,16 @@ READERS = {
     _P + "RegressionOutputLayer": _regression,
     _P + "Convolution1DLayer": _conv(L.Conv1D, 1),
     _P + "Convolution2DLayer": _conv(L.Conv2D, 2),
+    _P + "ImageInputLayer": _image_input,
+    _P + "GroupedConvolution2DLayer": _grouped_conv,
+    _P + "MaxPooling2DLayer": _pooling(L.MaxPooling2D, average=False, spatial=2),
+    _P + "AveragePooling2DLayer": _pooling(L.AveragePooling2D, average=True, spatial=2),
+    _P + "GlobalAveragePooling2DLayer": _named(L.GlobalAveragePooling2D),
+    _P + "GlobalMaxPooling2DLayer": _named(L.GlobalMaxPooling2D),
+    _P + "ELULayer": _scalar_layer(L.ELU, "Alpha", 1.0),
+    _P + "LeakyReLULayer": _scalar_layer(L.LeakyReLU, "Scale", 0.01),
+    _P + "ClippedReLULayer": _scalar_layer(L.ClippedReLU, "Ceiling"),
+    _P + "CrossChannelNormalizationLayer": _cross_channel,
     _P + "MaxPooling1DLayer": _pooling(L.MaxPooling1D, average=False),
     _P + "AveragePooling1DLayer": _pooling(L.AveragePooling1D, average=True),
     _P + "GlobalAveragePooling1DLayer": _named(L.GlobalAveragePooling1D),
@@ -368,6 +421,11 @@ _DEFAULT_NAMES = {
     "TanhLayer": "tanh", "SigmoidLayer": "sigmoid", "AdditionLayer": "addition",
     "ConcatenationLayer": "concat", "MultiplicationLayer": "multiplication",
     "SelfAttentionLayer": "selfattention", "WordEmbeddingLayer": "word-embedding",
+    "ImageInputLayer": "imageinput", "GroupedConvolution2DLayer": "groupedconv",
+    "MaxPooling2DLayer": "maxpool", "AveragePooling2DLayer": "avgpool",
+    "GlobalAveragePooling2DLayer": "gapool", "GlobalMaxPooling2DLayer": "gmpool",
+    "ELULayer": "elu", "LeakyReLULayer": "leakyrelu", "ClippedReLULayer": "clippedrelu",
+    "CrossChannelNormalizationLayer": "crossnorm",
 }
 
 

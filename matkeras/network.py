@@ -17,6 +17,7 @@ import keras
 from matkeras.layers import RecurrentLayer
 from matkeras.layers.feature_input import FeatureInput
 from matkeras.layers.folding import SequenceFolding, SequenceUnfolding
+from matkeras.layers.image_input import ImageInput
 from matkeras.layers.outputs import Classification, Regression
 from matkeras.layers.sequence_input import SequenceInput
 
@@ -27,7 +28,7 @@ _OUTPUT_LAYERS = (Classification, Regression)
 def is_input_layer(layer):
     """True for MATLAB's input layers (sequenceInputLayer, featureInputLayer, ...): they make
     the model's ``keras.Input`` from their ``input_size``."""
-    return isinstance(layer, (SequenceInput, FeatureInput))
+    return isinstance(layer, (SequenceInput, FeatureInput, ImageInput))
 
 
 def ports(layer):

@@ -108,13 +108,22 @@ def _third_party_imports():
     return found
 
 
+#: Modules matkeras imports only while Keras runs on their backend (inside the functions of
+#: matkeras.ops._torch and matkeras.ops.precision): each is an extra of its own name.
+BACKEND_MODULES = ("torch", "jax")
+
+
 def test_every_third_party_import_is_a_runtime_dependency(dist):
     imports = _third_party_imports()
     assert {"tensorflow", "keras", "numpy", "matio"} <= set(imports)  # the scan sees them
     declared = {canonicalize_name(r.name) for r in runtime_requirements(dist[0])}
+    extras = {line.split(":", 1)[1].strip() for line in wheel_metadata(dist[0])
+              if line.startswith("Provides-Extra:")}
     providers = importlib.metadata.packages_distributions()
     undeclared = {}
     for module, where in imports.items():
+        if module in BACKEND_MODULES and module in extras:
+            continue
         distributions = {canonicalize_name(d) for d in providers.get(module, [])}
         if not distributions & declared:
             undeclared[module] = (where, sorted(distributions) or "not installed")

@@ -11,9 +11,12 @@ from matkeras.layers._matlab import MatlabMapping
 from matkeras.layers._recurrent import RecurrentLayer
 from matkeras.layers.attention import Attention, SelfAttention
 from matkeras.layers.basic import (
+    ELU,
     GELU,
+    ClippedReLU,
     Dropout,
     FullyConnected,
+    LeakyReLU,
     ReLU,
     Sigmoid,
     Softmax,
@@ -21,15 +24,20 @@ from matkeras.layers.basic import (
     Tanh,
 )
 from matkeras.layers.bilstm import BiLSTM
-from matkeras.layers.conv import Conv1D, Conv2D
+from matkeras.layers.conv import Conv1D, Conv2D, GroupedConv2D
 from matkeras.layers.embedding import WordEmbedding
 from matkeras.layers.feature_input import FeatureInput
 from matkeras.layers.folding import Flatten, SequenceFolding, SequenceUnfolding
 from matkeras.layers.gru import GRU
+from matkeras.layers.image_input import ImageInput
 from matkeras.layers.indexing import Indexing1D
 from matkeras.layers.lstm import LSTM
 from matkeras.layers.merge import Addition, Concatenation, DepthConcatenation, Multiplication
-from matkeras.layers.normalization import BatchNormalization, LayerNormalization
+from matkeras.layers.normalization import (
+    BatchNormalization,
+    CrossChannelNormalization,
+    LayerNormalization,
+)
 from matkeras.layers.outputs import (
     Classification,
     MatlabCrossEntropy,
@@ -38,9 +46,13 @@ from matkeras.layers.outputs import (
 )
 from matkeras.layers.pooling import (
     AveragePooling1D,
+    AveragePooling2D,
     GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
     GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
     MaxPooling1D,
+    MaxPooling2D,
 )
 from matkeras.layers.position import (
     EmbeddingConcatenation,
@@ -63,6 +75,10 @@ __all__ = [
     "StateCarry",
     "Swish", "Tanh", "WordEmbedding", "activations", "initializers", "set_l2_regularization",
     "stateful_layers",
+    # image layers
+    "AveragePooling2D", "ClippedReLU", "CrossChannelNormalization", "ELU",
+    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GroupedConv2D", "ImageInput", "LeakyReLU",
+    "MaxPooling2D",
     # transformer layers
     "Attention", "EmbeddingConcatenation", "Indexing1D", "PositionEmbedding", "SelfAttention",
     "SinusoidalPositionEncoding",

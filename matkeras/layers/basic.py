@@ -21,8 +21,10 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
     """Fully connected layer: MATLAB's ``fullyConnectedLayer(outputSize)``.
 
     ``y = W x + b`` on the channel axis, at every time step of a sequence (MATLAB's CBT -> CBT).
-    Spatial inputs must be flattened first (:class:`matkeras.layers.Flatten`, column-major as
-    MATLAB).
+    On an image ``(batch, h, w, c)`` (or a sequence of images ``(batch, time, h, w, c)``) it
+    first flattens ``(h, w, c)`` as MATLAB does (column-major: h fastest, then w, then c), so
+    ``Weights`` (OutputSize, h*w*c) trained in MATLAB line up; MATLAB's older 4-D ``Weights``
+    (h, w, c, OutputSize) are taken too.
 
     Args:
         output_size: ``OutputSize``.
@@ -34,10 +36,13 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         weights, bias: explicit MATLAB values: ``Weights`` (OutputSize, InputSize), ``Bias``.
         **kwargs: Keras layer arguments.
 
-    Input shape: ``(batch, ..., InputSize)``. Output shape: ``(batch, ..., OutputSize)``.
+    Input shape: ``(batch, InputSize)``, ``(batch, time, InputSize)``, ``(batch, h, w, c)`` or
+    ``(batch, time, h, w, c)``. Output shape: ``(batch, OutputSize)`` or ``(batch, time,
+    OutputSize)``.
 
     MATLAB layout: ``matlab_weights`` (OutputSize, InputSize) and ``bias`` (numpy); the Keras
-    variables are ``kernel`` (InputSize, OutputSize) and ``bias_variable``.
+    variables are ``kernel`` (InputSize, OutputSize), its rows in Keras's row-major (h, w, c)
+    order on images, and ``bias_variable``.
     """
 
     def __init__(self, output_size, weights_initializer="glorot", bias_initializer="zeros",
@@ -75,11 +80,18 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         self._l2_regularization = l2
         self._explicit = {"weights": weights, "bias": bias}
 
+    #: Spatial axes flattened before the product, by input rank: images and image sequences.
+    _SPATIAL_BY_RANK = {4: 2, 5: 2}
+
     def build(self, input_shape):
-        input_size = input_shape[-1]
-        if input_size is None:
-            raise ValueError(f"{self._where}: the input's last axis (InputSize) must be known.")
-        self.input_size = int(input_size)
+        spatial = self._SPATIAL_BY_RANK.get(len(input_shape), 0)
+        sizes = tuple(input_shape[len(input_shape) - 1 - spatial:])
+        if any(size is None for size in sizes):
+            axes = "spatial and channel axes" if spatial else "last axis"
+            raise ValueError(f"{self._where}: the input's {axes} (InputSize) must be known; "
+                             f"received {tuple(input_shape)}.")
+        self.spatial_size = tuple(int(v) for v in sizes)  # (h, w, c) on images, else (C,)
+        self.input_size = int(np.prod(self.spatial_size))
         self.kernel = self.add_weight(shape=(self.input_size, self.output_size), name="kernel",
                                       initializer=self._inits["weights_initializer"])
         self.bias_variable = self.add_weight(shape=(self.output_size,), name="bias",
@@ -93,11 +105,16 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                 (self.bias_variable, self.bias_l2_factor, -1))
 
     def call(self, inputs):
+        spatial = len(self.spatial_size) - 1
+        if spatial:  # row-major (h, w, c): the kernel's rows are in that order
+            leading = ops.shape(inputs)[:len(inputs.shape) - 1 - spatial]
+            inputs = ops.reshape(inputs, (*leading, self.input_size))
         return matmul(inputs, ops.cast(self.kernel, inputs.dtype)) + ops.cast(
             self.bias_variable, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.output_size)
+        spatial = self._SPATIAL_BY_RANK.get(len(input_shape), 0)
+        return (*input_shape[:len(input_shape) - 1 - spatial], self.output_size)
 
     MATLAB_CLASS = "nnet.cnn.layer.FullyConnectedLayer"
     MATLAB_PROPERTIES = (("Weights", "weights", "matlab_weights", "learnable"),
@@ -105,8 +122,13 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
 
     @property
     def matlab_weights(self):
-        """MATLAB ``Weights`` (OutputSize, InputSize) (a numpy copy)."""
-        return ops.convert_to_numpy(self.kernel).T
+        """MATLAB ``Weights`` (OutputSize, InputSize) (a numpy copy); on images InputSize is
+        h*w*c in MATLAB's column-major order."""
+        kernel = ops.convert_to_numpy(self.kernel)
+        if len(self.spatial_size) > 1:  # rows (h, w, c) row-major -> columns column-major
+            kernel = kernel.reshape((*self.spatial_size, self.output_size)).reshape(
+                (self.input_size, self.output_size), order="F")
+        return kernel.T
 
     @property
     def bias(self):
@@ -115,17 +137,32 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
 
     def set_matlab_weights(self, weights=None, bias=None):
         """Sets ``Weights`` (OutputSize, InputSize) and/or ``Bias`` (OutputSize,) or (.., 1)."""
+        if weights is not None and np.ndim(weights) == 4:  # MATLAB's (h, w, c, OutputSize)
+            weights = np.asarray(weights)
+            if not self.built:
+                self.build((None, *weights.shape[:3]))
+            if tuple(weights.shape) != (*self.spatial_size, self.output_size) and \
+                    len(self.spatial_size) == 3:
+                expected = (*self.spatial_size, self.output_size)
+                raise ValueError(f"{self._where}: Weights has shape {weights.shape}; expected "
+                                 f"(h, w, c, OutputSize) = {expected}.")
+            weights = weights.reshape((-1, self.output_size), order="F").T
         if not self.built:
             if weights is None:
                 raise ValueError(f"{self._where}: give weights to build the layer, or call it.")
             self.build((None, np.shape(weights)[-1]))
         if weights is not None:
-            self.kernel.assign(_options.matlab_array(
+            matrix = _options.matlab_array(
                 weights, (self.output_size, self.input_size), matlab_property="Weights",
-                shape_text="(OutputSize, InputSize)", where=self._where).T)
+                shape_text="(OutputSize, InputSize)", where=self._where).T
+            if len(self.spatial_size) > 1:  # column-major (h, w, c) -> Keras's row-major rows
+                matrix = matrix.reshape((*self.spatial_size, self.output_size), order="F")
+                matrix = matrix.reshape((self.input_size, self.output_size))
+            self.kernel.assign(matrix)
         if bias is not None:
             self.bias_variable.assign(_options.matlab_array(
-                np.ravel(bias) if np.ndim(bias) == 2 and 1 in np.shape(bias) else bias,
+                np.ravel(bias) if np.ndim(bias) >= 2 and np.size(bias) == max(np.shape(bias))
+                else bias,
                 (self.output_size,), matlab_property="Bias", shape_text="(OutputSize,)",
                 where=self._where))
 
@@ -301,3 +338,97 @@ class Softmax(_Elementwise):
 
     def call(self, inputs):
         return ops.softmax(inputs, axis=-1)
+
+
+class _ScalarElementwise(_Elementwise):
+    """An elementwise layer with one scalar MATLAB property (``_PROPERTY``, ``_ARGUMENT``).
+    (The scalar enters the graph through ``convert_to_tensor(value, dtype)``:
+    ``ops.cast(python_float, "float64")`` rounds through float32 first.)"""
+
+    _PROPERTY = _ARGUMENT = None
+    _DEFAULT = None
+
+    def __init__(self, value=None, **kwargs):
+        where = _options.layer_label(type(self).__name__, kwargs.get("name"))
+        kwargs.pop(self._ARGUMENT, None)
+        value = self._DEFAULT if value is None else value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not np.isfinite(number) or not self._valid(number):
+            raise ValueError(f"{where}: {self._ARGUMENT} (MATLAB '{self._PROPERTY}') must be "
+                             f"{self._RULE}; received {value!r}.")
+        super().__init__(**kwargs)
+        setattr(self, self._ARGUMENT, number)
+
+    _RULE = "a finite number"
+
+    @staticmethod
+    def _valid(number):
+        return True
+
+    def get_config(self):
+        return {**super().get_config(), self._ARGUMENT: getattr(self, self._ARGUMENT)}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class ELU(_ScalarElementwise):
+    """MATLAB's ``eluLayer(alpha)``: ``x`` where ``x > 0``, ``alpha (exp(x) - 1)`` elsewhere.
+
+    Args:
+        alpha: ``Alpha`` (1).
+    """
+
+    MATLAB_CLASS = "nnet.cnn.layer.ELULayer"
+    _PROPERTY, _ARGUMENT, _DEFAULT = "Alpha", "alpha", 1.0
+
+    def __init__(self, alpha=None, **kwargs):
+        super().__init__(alpha, **kwargs)
+
+    def call(self, inputs):
+        alpha = ops.convert_to_tensor(self.alpha, dtype=inputs.dtype)
+        return ops.where(inputs > 0, inputs, alpha * ops.expm1(ops.minimum(inputs, 0)))
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class LeakyReLU(_ScalarElementwise):
+    """MATLAB's ``leakyReluLayer(scale)``: ``x`` where ``x > 0``, ``scale * x`` elsewhere.
+
+    Args:
+        scale: ``Scale`` (0.01).
+    """
+
+    MATLAB_CLASS = "nnet.cnn.layer.LeakyReLULayer"
+    _PROPERTY, _ARGUMENT, _DEFAULT = "Scale", "scale", 0.01
+
+    def __init__(self, scale=None, **kwargs):
+        super().__init__(scale, **kwargs)
+
+    def call(self, inputs):
+        scale = ops.convert_to_tensor(self.scale, dtype=inputs.dtype)
+        return ops.where(inputs > 0, inputs, scale * inputs)
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class ClippedReLU(_ScalarElementwise):
+    """MATLAB's ``clippedReluLayer(ceiling)``: ``min(max(x, 0), ceiling)``.
+
+    Args:
+        ceiling: ``Ceiling`` (a positive number; no default, as in MATLAB).
+    """
+
+    MATLAB_CLASS = "nnet.cnn.layer.ClippedReLULayer"
+    _PROPERTY, _ARGUMENT = "Ceiling", "ceiling"
+    _RULE = "a positive number"
+
+    def __init__(self, ceiling, **kwargs):
+        super().__init__(ceiling, **kwargs)
+
+    @staticmethod
+    def _valid(number):
+        return number > 0
+
+    def call(self, inputs):
+        ceiling = ops.convert_to_tensor(self.ceiling, dtype=inputs.dtype)
+        return ops.minimum(ops.relu(inputs), ceiling)

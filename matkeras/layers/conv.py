@@ -15,8 +15,10 @@ from matkeras.layers.regularizers import (
     check_l2_regularization,
 )
 
-#: MATLAB PaddingValue names and the keras.ops.pad modes they are.
-PADDING_VALUES = {"symmetric-include-edge": "symmetric", "symmetric-exclude-edge": "reflect"}
+#: MATLAB PaddingValue names and the keras.ops.pad modes they are ("replicate" repeats the edge
+#: element, numpy's "edge", which TensorFlow's pad does not have: it is written out here).
+PADDING_VALUES = {"symmetric-include-edge": "symmetric", "symmetric-exclude-edge": "reflect",
+                  "replicate": "edge"}
 
 
 def explicit_padding(padding, spatial, where):
@@ -54,9 +56,26 @@ def pad(inputs, pads, value, leading_axes):
     if pads is None or all(p == (0, 0) for p in pads):
         return inputs
     widths = [(0, 0)] * leading_axes + list(pads) + [(0, 0)]
+    if value == "replicate":
+        return _replicate(inputs, widths)
     if isinstance(value, str):
         return ops.pad(inputs, widths, mode=PADDING_VALUES[value])
     return ops.pad(inputs, widths, constant_values=float(value))
+
+
+def _replicate(inputs, widths):
+    """numpy's ``pad(mode="edge")``: the first and last element of each axis repeated."""
+    for axis, (before, after) in enumerate(widths):
+        if isinstance(before, int) and isinstance(after, int) and before == after == 0:
+            continue
+        edge = [slice(None)] * len(inputs.shape)
+        edge[axis] = slice(0, 1)
+        first = inputs[tuple(edge)]
+        edge[axis] = slice(-1, None)
+        last = inputs[tuple(edge)]
+        inputs = ops.concatenate([ops.repeat(first, before, axis=axis), inputs,
+                                  ops.repeat(last, after, axis=axis)], axis=axis)
+    return inputs
 
 
 class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
@@ -106,10 +125,13 @@ class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
         # Keras convolutions cannot stride and dilate at once; MATLAB's can: then the layer pads
         # as MATLAB would for that stride, convolves at stride 1 and keeps every stride-th output.
         self._subsample = strides if (max(strides) > 1 and max(dilations) > 1) else None
+        self._strides_same = strides
         if self._subsample is not None:
             stride = 1
             if mode == "same":
                 mode, pads = "valid", "same"
+        elif mode == "same" and padding_value != 0:  # Keras's 'same' pads zeros
+            mode, pads = "valid", "same"
         super().__init__(
             filters=_options.positive_int(num_filters, argument="num_filters",
                                           matlab_property="NumFilters", where=where),
@@ -141,7 +163,7 @@ class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
         """MATLAB's 'same' padding for the real stride (used when striding is done here)."""
         sizes = ops.shape(inputs)[len(inputs.shape) - 1 - self._SPATIAL:-1]
         pads = []
-        for size, k, d, s in zip(sizes, self.kernel_size, self.dilation_rate, self._subsample,
+        for size, k, d, s in zip(sizes, self.kernel_size, self.dilation_rate, self._strides_same,
                                  strict=True):
             total = ops.maximum((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
             pads.append((total // 2, total - total // 2))
@@ -162,7 +184,7 @@ class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
         spatial = range(len(shape) - 1 - self._SPATIAL, len(shape) - 1)
         if self._pads == "same":
             out = list(super().compute_output_shape(tuple(shape)))
-            for axis, s in zip(spatial, self._subsample, strict=True):
+            for axis, s in zip(spatial, self._strides_same, strict=True):
                 out[axis] = None if shape[axis] is None else -(-shape[axis] // s)
             return tuple(out)
         if self._pads is not None:
@@ -257,3 +279,114 @@ class Conv2D(_MatlabConv, keras.layers.Conv2D):
 
     _SPATIAL = 2
     MATLAB_CLASS = "nnet.cnn.layer.Convolution2DLayer"
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class GroupedConv2D(_MatlabConv, keras.layers.Conv2D):
+    """MATLAB's ``groupedConvolution2dLayer(filterSize, numFiltersPerGroup, numGroups)``.
+
+    The input channels split into ``NumGroups`` consecutive groups of ``NumChannelsPerGroup``;
+    group g is convolved (a cross-correlation) with its own ``NumFiltersPerGroup`` filters, and
+    the outputs come group after group: output channel ``f + NumFiltersPerGroup * g``
+    (0-based). ``numGroups="channel-wise"`` makes one group per input channel (depthwise
+    convolution; set when the layer is built). Padding, stride and dilation as
+    :class:`Conv2D`.
+
+    Args:
+        filter_size: ``FilterSize``, an int or ``(h, w)``.
+        num_filters_per_group: ``NumFiltersPerGroup``.
+        num_groups: ``NumGroups``, an int or ``"channel-wise"``.
+        stride, dilation_factor, padding, padding_value, initializers, factors: as
+            :class:`Conv2D`.
+        weights: ``Weights`` (h, w, NumChannelsPerGroup, NumFiltersPerGroup, NumGroups).
+        bias: ``Bias`` (1, 1, NumFiltersPerGroup, NumGroups), or its values in that order.
+
+    Input shape: ``(batch, h, w, NumGroups * NumChannelsPerGroup)``. Output shape: ``(batch,
+    new_h, new_w, NumGroups * NumFiltersPerGroup)``.
+
+    The Keras kernel is ``(h, w, NumChannelsPerGroup, NumGroups * NumFiltersPerGroup)``
+    (``keras.layers.Conv2D`` with ``groups``); one channel per group runs as a depthwise
+    convolution.
+    """
+
+    _SPATIAL = 2
+    MATLAB_CLASS = "nnet.cnn.layer.GroupedConvolution2DLayer"
+
+    def __init__(self, filter_size, num_filters_per_group, num_groups, stride=1,
+                 dilation_factor=1, padding=0, padding_value=0.0, weights=None, bias=None,
+                 **kwargs):
+        where = _options.layer_label("GroupedConv2D", kwargs.get("name"))
+        per_group = _options.positive_int(num_filters_per_group, argument="num_filters_per_group",
+                                          matlab_property="NumFiltersPerGroup", where=where)
+        if isinstance(num_groups, str):
+            num_groups = _options.choose(num_groups, ("channel-wise",), argument="num_groups",
+                                         matlab_property="NumGroups", where=where)
+            groups = 1
+        else:
+            groups = num_groups = _options.positive_int(
+                num_groups, argument="num_groups", matlab_property="NumGroups", where=where)
+        kwargs.pop("groups", None)
+        self.num_filters_per_group, self.num_groups = per_group, num_groups
+        super().__init__(filter_size, per_group * groups, stride=stride,
+                         dilation_factor=dilation_factor, padding=padding,
+                         padding_value=padding_value, weights=weights, bias=bias,
+                         groups=groups, **kwargs)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        groups = channels if self.num_groups == "channel-wise" else self.num_groups
+        if channels is None or channels % groups:
+            raise ValueError(f"{self.name}: the input has {channels} channels, which do not "
+                             f"split into NumGroups = {groups} groups.")
+        self.groups, self.filters = int(groups), int(groups) * self.num_filters_per_group
+        super().build(input_shape)
+
+    def convolution_op(self, inputs, kernel):
+        if kernel.shape[-2] == 1 and self.groups > 1:  # one channel per group: depthwise
+            kernel = ops.reshape(kernel, (*kernel.shape[:2], self.groups,
+                                          self.num_filters_per_group))
+            return ops.depthwise_conv(inputs, kernel, strides=self.strides,
+                                      padding=self.padding, dilation_rate=self.dilation_rate)
+        return super().convolution_op(inputs, kernel)
+
+    @property
+    def matlab_weights(self):
+        """MATLAB ``Weights`` (h, w, NumChannelsPerGroup, NumFiltersPerGroup, NumGroups)."""
+        kernel = ops.convert_to_numpy(self.kernel)
+        return kernel.reshape((*kernel.shape[:3], self.num_filters_per_group, self.groups),
+                              order="F")
+
+    @property
+    def matlab_bias(self):
+        """MATLAB ``Bias`` (1, 1, NumFiltersPerGroup, NumGroups)."""
+        return ops.convert_to_numpy(self.bias).reshape(
+            (1, 1, self.num_filters_per_group, self.groups), order="F")
+
+    def set_matlab_weights(self, weights=None, bias=None):
+        """Sets ``Weights`` (h, w, NumChannelsPerGroup, NumFiltersPerGroup, NumGroups) and
+        ``Bias`` ((1, 1, NumFiltersPerGroup, NumGroups) or its values group after group)."""
+        if weights is not None:
+            weights = np.asarray(weights, dtype="float64")
+            expected = (*self.kernel.shape[:3], self.num_filters_per_group, self.groups)
+            if weights.ndim == 4 and weights.shape[:3] == expected[:3] and \
+                    weights.size == np.prod(expected):
+                # saved as (h, w, NumChannelsPerGroup, NumFiltersPerGroup * NumGroups), filters
+                # fastest (MATLAB's files with one filter per group, or a dropped NumGroups 1)
+                weights = weights.reshape(expected, order="F")
+            if tuple(weights.shape) != tuple(expected):
+                raise ValueError(f"{self.name}: Weights has shape {weights.shape}; expected "
+                                 f"(h, w, NumChannelsPerGroup, NumFiltersPerGroup, NumGroups) "
+                                 f"= {tuple(expected)}.")
+            self.kernel.assign(weights.reshape(tuple(self.kernel.shape), order="F"))
+        if bias is not None:
+            bias = np.asarray(bias, dtype="float64")
+            if bias.size != self.filters:
+                raise ValueError(f"{self.name}: Bias has {bias.size} values; expected "
+                                 f"NumFiltersPerGroup * NumGroups = {self.filters}.")
+            self.bias.assign(bias.reshape(-1, order="F") if bias.ndim == 4 else np.ravel(bias))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("num_filters", None)
+        return {**config, "num_filters_per_group": self.num_filters_per_group,
+                "num_groups": self.num_groups}

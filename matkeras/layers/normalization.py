@@ -1,4 +1,5 @@
-"""MATLAB's batchNormalizationLayer and layerNormalizationLayer (epsilon 1e-5, MATLAB names)."""
+"""MATLAB's batchNormalizationLayer, layerNormalizationLayer (epsilon 1e-5, MATLAB names) and
+crossChannelNormalizationLayer."""
 
 import keras
 import numpy as np
@@ -90,6 +91,12 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
                                                 kwargs.get("name")),
                          momentum=momentum, **kwargs)
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        # Per channel over every other axis: the same layer serves (batch, C), sequences
+        # (batch, time, C) and images (batch, h, w, C), whatever shape built it.
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
+
     @property
     def trained_mean(self):
         """MATLAB ``TrainedMean`` (a numpy copy)."""
@@ -122,3 +129,65 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
     def __init__(self, epsilon=MATLAB_EPSILON, **kwargs):
         super().__init__(epsilon=_check_epsilon(epsilon, "LayerNormalization",
                                                 kwargs.get("name")), **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class CrossChannelNormalization(keras.layers.Layer):
+    """MATLAB's ``crossChannelNormalizationLayer(windowChannelSize)``: local response
+    normalization across channels.
+
+    ``y_c = x_c / (K + Alpha * ss_c / WindowChannelSize) ^ Beta``, with ``ss_c`` the sum of
+    ``x^2`` over channels ``c - floor((N-1)/2)`` to ``c + ceil((N-1)/2)`` (N =
+    ``WindowChannelSize``; the window stops at the first and last channel). MATLAB divides
+    Alpha by the window size (TensorFlow's ``local_response_normalization`` does not).
+
+    Args:
+        window_channel_size: ``WindowChannelSize``.
+        alpha: ``Alpha`` (1e-4). beta: ``Beta`` (0.75). k: ``K`` (2).
+
+    Input shape: ``(batch, ..., channels)``. Output shape: the same.
+    """
+
+    MATLAB_CLASS = "nnet.cnn.layer.CrossChannelNormalizationLayer"
+
+    def __init__(self, window_channel_size, alpha=1e-4, beta=0.75, k=2.0, **kwargs):
+        where = _options.layer_label("CrossChannelNormalization", kwargs.get("name"))
+        size = _options.positive_int(window_channel_size, argument="window_channel_size",
+                                     matlab_property="WindowChannelSize", where=where)
+        values = {}
+        for argument, prop, value in (("alpha", "Alpha", alpha), ("beta", "Beta", beta),
+                                      ("k", "K", k)):
+            number = float(value)
+            if not np.isfinite(number):
+                raise ValueError(f"{where}: {argument} (MATLAB '{prop}') must be finite; "
+                                 f"received {value!r}.")
+            values[argument] = number
+        if values["k"] < 1e-5:
+            raise ValueError(f"{where}: k (MATLAB 'K') must be at least 1e-5; received {k!r}.")
+        super().__init__(**kwargs)
+        self.window_channel_size = size
+        self.alpha, self.beta, self.k = values["alpha"], values["beta"], values["k"]
+
+    def call(self, inputs):
+        size = self.window_channel_size
+        before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+        squares = ops.square(inputs)
+        channels = inputs.shape[-1]
+        widths = [(0, 0)] * (len(inputs.shape) - 1) + [(before, after)]
+        padded = ops.pad(squares, widths)
+        total = padded[..., 0:channels]
+        for shift in range(1, size):
+            total = total + padded[..., shift:shift + channels]
+        dtype = inputs.dtype
+        def constant(value):  # not ops.cast: a Python float would pass through float32
+            return ops.convert_to_tensor(value, dtype=dtype)
+
+        scale = constant(self.k) + constant(self.alpha / size) * total
+        return inputs / ops.power(scale, constant(self.beta))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "window_channel_size": self.window_channel_size,
+                "alpha": self.alpha, "beta": self.beta, "k": self.k}

@@ -40,6 +40,18 @@ from matkeras.matlab.current import (
     testnet,
     trainnet,
 )
+from matkeras.matlab.image import (
+    averagePooling2dLayer,
+    clippedReluLayer,
+    crossChannelNormalizationLayer,
+    eluLayer,
+    globalAveragePooling2dLayer,
+    globalMaxPooling2dLayer,
+    groupedConvolution2dLayer,
+    imageInputLayer,
+    leakyReluLayer,
+    maxPooling2dLayer,
+)
 from matkeras.matlab.layers import (
     additionLayer,
     addLayers,
@@ -105,6 +117,10 @@ __all__ = [
     "sequenceInputLayer", "sequenceUnfoldingLayer", "sigmoidLayer",
     "sinusoidalPositionEncodingLayer", "softmaxLayer", "swishLayer", "tanhLayer",
     "trainingOptions", "trainNetwork", "wordEmbeddingLayer",
+    # 2-D image layers
+    "averagePooling2dLayer", "clippedReluLayer", "crossChannelNormalizationLayer", "eluLayer",
+    "globalAveragePooling2dLayer", "globalMaxPooling2dLayer", "groupedConvolution2dLayer",
+    "imageInputLayer", "leakyReluLayer", "maxPooling2dLayer",
     # the current (R2024a+) workflow: dlnetwork, trainnet, minibatchpredict, ...
     "accuracyMetric", "dlnetwork", "fScoreMetric", "initialize", "minibatchpredict",
     "onehotdecode", "onehotencode", "precisionMetric", "recallMetric", "rmseMetric",
