@@ -58,7 +58,10 @@ def predict(model, X, mini_batch_size=128, sequence_length="longest", padding_va
             from chunk to chunk, as MATLAB's integer ``SequenceLength``.
         padding_value: MATLAB ``SequencePaddingValue`` (0).
         padding_direction: MATLAB ``SequencePaddingDirection``: ``"right"`` or ``"left"``.
-        layout: ``"TC"`` (Keras, default) or ``"CT"`` (MATLAB's ``C x T`` matrices).
+        layout: ``"TC"`` (Keras, default) or ``"CT"`` (MATLAB's ``C x T`` matrices); for an
+            image network (an imageInputLayer) ``"BSSC"`` (Keras's ``(N, h, w, c)``),
+            ``"SSCB"`` (MATLAB's h x w x c x N) or ``"auto"`` (by the shape; also what the
+            default means there). Images are never padded; one of another size is an error.
         sort_by_length: group sequences of similar length into mini-batches (less padding);
             results still come back in input order.
         xla: compile the forward pass with XLA: ``"auto"`` (default) where it is measured to
@@ -287,7 +290,17 @@ def _observation_rank(model):
 
 
 def observations(model, X, layout):
-    """(list of time-major arrays, whether X was one sequence)."""
+    """(list of time-major arrays, whether X was one sequence); for an image network (an
+    :class:`~matkeras.layers.ImageInput`) the list of ``(h, w, c)`` images
+    (:func:`matkeras.data.images.as_images`: ``layout`` ``"BSSC"``, ``"SSCB"``, or ``"auto"``,
+    which the sequence layouts' default ``"TC"`` also means there)."""
+    size = image_input_size(model)
+    if size is not None:
+        from matkeras.data.images import as_images
+
+        images, single = as_images(X, size, "auto" if layout == "TC" else layout)
+        _check_finite(images, "Image")
+        return images, single
     rank = _observation_rank(model)
     if isinstance(X, np.ndarray) and X.dtype != object:
         single = X.ndim == rank
@@ -298,12 +311,27 @@ def observations(model, X, layout):
             single = X.ndim == rank
     sequences = as_time_major([X] if single else X, layout)
     _check_feature_shape(model, sequences, layout)
-    for index, sequence in enumerate(sequences):
-        if np.issubdtype(sequence.dtype, np.floating) and not np.all(np.isfinite(sequence)):
-            raise ValueError(f"Sequence {index} contains NaN or Inf values; MATLAB's predict "
-                             "would propagate them into every later step. Fill or remove them "
-                             "first (e.g. fillmissing in MATLAB, numpy.nan_to_num here).")
+    _check_finite(sequences, "Sequence")
     return sequences, single
+
+
+def _check_finite(arrays, what):
+    for index, array in enumerate(arrays):
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            raise ValueError(f"{what} {index} contains NaN or Inf values; MATLAB's predict "
+                             "would propagate them into the results. Fill or remove them "
+                             "first (e.g. fillmissing in MATLAB, numpy.nan_to_num here).")
+
+
+def image_input_size(model):
+    """The ``(h, w, c)`` of an image network's :class:`~matkeras.layers.ImageInput`, or None
+    (a sequence or feature network)."""
+    from matkeras.layers import ImageInput
+
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, ImageInput):
+            return layer.input_size
+    return None
 
 
 def _check_feature_shape(model, sequences, layout):
@@ -365,6 +393,10 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     if not getattr(model, "built", False):
         raise ValueError("The model is not built: call it on data or give it an Input first.")
     sequences, single = observations(model, X, layout)
+    if image_input_size(model) is not None and sequence_length != "longest":
+        raise ValueError("sequence_length (MATLAB 'SequenceLength') applies to sequences; this "
+                         f"is an image network. Leave it at 'longest'; received "
+                         f"{sequence_length!r}.")
     layers = _stateful_layers(model)
     if update and not layers:
         raise ValueError("predict_and_update_state needs a network with at least one recurrent "

@@ -288,7 +288,9 @@ def minibatchpredict(net, X, mini_batch_size=128, input_formats="auto", uniform_
     Args:
         net: a DLNetwork or a built ``keras.Model``.
         X: a list of ``(T_n, C)`` sequences, an ``(N, T, C)`` array or one ``(T, C)``
-            sequence (or what `input_formats` names).
+            sequence (or what `input_formats` names); for an image network ``(N, h, w, c)``
+            images, MATLAB's h x w x c x N (``input_formats="SSCB"``, or "auto" by the shape),
+            one image or a list of images.
         mini_batch_size: ``MiniBatchSize`` (128).
         input_formats: ``InputDataFormats`` ("auto").
         uniform_output: ``UniformOutput`` (True): sequence outputs come back as one
@@ -306,6 +308,9 @@ def minibatchpredict(net, X, mini_batch_size=128, input_formats="auto", uniform_
     from matkeras.dlnetwork import as_model
 
     model = as_model(net, "minibatchpredict", initialize=False)
+    if inference.image_input_size(model) is not None:  # images: "SSCB", "BSSC" or "auto"
+        return inference.predict(model, X, mini_batch_size=mini_batch_size,
+                                 layout=str(input_formats).upper().replace("AUTO", "auto"))
     output = inference.predict(
         model, read_sequences(X, input_formats), mini_batch_size=mini_batch_size,
         sequence_length=sequence_length, padding_value=padding_value,
