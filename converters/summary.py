@@ -66,7 +66,10 @@ class NetworkSummary(list):
             short = row["class"].rsplit(".", 1)[-1] + ("*" if row["class_source"] == "fields"
                                                        and len(sources) > 1 else "")
             learn = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in row["learnables"].items())
-            keep = {k: v for k, v in row["options"].items()
+            options = dict(row["options"])
+            if "Normalization.Type" in options:  # older input layers' normalization object
+                options = {"Normalization": options["Normalization.Type"], **options}
+            keep = {k: v for k, v in options.items()
                     if not (isinstance(v, str) and v.startswith("<")) and "." not in k
                     and v not in ([], "")}
             opts = ", ".join(f"{k}={v}" for k, v in list(keep.items())[:6])

@@ -53,7 +53,8 @@ def explicit_padding(padding, spatial, where):
 
 def pad(inputs, pads, value, leading_axes):
     """Pads the spatial axes of ``(leading..., spatial..., channels)`` inputs."""
-    if pads is None or all(p == (0, 0) for p in pads):
+    if pads is None or all(isinstance(b, int) and isinstance(a, int) and b == a == 0
+                           for b, a in pads):
         return inputs
     widths = [(0, 0)] * leading_axes + list(pads) + [(0, 0)]
     if value == "replicate":
@@ -161,11 +162,16 @@ class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
 
     def _same_pads(self, inputs):
         """MATLAB's 'same' padding for the real stride (used when striding is done here)."""
-        sizes = ops.shape(inputs)[len(inputs.shape) - 1 - self._SPATIAL:-1]
+        axes = range(len(inputs.shape) - 1 - self._SPATIAL, len(inputs.shape) - 1)
         pads = []
-        for size, k, d, s in zip(sizes, self.kernel_size, self.dilation_rate, self._strides_same,
+        for axis, k, d, s in zip(axes, self.kernel_size, self.dilation_rate, self._strides_same,
                                  strict=True):
-            total = ops.maximum((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            size = inputs.shape[axis]  # static where known: plain ints, no graph ops
+            if size is None:
+                size = ops.shape(inputs)[axis]
+                total = ops.maximum((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            else:
+                total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
             pads.append((total // 2, total - total // 2))
         return pads
 

@@ -52,8 +52,12 @@ class _Pooling(keras.layers.Layer):
         pads = []
         for axis, (k, s) in enumerate(zip(self._tuple(self.pool_size), self._tuple(self.stride),
                                           strict=True), start=1):
-            n = ops.shape(inputs)[axis]
-            total = ops.maximum((-(-n // s) - 1) * s + k - n, 0)
+            n = inputs.shape[axis]  # static where known: plain ints, no graph ops
+            if n is None:
+                n = ops.shape(inputs)[axis]
+                total = ops.maximum((-(-n // s) - 1) * s + k - n, 0)
+            else:
+                total = max((-(-n // s) - 1) * s + k - n, 0)
             pads.append((total // 2, total - total // 2))
         return pads
 

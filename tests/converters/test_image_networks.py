@@ -152,3 +152,15 @@ def test_the_networks_layers_are_matlabs(networks):
     output = ecg.layers[-1]
     assert isinstance(output, Classification) and list(output.classes) == ["1", "2", "3"]
     np.testing.assert_allclose(output.class_weights, [0.69767442, 1.09756098, 1.0], rtol=1e-7)
+
+
+def test_inspect_shows_the_image_networks_layers():
+    from matkeras.converters import inspect_mat
+
+    text = str(inspect_mat(fixture_path("matlab", "nets", ECG)))
+    assert text.startswith("SeriesNetwork 'network' with 14 layers")
+    assert "ImageInputLayer              Normalization=zerocenter, InputSize=[512, 512, 7]" in text
+    assert "GroupedConvolution2DLayer    FilterSize=[3, 3], NumGroups=32" in text
+    assert "learnables: Weights 32x32x32x3, Bias 1x1x3" in text
+    speech = str(inspect_mat(fixture_path("matlab", "nets", SPEECH)))
+    assert "MaxPooling2DLayer            PoolSize=[13, 1]" in speech

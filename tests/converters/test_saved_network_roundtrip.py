@@ -25,6 +25,8 @@ NETWORKS = [
     ("dlnetwork_two_inputs_concat_addition.mat",
      "NSSTrainingOutput.NSSModel.StateTransitionFcn_.Network"),
     ("dagnetwork_transformer_selfattention.mat", None),
+    ("dlnetwork_speechcmd_cnn_trainnet2024.mat", None),
+    ("series_ecg_polar_groupedconv2d_classweights.mat", None),
 ]
 
 
@@ -84,7 +86,8 @@ def test_every_loaded_network_reloads_in_a_fresh_process(saved):
                          ids=[f"{f.split('.')[0]}{'-' + v.split('.')[-2] if v else ''}"
                               for f, v in NETWORKS])
 def test_every_loaded_network_exports_to_tflite_with_builtin_ops(index, tmp_path):
-    """TFLite at the model's input shape (batch 2, 12 steps here), run by LiteRT."""
+    """TFLite at the model's input shape (batch 2, 12 steps of sequences; images at their
+    size), run by LiteRT."""
     from matkeras import export
 
     file, variable = NETWORKS[index]
@@ -92,7 +95,9 @@ def test_every_loaded_network_exports_to_tflite_with_builtin_ops(index, tmp_path
         warnings.simplefilter("ignore", UserWarning)
         model = load_matlab_network(fixture_path("matlab", "nets", file), variable)
     x = example_inputs(model, np.random.default_rng(index))
-    path = export.export_tflite(model, tmp_path / "net.tflite", batch_size=2, time_steps=12)
+    image = model.inputs[0].shape[1] is not None  # (h, w, c) images: their own fixed size
+    path = export.export_tflite(model, tmp_path / "net.tflite", batch_size=2,
+                                time_steps="auto" if image else 12)
     ops = export.tflite_ops(path)
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
     out = model(x if len(x) > 1 else x[0])
@@ -105,7 +110,8 @@ def test_every_loaded_network_exports_to_tflite_with_builtin_ops(index, tmp_path
 
 
 @pytest.mark.parametrize("file", ["dlnetwork_two_inputs_concat_addition.mat",
-                                  "dagnetwork_transformer_selfattention.mat"])
+                                  "dagnetwork_transformer_selfattention.mat",
+                                  "dlnetwork_speechcmd_cnn_trainnet2024.mat"])
 def test_graph_networks_export_to_saved_model(file, tmp_path):
     import tensorflow as tf
 

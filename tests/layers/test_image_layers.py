@@ -283,3 +283,46 @@ def test_matlab_constructors_assemble_an_image_network(rng):
         assert isinstance(make(Name="g"), cls)
     with pytest.raises(ValueError, match="HasUnpoolingOutputs"):
         maxPooling2dLayer(2, HasUnpoolingOutputs=True)
+
+
+def test_every_image_layer_exports_to_tflite_with_builtin_ops(tmp_path, rng):
+    """One network with each 2-D layer (grouped convolution with several channels per group
+    included), through TFLite's builtin ops and LiteRT, equal to Keras."""
+    from matkeras import export
+
+    inputs = keras.Input((16, 12, 4))
+    h = ImageInput((16, 12, 4), normalization="zscore", mean=rng.standard_normal((1, 1, 4)),
+                   standard_deviation=rng.uniform(1, 2, (1, 1, 4)))(inputs)
+    h = Conv2D(3, 6, padding="same", padding_value=0.5)(h)
+    h = GroupedConv2D(3, 2, 3, stride=(2, 1), padding="same")(h)
+    h = GroupedConv2D(2, 1, "channel-wise", padding=(0, 1, 1, 0))(h)
+    for layer in (ELU(0.5), CrossChannelNormalization(3, alpha=0.5), LeakyReLU(0.1),
+                  MaxPooling2D(3, stride=2, padding="same"),
+                  AveragePooling2D(2, padding=1, padding_value="mean"), ClippedReLU(2.0)):
+        h = layer(h)
+    pooled = GlobalMaxPooling2D()(GlobalAveragePooling2D()(h))
+    model = keras.Model(inputs, FullyConnected(3)(keras.layers.Concatenate()([
+        keras.layers.Reshape((1, 1, -1))(keras.layers.Flatten()(h)), pooled])))
+    x = rng.standard_normal((2, 16, 12, 4)).astype("float32")
+    path = export.export_tflite(model, tmp_path / "image.tflite", batch_size=2)
+    ops = export.tflite_ops(path)
+    assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+    got = export.tflite_runner(path)(x)["y"]
+    assert float(np.max(np.abs(got - np.asarray(model(x))))) <= tol.FLOAT32_PAIR_ATOL
+
+
+def test_padding_computed_while_running_gives_the_same_result(rng):
+    """MATLAB-style prediction traces images with the height free (matkeras._forward): the
+    'same' padding of a non-zero or replicated PaddingValue and of average pooling is then
+    computed while running, and must equal the static one."""
+    from matkeras import inference
+
+    inputs = keras.Input((11, 7, 2))
+    h = ImageInput((11, 7, 2))(inputs)
+    h = Conv2D(3, 3, stride=2, padding="same", padding_value=0.5)(h)
+    h = Conv2D((2, 3), 2, padding="same", padding_value="replicate")(h)
+    h = AveragePooling2D(3, stride=2, padding="same")(h)
+    model = keras.Model(inputs, FullyConnected(2)(h))
+    x = rng.standard_normal((3, 11, 7, 2)).astype("float32")
+    got = inference.predict(model, x, xla=False)
+    assert float(np.max(np.abs(got - np.asarray(model(x))))) <= tol.FLOAT32_PAIR_ATOL
