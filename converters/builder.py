@@ -42,6 +42,33 @@ def keras_names(matlab_names):
     return mapping
 
 
+def _custom_hint(record):
+    short = record.matlab_class.rsplit(".", 1)[-1]
+    return (f"load it with load_matlab_network(..., custom_layers={{{short!r}: <a Keras layer "
+            f"class, or a function (fields, name) -> Keras layer>}}), for example "
+            f"custom_layers={{{short!r}: keras.layers.Identity}} for a layer that passes its "
+            "input on")
+
+
+def _custom_entry(custom_layers, matlab_class):
+    """``(found, value)``: the ``custom_layers`` entry of a class, by its full name or its
+    last dotted part."""
+    for key in (matlab_class, matlab_class.rsplit(".", 1)[-1]):
+        if key in custom_layers:
+            return True, custom_layers[key]
+    return False, None
+
+
+def _is_custom(record):
+    return record.matlab_class != "unknown" and not record.matlab_class.startswith(
+        ("nnet.cnn.layer.", "nnet.onnx.layer."))
+
+
+#: Fields MATLAB's output layer base classes give every custom output layer
+#: (nnet.layer.ClassificationLayer, RegressionLayer).
+_OUTPUT_FIELDS = ("Classes", "Categories", "ResponseNames")
+
+
 def _unsupported(record):
     if record.matlab_class == "nnet.cnn.layer.FunctionLayer":
         function = next((str(v.ravel()[0]) for k, v in record.fields.items()
@@ -50,19 +77,26 @@ def _unsupported(record):
         shown = text(record.fields, "Description") or ("@" + function if function else "?")
         return (f"layer {record.position} '{record.name}' (nnet.cnn.layer.FunctionLayer, "
                 f"function {shown}): a functionLayer runs MATLAB code matkeras cannot "
-                "translate; rebuild that step as a Keras layer")
-    if not record.matlab_class.startswith("nnet.cnn.layer."):
-        return (f"layer {record.position} '{record.name}' ({record.matlab_class}): a custom "
-                "layer class; its MATLAB code is not in the file")
+                "translate; rebuild that step as a Keras layer and pass custom_layers="
+                "{'FunctionLayer': <a function (fields, name) -> Keras layer>} (the name says "
+                "which function layer it is)")
+    if _is_custom(record):
+        fields = sorted(k for k in record.fields if "." not in k)
+        return (f"layer {record.position} '{record.name}' ({record.matlab_class}, a custom "
+                f"layer class: its MATLAB code is not in the file; saved fields {fields}): "
+                + _custom_hint(record))
     fields = sorted(k for k in record.fields if "." not in k)
     how = " (class inferred from its fields)" if record.class_source == "fields" else ""
     return (f"layer {record.position} '{record.name}' ({record.matlab_class}{how}, saved "
             f"fields {fields})")
 
 
-def build_layers(path, records):
-    """matkeras layers for the saved records; one error lists every unsupported layer."""
-    unsupported = [r for r in records if r.matlab_class not in READERS]
+def build_layers(path, records, custom_layers=None):
+    """matkeras layers for the saved records (``custom_layers`` as in
+    :func:`load_matlab_network`); one error lists every unsupported layer."""
+    custom_layers = custom_layers or {}
+    unsupported = [r for r in records if r.matlab_class not in READERS
+                   and not _custom_entry(custom_layers, r.matlab_class)[0]]
     if unsupported:
         listing = "; ".join(_unsupported(r) for r in unsupported)
         raise MatFileError(f"'{path}' has layers matkeras cannot convert: {listing}. Nothing "
@@ -71,12 +105,75 @@ def build_layers(path, records):
                            "kind.")
     layers = []
     for record in records:
+        found, given = _custom_entry(custom_layers, record.matlab_class)
         try:
-            layers.append(READERS[record.matlab_class](record))
+            layers.append(_custom_layer(record, given) if found else
+                          READERS[record.matlab_class](record))
         except (ValueError, TypeError, KeyError, IndexError) as error:
             raise MatFileError(f"'{path}': layer {record.position} '{record.name}' "
                                f"({record.matlab_class}) could not be rebuilt: {error}") from None
     return layers
+
+
+def _custom_layer(record, given):
+    """The layer ``custom_layers`` gives for `record`: a Keras layer class, built with the
+    layer's name; or a function called with the saved fields and the name."""
+    import keras
+
+    if isinstance(given, type) and issubclass(given, keras.layers.Layer):
+        layer = given(name=record.name)
+    elif callable(given):
+        layer = given(dict(record.fields), name=record.name)
+    else:
+        raise TypeError(f"custom_layers[{record.matlab_class!r}] must be a Keras layer class, "
+                        f"a function (fields, name) -> Keras layer, or None (drop an output "
+                        f"layer); received {given!r}")
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"custom_layers[{record.matlab_class!r}] returned "
+                        f"{type(layer).__name__}, not a Keras layer")
+    return layer
+
+
+def _drop_output_layers(saved, custom_layers):
+    """Removes the custom output layers that ``custom_layers`` maps to None, or that it does
+    not map (with a warning: an output layer does not change what predict returns); a None for
+    a layer that is not an output layer is refused. An output layer is the last layer of a
+    SeriesNetwork or DAGNetwork, or of a layer graph or array when its fields are an output
+    layer's (``Classes``, ``ResponseNames``); a dlnetwork has none."""
+    sources = ({s.split("/")[0] for s, _ in saved.connections}
+               if saved.connections is not None else None)
+    last = saved.layers[-1] if saved.layers else None
+    dropped = []
+    for record in list(saved.layers):
+        found, given = _custom_entry(custom_layers, record.matlab_class)
+        if (found and given is not None) or (not found and not _is_custom(record)):
+            continue
+        sink = record is last if sources is None else record.name not in sources
+        # SeriesNetwork/DAGNetwork end in output layers; elsewhere the fields must say so
+        output = sink and (saved.network_class in ("SeriesNetwork", "DAGNetwork") or (
+            saved.network_class != "dlnetwork" and any(k in record.fields
+                                                       for k in _OUTPUT_FIELDS)))
+        if not output:
+            if found:
+                raise MatFileError(
+                    f"'{saved.path}': custom_layers maps {record.matlab_class!r} to None, which "
+                    f"drops an output layer only; layer {record.position} '{record.name}' has "
+                    "layers after it. Map it to a Keras layer instead.")
+            continue  # refused by build_layers, with the other unsupported layers
+        saved.layers.remove(record)
+        if saved.connections is not None:
+            saved.connections = [(s, d) for s, d in saved.connections
+                                 if d.split("/")[0] != record.name]
+        dropped.append((record, found))
+    for record, asked in dropped:
+        if not asked:
+            warnings.warn(
+                f"'{saved.path}': the custom output layer {record.position} '{record.name}' "
+                f"({record.matlab_class}) was dropped: an output layer does not change what "
+                "predict returns (the previous layer's output), but its loss is not there for "
+                f"training. To keep one, {_custom_hint(record)}; custom_layers="
+                f"{{{record.matlab_class.rsplit('.', 1)[-1]!r}: None}} drops it silently.",
+                stacklevel=4)
 
 
 def _name_layers(records):
@@ -101,7 +198,7 @@ def _rename(end, mapping):
     return mapping.get(name, name) + slash + port
 
 
-def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
+def load_matlab_network(path, variable=None, compile=True, custom_layers=None):  # noqa: A002
     """Reads a network MATLAB saved and rebuilds it as a ``keras.Model``.
 
     Reads ``SeriesNetwork``, ``DAGNetwork``, ``dlnetwork``, ``LayerGraph`` and layer arrays,
@@ -133,16 +230,29 @@ def load_matlab_network(path, variable=None, compile=True):  # noqa: A002
             (``"NSSTrainingOutput.NSSModel.StateTransitionFcn_.Network"``); found automatically
             when the file has one candidate of the highest rank.
         compile: compile with the output layer's MATLAB loss (see ``assemble_network``).
+        custom_layers: layers of classes MATLAB does not ship (user-defined layers, whose
+            MATLAB code is not in the file), as Keras's ``custom_objects``: ``{MATLAB class
+            name: value}``, the name as the file records it or its last dotted part. The value
+            is a Keras layer class (built as ``cls(name=...)``), a function ``f(fields, name)
+            -> Keras layer`` that receives the layer's saved fields (numpy arrays and strings,
+            learnables as their values, ``"<learnable>.L2Factor"`` beside), or None to drop an
+            output layer. Without an entry, a custom output layer (the last layer of a
+            SeriesNetwork/DAGNetwork) is dropped with a warning, since it does not change what
+            predict returns, and a custom layer anywhere else is refused with a message naming
+            it and its fields.
 
     Returns:
         A ``keras.Model`` of matkeras layers. Raises :class:`MatFileError` on files it cannot
         read, listing every layer it cannot convert; nothing partial is returned.
     """
-    return build_network(read_network(path, variable), compile=compile)
+    return build_network(read_network(path, variable), compile=compile,
+                         custom_layers=custom_layers)
 
 
-def build_network(saved, compile=True):  # noqa: A002
+def build_network(saved, compile=True, custom_layers=None):  # noqa: A002
     """The ``keras.Model`` of a :class:`SavedNetwork` (see :func:`load_matlab_network`)."""
+    custom_layers = dict(custom_layers or {})
+    _drop_output_layers(saved, custom_layers)
     from matkeras.network import LayerGraph, assemble_network
 
     path = saved.path
@@ -160,7 +270,7 @@ def build_network(saved, compile=True):  # noqa: A002
     for record in saved.layers:
         record.matlab_name, record.name = record.name, mapping[record.name]
         record.network_class = saved.network_class
-    layers = build_layers(path, saved.layers)
+    layers = build_layers(path, saved.layers, custom_layers)
     if saved.connections is None:
         graph = LayerGraph(layers)
     else:
@@ -176,7 +286,8 @@ def build_network(saved, compile=True):  # noqa: A002
         layer.matlab_name = record.matlab_name
         remember_saved_state(layer, record)
     untrained = [record.matlab_name for record, layer in zip(saved.layers, layers, strict=True)
-                 if layer.trainable_weights and not has_learnable_values(record)]
+                 if layer.trainable_weights and not has_learnable_values(record)
+                 and not _custom_entry(custom_layers, record.matlab_class)[0]]
     if untrained:
         warnings.warn(f"'{path}': {saved.network_class} '{saved.variable}' holds no trained "
                       f"values for the learnables of {untrained}; they were initialized with "

@@ -302,8 +302,29 @@ def test_function_and_custom_layers_are_refused_together(exported, version):
         load_matlab_network(exported["refused"][version])
     message = str(error.value)
     assert "layer 2 'square' (nnet.cnn.layer.FunctionLayer, function @(X) X .^ 2)" in message
-    assert "layer 3 'scale' (myproject.ScaleLayer): a custom layer class" in message
+    assert ("layer 3 'scale' (myproject.ScaleLayer, a custom layer class: its MATLAB code is "
+            "not in the file; saved fields ['Description', 'InputNames', 'NumInputs', "
+            "'NumOutputs', 'OutputNames', 'Type']): load it with load_matlab_network(..., "
+            "custom_layers={'ScaleLayer': ") in message
     assert "Nothing was loaded" in message
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class _Square(keras.layers.Layer):
+    def call(self, inputs):
+        return inputs * inputs
+
+
+def test_function_and_custom_layers_load_when_custom_layers_supplies_them(exported, rng):
+    """The file MATLAB's exporter wrote (in Octave) with a functionLayer and a custom class:
+    custom_layers supplies both (the function layer by its class, FunctionLayer)."""
+    model = load_matlab_network(exported["refused"]["v7"], custom_layers={
+        "FunctionLayer": lambda fields, name: _Square(name=name),
+        "myproject.ScaleLayer": keras.layers.Identity})
+    assert [type(layer).__name__ for layer in model.layers[1:]] == [
+        "SequenceInput", "_Square", "Identity"]
+    x = rng.standard_normal((2, 4, 2)).astype("float32")
+    np.testing.assert_allclose(np.asarray(model(x)), x * x, rtol=1e-6)
 
 
 # -- the file format and its translation table (no Octave) --------------------------------------
