@@ -357,6 +357,39 @@ def _named(cls):
     return lambda record: cls(name=record.name)
 
 
+_ONNX = "nnet.onnx.layer."
+
+
+def _verify_batch_size(record):
+    size = scalar(record.fields, "BatchSize")
+    return L.VerifyBatchSize(None if size is None else int(size), name=record.name)
+
+
+def _elementwise_affine(record):
+    f = record.fields
+    return L.ElementwiseAffine(scale=value(f, "Scale", 1.0), offset=value(f, "Offset", 0.0),
+                               name=record.name)
+
+
+def _prelu(record):
+    alpha = value(record.fields, "Alpha")
+    if alpha is None:
+        raise ValueError("the PReLU layer saved no 'Alpha' slope")
+    return L.PReLU(alpha, name=record.name)
+
+
+def _clip(record):
+    f = record.fields
+    return L.Clip(min=float(scalar(f, "Min", -np.inf)), max=float(scalar(f, "Max", np.inf)),
+                  name=record.name)
+
+
+def _identity(record):
+    import keras
+
+    return keras.layers.Identity(name=record.name)
+
+
 READERS = {
     **dict.fromkeys(_RECURRENT, _recurrent),
     _P + "SequenceInputLayer": _sequence_input,
@@ -404,7 +437,19 @@ READERS = {
     _P + "SinusoidalPositionEncodingLayer": _sinusoidal,
     _P + "EmbeddingConcatenationLayer": _embedding_concatenation,
     _P + "Indexing1DLayer": _indexing,
+    _ONNX + "VerifyBatchSizeLayer": _verify_batch_size,
+    _ONNX + "FlattenInto2dLayer": _named(L.FlattenInto2D),
+    _ONNX + "FlattenLayer": _named(L.OnnxFlatten),
+    _ONNX + "ElementwiseAffineLayer": _elementwise_affine,
+    _ONNX + "PreluLayer": _prelu,
+    _ONNX + "ClipLayer": _clip,
 }
+
+#: ``nnet.onnx.layer`` classes that are a layer matkeras has under another MATLAB class.
+ALIASES = {_ONNX + "IdentityLayer": _identity, _ONNX + "SigmoidLayer": _named(L.Sigmoid),
+           _ONNX + "TanhLayer": _named(L.Tanh),
+           _ONNX + "GlobalAveragePooling2dLayer": _named(L.GlobalAveragePooling2D)}
+READERS.update(ALIASES)
 
 #: MATLAB's default layer names (what it names an unnamed layer when it assembles a network).
 _DEFAULT_NAMES = {

@@ -38,6 +38,14 @@ from matkeras.layers.normalization import (
     CrossChannelNormalization,
     LayerNormalization,
 )
+from matkeras.layers.onnx_import import (
+    Clip,
+    ElementwiseAffine,
+    FlattenInto2D,
+    OnnxFlatten,
+    PReLU,
+    VerifyBatchSize,
+)
 from matkeras.layers.outputs import (
     Classification,
     MatlabCrossEntropy,
@@ -79,6 +87,8 @@ __all__ = [
     "AveragePooling2D", "ClippedReLU", "CrossChannelNormalization", "ELU",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GroupedConv2D", "ImageInput", "LeakyReLU",
     "MaxPooling2D",
+    # layers MATLAB's ONNX importer writes (nnet.onnx.layer.*)
+    "Clip", "ElementwiseAffine", "FlattenInto2D", "OnnxFlatten", "PReLU", "VerifyBatchSize",
     # transformer layers
     "Attention", "EmbeddingConcatenation", "Indexing1D", "PositionEmbedding", "SelfAttention",
     "SinusoidalPositionEncoding",

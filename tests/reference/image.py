@@ -186,3 +186,10 @@ def forward(layers, X):
         elif kind not in ("dropout", "classification"):
             raise ValueError(f"reference image network: unknown layer kind {kind!r}")
     return X
+
+
+def onnx_flatten(X):
+    """MATLAB's ONNX flatten layers on (H, W, C, N): ONNX's row-major NCHW order (W fastest,
+    then H, then C) -> (C*H*W, N)."""
+    return np.stack([np.transpose(X[..., n], (2, 0, 1)).ravel() for n in range(X.shape[3])],
+                    axis=1)
