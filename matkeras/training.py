@@ -218,24 +218,42 @@ def training_datasets(model, X, targets, options, validation_targets, layout="TC
     ResetInputNormalization), the training mini-batches, and the ``ValidationData`` ones
     (None without), whose targets ``validation_targets(vy)`` encodes as the training ones and
     whose inputs ``read_inputs(vx)`` reads as `X` was (None: as they are)."""
+    X = _image_batch(model, X)
     adapt_input_normalization(model, X, options, layout)
     data = options_dataset(X, targets, options, layout)
     if options.ValidationData is None:
         return data, None
     vx, vy = options.ValidationData
-    vx = vx if read_inputs is None else read_inputs(vx)
+    vx = _image_batch(model, vx if read_inputs is None else read_inputs(vx))
     return data, validation_dataset(vx, validation_targets(vy), options, data.chunked, layout)
 
 
 def adapt_input_normalization(model, X, options, layout="TC"):
-    """MATLAB's ResetInputNormalization: the sequence input layer's statistics from `X`."""
-    from matkeras.layers import SequenceInput
+    """MATLAB's ResetInputNormalization: the sequence or image input layer's statistics from
+    `X` (images: an ``(N, h, w, c)`` array)."""
+    from matkeras.layers import ImageInput, SequenceInput
 
     first = model.layers[0] if not isinstance(model.layers[0], keras.layers.InputLayer) \
         else model.layers[1]
-    if isinstance(first, SequenceInput) and options.ResetInputNormalization and \
-            first.normalization != "none" and not callable(first.normalization):
+    if not (isinstance(first, (SequenceInput, ImageInput)) and options.ResetInputNormalization
+            and first.normalization != "none" and not callable(first.normalization)):
+        return
+    if isinstance(first, ImageInput):
+        first.adapt(X)
+    else:
         first.adapt(X, layout=layout)
+
+
+def _image_batch(model, X):
+    """`X` as an ``(N, h, w, c)`` array for an image network (Keras's or MATLAB's h x w x c
+    x N layout, or a list of images: :func:`matkeras.data.images.as_images`), else as given."""
+    from matkeras.data.images import as_images
+    from matkeras.layers import ImageInput
+
+    found = [layer for layer in model.layers if isinstance(layer, ImageInput)]
+    if not found:
+        return X
+    return np.stack(as_images(X, found[0].input_size)[0])
 
 
 def options_dataset(sequences, targets, options, layout="TC"):

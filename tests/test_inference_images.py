@@ -94,3 +94,54 @@ def test_a_list_image_of_another_size_is_named(speech):
         I.predict(model, [np.zeros((98, 32, 1)), np.zeros((98, 31, 1))])
     with pytest.raises(ValueError, match="Image 0 contains NaN"):
         I.predict(model, [np.full((98, 32, 1), np.nan)])
+
+
+@pytest.fixture(scope="module")
+def image_data():
+    """Two classes of 8 x 8 images (class b brighter in the top half), both layouts."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(2.0, 1.0, (48, 8, 8, 1)).astype("float32")
+    y = np.array(["a", "b"] * 24)
+    x[y == "b", :4] += 1.5
+    return x, y
+
+
+def _image_layers(output):
+    from matkeras.matlab import (
+        convolution2dLayer,
+        fullyConnectedLayer,
+        imageInputLayer,
+        maxPooling2dLayer,
+        reluLayer,
+        softmaxLayer,
+    )
+
+    return [imageInputLayer([8, 8, 1]), convolution2dLayer(3, 4, Padding="same"), reluLayer(),
+            maxPooling2dLayer(2, Stride=2), fullyConnectedLayer(2), softmaxLayer(), *output]
+
+
+def test_train_network_on_images_with_class_weights_and_matlab_layout(image_data):
+    """trainNetwork on MATLAB's h x w x c x N images: imageInputLayer's zerocenter mean is
+    computed from them per channel (ResetInputNormalization), class weights go to the loss."""
+    from matkeras.matlab import classificationLayer, trainingOptions, trainNetwork
+
+    x, y = image_data
+    layers = _image_layers([classificationLayer(Classes=["a", "b"], ClassWeights=[1.0, 3.0])])
+    options = trainingOptions("adam", MaxEpochs=15, MiniBatchSize=8, Verbose=False, Seed=0,
+                              InitialLearnRate=0.01)
+    net = trainNetwork(np.moveaxis(x, 0, 3), y, layers, options)
+    np.testing.assert_allclose(net.layers[1].statistic("mean"), [x.mean()], rtol=1e-5)
+    assert net.loss.class_weights == [1.0, 3.0]
+    labels, _ = I.classify(net, x)
+    assert np.mean(labels == y) >= 0.9
+
+
+def test_trainnet_on_images(image_data):
+    from matkeras.matlab import trainingOptions, trainnet
+
+    x, y = image_data
+    options = trainingOptions("adam", MaxEpochs=15, MiniBatchSize=8, Verbose=False, Seed=0,
+                              InitialLearnRate=0.01)
+    net, info = trainnet(x, y, _image_layers([]), "crossentropy", options)
+    labels, _ = scores2label(minibatchpredict(net, x), info.ClassNames)
+    assert np.mean(labels == y) >= 0.9

@@ -206,10 +206,13 @@ def _metric_specs(metrics):
 
 
 def _sequences(model, X, formats):
-    """The observations of X as (T, C) arrays (a list), after InputDataFormats."""
+    """The observations of X as (T, C) arrays (a list), after InputDataFormats; for an image
+    network the (h, w, c) images (formats "auto", "SSCB" or "BSSC")."""
     from matkeras.data.formats import read_sequences
-    from matkeras.inference import observations
+    from matkeras.inference import image_input_size, observations
 
+    if image_input_size(model) is not None:
+        return observations(model, X, "auto" if formats == "auto" else str(formats).upper())[0]
     return observations(model, read_sequences(X, formats), "TC")[0]
 
 
