@@ -67,6 +67,9 @@ def _is_custom(record):
 #: Fields MATLAB's output layer base classes give every custom output layer
 #: (nnet.layer.ClassificationLayer, RegressionLayer).
 _OUTPUT_FIELDS = ("Classes", "Categories", "ResponseNames")
+#: Output layers MATLAB's importers add where the imported model names no loss: they pass the
+#: scores on and hold no loss, so they are left out (as a dlnetwork has no output layer).
+_PASS_THROUGH_OUTPUTS = ("nnet.onnx.layer.CustomOutputLayer",)
 
 
 def _unsupported(record):
@@ -115,6 +118,13 @@ def build_layers(path, records, custom_layers=None):
     return layers
 
 
+def _remove(saved, record):
+    saved.layers.remove(record)
+    if saved.connections is not None:
+        saved.connections = [(s, d) for s, d in saved.connections
+                             if d.split("/")[0] != record.name]
+
+
 def _custom_layer(record, given):
     """The layer ``custom_layers`` gives for `record`: a Keras layer class, built with the
     layer's name; or a function called with the saved fields and the name."""
@@ -145,6 +155,11 @@ def _drop_output_layers(saved, custom_layers):
     last = saved.layers[-1] if saved.layers else None
     dropped = []
     for record in list(saved.layers):
+        if record.matlab_class in _PASS_THROUGH_OUTPUTS and record is last:
+            _remove(saved, record)
+            log.info("Left out %s '%s' (an importer's output layer without a loss).",
+                     record.matlab_class, record.name)
+            continue
         found, given = _custom_entry(custom_layers, record.matlab_class)
         if (found and given is not None) or (not found and not _is_custom(record)):
             continue
@@ -160,10 +175,7 @@ def _drop_output_layers(saved, custom_layers):
                     f"drops an output layer only; layer {record.position} '{record.name}' has "
                     "layers after it. Map it to a Keras layer instead.")
             continue  # refused by build_layers, with the other unsupported layers
-        saved.layers.remove(record)
-        if saved.connections is not None:
-            saved.connections = [(s, d) for s, d in saved.connections
-                                 if d.split("/")[0] != record.name]
+        _remove(saved, record)
         dropped.append((record, found))
     for record, asked in dropped:
         if not asked:

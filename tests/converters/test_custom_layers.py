@@ -127,3 +127,15 @@ def test_a_wrong_custom_layers_value_is_named(saved):
     with pytest.raises(MatFileError, match=r"custom_layers\['identityLayer'\] must be a Keras "
                                            r"layer class"):
         build_network(network, custom_layers={"identityLayer": "Identity"})
+
+
+def test_an_onnx_importers_custom_output_layer_is_left_out(saved, original, rng):
+    """nnet.onnx.layer.CustomOutputLayer: what MATLAB's ONNX importer puts last where the
+    model names no loss; it passes the scores on."""
+    network = copy.deepcopy(saved)
+    network.layers[-1].matlab_class = "nnet.onnx.layer.CustomOutputLayer"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = build_network(network)
+    x = _x(rng)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(original(x)))
