@@ -14,11 +14,21 @@ the node has ``layout=1``; its ``Y`` is ``(T, directions, N, H)`` and ``Y_h``/``
   ``Wb + Rb``), ``=1`` -> ``"recurrent-bias-after-multiplication"`` (6H bias ``[Wb; Rb]``);
   bidirectional through ``keras.layers.Bidirectional``.
 
-Other ops: Squeeze, Unsqueeze, Transpose, Reshape (constant shape), MatMul, Add, Gemm, Softmax,
-Relu, Sigmoid, Tanh, Identity, Flatten. Not supported (an error lists them all): peepholes,
-``clip``, ``input_forget``, variable ``sequence_lens``, and any other op.
+Other ops: Squeeze, Unsqueeze, Transpose, Reshape (constant shape; 0 copies the input's
+dimension), MatMul, Add, Sub, Mul, Div, Gemm, Softmax (before opset 13 over the dimensions from
+``axis`` on, default 1, as the older opsets define it), Relu, Sigmoid, Tanh, Identity, Flatten,
+Dropout (identity: these are inference graphs), Slice, Gather and Concat with constant
+arguments, in every opset from 7 (older opsets give axes, starts and ends as attributes, newer
+ones as inputs). Not supported (an error lists them all): peepholes, ``clip``,
+``input_forget``, variable ``sequence_lens``, and any other op.
+
+MATLAB's ``exportONNXNetwork`` writes sequences time-major, ``[T, N, C]``, and stores the
+recurrent layers' initial states with a batch of 1 (ONNX Runtime then refuses other batch
+sizes); here the batch axis of a time-major sequence input is free and the stored state serves
+every observation, as the MATLAB network's does.
 """
 
+import contextvars
 import os
 
 import keras
@@ -32,7 +42,10 @@ from matkeras.layers import layouts
 _GATE = {"Sigmoid": "sigmoid", "HardSigmoid": "hard-sigmoid"}
 _STATE = {"Tanh": "tanh", "Softsign": "softsign", "Relu": "relu"}
 SUPPORTED_OPS = ("LSTM", "GRU", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "MatMul", "Add",
-                 "Gemm", "Softmax", "Relu", "Sigmoid", "Tanh", "Identity", "Flatten")
+                 "Sub", "Mul", "Div", "Gemm", "Softmax", "Relu", "Sigmoid", "Tanh", "Identity",
+                 "Flatten", "Dropout", "Slice", "Gather", "Concat", "Constant")
+#: The default-domain opset of the file being read (ops changed their signatures across them).
+_OPSET = contextvars.ContextVar("matkeras_onnx_opset", default=14)
 
 
 def load_onnx_network(path, constants=None):
@@ -48,7 +61,6 @@ def load_onnx_network(path, constants=None):
         graph's outputs, in the graph's layouts.
     """
     import onnx
-    from onnx import numpy_helper
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -60,6 +72,40 @@ def load_onnx_network(path, constants=None):
         raise MatFileError(f"'{path}' is not a valid ONNX model ({type(error).__name__}: "
                            f"{error}).") from None
     graph = model.graph
+    opset = max([o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] or [14])
+    token = _OPSET.set(opset)
+    try:
+        return _build(path, graph, constants)
+    finally:
+        _OPSET.reset(token)
+
+
+def _time_major_inputs(graph):
+    """Graph inputs that reach a recurrent node's X in ONNX's default time-major layout,
+    through elementwise ops only (MATLAB's normalization: Sub, Div, Mul, Add)."""
+    feeds = {}
+    for node in graph.node:
+        for name in node.input:
+            feeds.setdefault(name, []).append(node)
+    found = set()
+    for item in graph.input:
+        frontier, seen = [item.name], set()
+        while frontier:
+            name = frontier.pop()
+            for node in feeds.get(name, []):
+                if node.op_type in ("LSTM", "GRU") and node.input[0] == name and not any(
+                        a.name == "layout" and a.i == 1 for a in node.attribute):
+                    found.add(item.name)
+                elif node.op_type in ("Sub", "Div", "Mul", "Add", "Identity", "Dropout") \
+                        and node.output[0] not in seen:
+                    seen.add(node.output[0])
+                    frontier.append(node.output[0])
+    return found
+
+
+def _build(path, graph, constants):
+    from onnx import numpy_helper
+
     unsupported = sorted({n.op_type for n in graph.node} - set(SUPPORTED_OPS))
     if unsupported:
         raise MatFileError(f"'{path}' uses ONNX ops matkeras does not convert: {unsupported}; "
@@ -70,11 +116,14 @@ def load_onnx_network(path, constants=None):
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     values.update({k: np.asarray(v) for k, v in (constants or {}).items()})
     tensors, inputs = {}, []
+    time_major = _time_major_inputs(graph)
     for item in graph.input:
         if item.name in values:
             continue
         dims = [d.dim_value if d.dim_value > 0 else None for d in
                 item.type.tensor_type.shape.dim]
+        if item.name in time_major and len(dims) == 3:
+            dims[:2] = None, None  # [T, N, C]: any length and batch (MATLAB stores 10 x 1)
         tensor = keras.Input(shape=tuple(dims[1:]), batch_size=dims[0], name=item.name)
         tensors[item.name] = tensor
         inputs.append(tensor)
@@ -193,7 +242,8 @@ def _recurrent(node, tensors, values, number):
     results = _run_recurrent(kind, directions, direction, units, options, per_direction,
                              states, sequences)
     y, finals = results[0], results[1:]
-    y = ops.reshape(y, (-1, ops.shape(y)[1], directions, units))  # (N, T, dirs, H)
+    y = ops.stack([y[..., d * units:(d + 1) * units] for d in range(directions)],
+                  axis=2)  # (N, T, dirs, H)
     y = y if batchwise else ops.transpose(y, (1, 2, 0, 3))  # (T, dirs, N, H)
     finals = [ops.reshape(f, (-1, directions, units)) for f in finals]  # (N, dirs, H)
     finals = finals if batchwise else [ops.transpose(f, (1, 0, 2)) for f in finals]
@@ -266,14 +316,83 @@ def _gemm(node, tensors, values, number):
         a = ops.transpose(a)
     if attrs.get("transB"):
         b = ops.transpose(b)
+    if len(a.shape) > 2:
+        a = _recurrent_features(a, int(b.shape[0]))
     y = attrs.get("alpha", 1.0) * ops.matmul(a, b)
     c = _tensor(node, 2, tensors, values)
     return [y if c is None else y + attrs.get("beta", 1.0) * c]
 
 
+def _recurrent_features(a, width):
+    """A recurrent node's ``Y_h`` ``(D, N, H)`` or ``Y`` ``(T, D, N, H)`` as Gemm's 2-D (or
+    per-step) input, ``(N, D*H)`` or ``(T, N, D*H)``, the directions side by side (MATLAB's
+    BiLSTM order). MATLAB's exporter feeds them to Gemm as they are, which is right only for
+    one observation."""
+    if len(a.shape) == 3 and a.shape[0] is not None and a.shape[0] * a.shape[2] == width:
+        return ops.concatenate([a[d] for d in range(a.shape[0])], axis=-1)
+    if len(a.shape) == 4 and a.shape[1] is not None and a.shape[1] * a.shape[3] == width:
+        return ops.concatenate([a[:, d] for d in range(a.shape[1])], axis=-1)
+    raise ValueError(f"Gemm's first input has shape {tuple(a.shape)}; ONNX's Gemm takes a "
+                     "matrix (or a recurrent node's Y or Y_h, as MATLAB's exporter gives it).")
+
+
 def _reshape(node, tensors, values, number):
-    shape = tuple(int(s) for s in _constant(node, 1, values, "shape").ravel())
-    return [ops.reshape(_tensor(node, 0, tensors, values), shape)]
+    x = _tensor(node, 0, tensors, values)
+    shape = [int(s) for s in _constant(node, 1, values, "shape").ravel()]
+    if not _attributes(node).get("allowzero", 0):  # 0 copies the input's dimension
+        shape = [ops.shape(x)[k] if s == 0 else s for k, s in enumerate(shape)]
+    return [ops.reshape(x, tuple(shape))]
+
+
+def _softmax(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    if _OPSET.get() >= 13:
+        return [ops.softmax(x, axis=_attributes(node).get("axis", -1))]
+    # opsets 1-12: over the input coerced to 2-D at `axis` (default 1). A free dimension
+    # there is a batch (or time) axis that MATLAB's exporter declared as 1: not reduced over.
+    axis = _attributes(node).get("axis", 1) % len(x.shape)
+    if axis == len(x.shape) - 1 or any(d is None for d in x.shape[axis:-1]):
+        return [ops.softmax(x, axis=-1)]
+    shape = ops.shape(x)
+    flat = ops.reshape(x, (-1, int(np.prod(x.shape[axis:]))) if axis else (1, -1))
+    return [ops.reshape(ops.softmax(flat, axis=-1), shape)]
+
+
+def _dropout(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    return [x, ops.ones_like(x, dtype="bool")]
+
+
+def _slice(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    attrs = _attributes(node)
+    if _OPSET.get() < 10:
+        starts, ends = list(attrs["starts"]), list(attrs["ends"])
+        axes, steps = list(attrs.get("axes", range(len(starts)))), [1] * len(starts)
+    else:
+        starts = [int(v) for v in _constant(node, 1, values, "starts").ravel()]
+        ends = [int(v) for v in _constant(node, 2, values, "ends").ravel()]
+        given = _constant(node, 3, values, "axes")
+        axes = list(range(len(starts))) if given is None else [int(v) for v in given.ravel()]
+        given = _constant(node, 4, values, "steps")
+        steps = [1] * len(starts) if given is None else [int(v) for v in given.ravel()]
+    index = [slice(None)] * len(x.shape)
+    big = np.iinfo(np.int32).max
+    for axis, start, end, step in zip(axes, starts, ends, steps, strict=True):
+        index[axis % len(x.shape)] = slice(start, None if abs(end) >= big else end, step)
+    return [x[tuple(index)]]
+
+
+def _gather(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    indices = _constant(node, 1, values, "indices").astype("int64")
+    axis = _attributes(node).get("axis", 0)
+    return [ops.take(x, ops.convert_to_tensor(indices.astype("int32")), axis=axis)]
+
+
+def _concat(node, tensors, values, number):
+    parts = [_tensor(node, k, tensors, values) for k in range(len(node.input))]
+    return [ops.concatenate(parts, axis=_attributes(node)["axis"])]
 
 
 def _flatten(node, tensors, values, number):
@@ -297,9 +416,11 @@ _HANDLERS = {
     "LSTM": _recurrent, "GRU": _recurrent, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
     "Transpose": lambda node, tensors, values, number: [ops.transpose(
         _tensor(node, 0, tensors, values), _attributes(node).get("perm"))],
-    "Reshape": _reshape, "MatMul": _binary(ops.matmul), "Add": _binary(ops.add), "Gemm": _gemm,
-    "Softmax": lambda node, tensors, values, number: [ops.softmax(
-        _tensor(node, 0, tensors, values), axis=_attributes(node).get("axis", -1))],
-    "Relu": _unary(ops.relu), "Sigmoid": _unary(ops.sigmoid), "Tanh": _unary(ops.tanh),
-    "Identity": _unary(lambda x: x), "Flatten": _flatten,
+    "Reshape": _reshape, "MatMul": _binary(ops.matmul), "Add": _binary(ops.add),
+    "Sub": _binary(ops.subtract), "Mul": _binary(ops.multiply), "Div": _binary(ops.divide),
+    "Gemm": _gemm, "Softmax": _softmax, "Relu": _unary(ops.relu), "Sigmoid": _unary(ops.sigmoid),
+    "Tanh": _unary(ops.tanh), "Identity": _unary(lambda x: x), "Flatten": _flatten,
+    "Dropout": _dropout, "Slice": _slice, "Gather": _gather, "Concat": _concat,
+    "Constant": lambda node, tensors, values, number: [ops.convert_to_tensor(
+        values[node.output[0]])],
 }
