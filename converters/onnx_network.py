@@ -14,6 +14,11 @@ the node has ``layout=1``; its ``Y`` is ``(T, directions, N, H)`` and ``Y_h``/``
   ``Wb + Rb``), ``=1`` -> ``"recurrent-bias-after-multiplication"`` (6H bias ``[Wb; Rb]``);
   bidirectional through ``keras.layers.Bidirectional``.
 
+Image CNNs (NCHW, as MATLAB exports them): Conv (groups, depthwise, pads or auto_pad,
+strides, dilations), MaxPool, AveragePool (padding counted or not), Global pools,
+BatchNormalization, LRN, LeakyRelu, Elu, Clip, Pad, Flatten at any axis
+(:mod:`matkeras.converters.onnx_image_ops`).
+
 Other ops: Squeeze, Unsqueeze, Transpose, Reshape (constant shape; 0 copies the input's
 dimension), MatMul, Add, Sub, Mul, Div, Gemm, Softmax (before opset 13 over the dimensions from
 ``axis`` on, default 1, as the older opsets define it), Relu, Sigmoid, Tanh, Identity, Flatten,
@@ -36,6 +41,7 @@ import numpy as np
 from keras import ops
 
 from matkeras import layers as L
+from matkeras.converters import onnx_image_ops
 from matkeras.converters.errors import MatFileError
 from matkeras.layers import layouts
 
@@ -43,7 +49,10 @@ _GATE = {"Sigmoid": "sigmoid", "HardSigmoid": "hard-sigmoid"}
 _STATE = {"Tanh": "tanh", "Softsign": "softsign", "Relu": "relu"}
 SUPPORTED_OPS = ("LSTM", "GRU", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "MatMul", "Add",
                  "Sub", "Mul", "Div", "Gemm", "Softmax", "Relu", "Sigmoid", "Tanh", "Identity",
-                 "Flatten", "Dropout", "Slice", "Gather", "Concat", "Constant")
+                 "Flatten", "Dropout", "Slice", "Gather", "Concat", "Constant",
+                 # image CNNs (NCHW): matkeras.converters.onnx_image_ops
+                 "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                 "BatchNormalization", "LRN", "LeakyRelu", "Elu", "Clip", "Pad")
 #: The default-domain opset of the file being read (ops changed their signatures across them).
 _OPSET = contextvars.ContextVar("matkeras_onnx_opset", default=14)
 
@@ -124,6 +133,8 @@ def _build(path, graph, constants):
                 item.type.tensor_type.shape.dim]
         if item.name in time_major and len(dims) == 3:
             dims[:2] = None, None  # [T, N, C]: any length and batch (MATLAB stores 10 x 1)
+        elif len(dims) == 4:
+            dims[0] = None  # images [N, C, H, W]: any batch (MATLAB's BatchSize, 1 by default)
         tensor = keras.Input(shape=tuple(dims[1:]), batch_size=dims[0], name=item.name)
         tensors[item.name] = tensor
         inputs.append(tensor)
@@ -395,14 +406,6 @@ def _concat(node, tensors, values, number):
     return [ops.concatenate(parts, axis=_attributes(node)["axis"])]
 
 
-def _flatten(node, tensors, values, number):
-    x = _tensor(node, 0, tensors, values)
-    axis = _attributes(node).get("axis", 1)
-    if axis != 1:
-        raise ValueError("only Flatten with axis=1 is supported.")
-    return [ops.reshape(x, (-1, int(np.prod(x.shape[1:]))))]
-
-
 def _unary(function):
     return lambda node, tensors, values, number: [function(_tensor(node, 0, tensors, values))]
 
@@ -419,8 +422,20 @@ _HANDLERS = {
     "Reshape": _reshape, "MatMul": _binary(ops.matmul), "Add": _binary(ops.add),
     "Sub": _binary(ops.subtract), "Mul": _binary(ops.multiply), "Div": _binary(ops.divide),
     "Gemm": _gemm, "Softmax": _softmax, "Relu": _unary(ops.relu), "Sigmoid": _unary(ops.sigmoid),
-    "Tanh": _unary(ops.tanh), "Identity": _unary(lambda x: x), "Flatten": _flatten,
+    "Tanh": _unary(ops.tanh), "Identity": _unary(lambda x: x),
     "Dropout": _dropout, "Slice": _slice, "Gather": _gather, "Concat": _concat,
     "Constant": lambda node, tensors, values, number: [ops.convert_to_tensor(
         values[node.output[0]])],
 }
+
+
+def _image_handler(handler):
+    def run(node, tensors, values, number):
+        return handler(node, tensors, values, number,
+                       lambda n, index: _tensor(n, index, tensors, values),
+                       lambda n, index, what: _constant(n, index, values, what))
+    return run
+
+
+_HANDLERS.update({name: _image_handler(handler)
+                  for name, handler in onnx_image_ops.HANDLERS.items()})

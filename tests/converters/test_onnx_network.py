@@ -139,7 +139,7 @@ class TestOnnxErrors:
             load_onnx_network(tmp_path / "x.onnx")
 
     def test_unsupported_ops_are_listed(self, tmp_path, rng):
-        node = helper.make_node("Conv", ["X", "w"], ["Y"])
+        node = helper.make_node("ConvTranspose", ["X", "w"], ["Y"])
         graph = helper.make_graph(
             [node], "g", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT,
                                                         [1, 1, 4, 4])],
@@ -147,5 +147,5 @@ class TestOnnxErrors:
             initializer=[numpy_helper.from_array(np.ones((1, 1, 2, 2), np.float32), "w")])
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]),
                   tmp_path / "conv.onnx")
-        with pytest.raises(MatFileError, match=r"does not convert: \['Conv'\]"):
+        with pytest.raises(MatFileError, match=r"does not convert: \['ConvTranspose'\]"):
             load_onnx_network(tmp_path / "conv.onnx")
