@@ -74,19 +74,42 @@ def _inspect(args):
     return 0
 
 
+#: Output formats by the output's extension (a name without one is a SavedModel folder).
+FORMATS = {".keras": "keras", ".tflite": "tflite", "": "saved_model"}
+
+
+def _output_format(args):
+    """``--to``, or the format the output's extension names; checked against the extension."""
+    output = args.output
+    extension = os.path.splitext(output.rstrip("/\\"))[1].lower()
+    if args.to is None:
+        if extension not in FORMATS:
+            raise SystemExit(_fail(2, f"cannot tell the format from {output!r}: name a .keras "
+                                      "or .tflite file or a SavedModel folder (no extension), "
+                                      "or pass --to."))
+        return FORMATS[extension]
+    suffix = {"keras": ".keras", "tflite": ".tflite", "saved_model": ""}[args.to]
+    if suffix and extension != suffix:
+        raise SystemExit(_fail(2, f"--to {args.to} writes a {suffix} file; received "
+                                  f"{output!r}."))
+    return args.to
+
+
 def _convert(args):
+    # Every argument is checked before TensorFlow loads (seconds).
+    args.to = _output_format(args)
+    output = args.output
+    if not os.path.isfile(args.path):
+        raise SystemExit(_fail(2, f"'{args.path}' does not exist or is not a file."))
+    if os.path.exists(output) and not args.force:
+        raise SystemExit(_fail(4, f"'{output}' exists; pass --force to overwrite it."))
+    if args.verify and not os.path.isfile(args.verify):
+        raise SystemExit(_fail(2, f"--verify: '{args.verify}' does not exist or is not a file."))
     _load_tensorflow(args.verbose)
     import numpy as np
 
     from matkeras.converters import load_matlab_network
 
-    output = args.output
-    suffix = {"keras": ".keras", "tflite": ".tflite", "saved_model": ""}[args.to]
-    if suffix and not output.endswith(suffix):
-        raise SystemExit(_fail(2, f"--to {args.to} writes a {suffix} file; received "
-                                  f"{output!r}."))
-    if os.path.exists(output) and not args.force:
-        raise SystemExit(_fail(4, f"'{output}' exists; pass --force to overwrite it."))
     start = time.perf_counter()
     _progress(f"reading {args.path} ...")
     model = load_matlab_network(args.path, args.variable)
@@ -119,8 +142,24 @@ def _convert(args):
                                  time_steps=args.time_steps, streaming=args.streaming,
                                  quantize=args.quantize)
             _progress(f"TFLite ops: {', '.join(export.tflite_ops(output))}")
-    _progress(f"done in {time.perf_counter() - start:.1f} s")
+    _progress(f"wrote {_written(output)}; done in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _written(path):
+    """``path (size)``, or a folder's files and total size."""
+    if os.path.isdir(path):
+        files = [os.path.join(root, name) for root, _, names in os.walk(path) for name in names]
+        total = sum(os.path.getsize(f) for f in files)
+        return f"{path}/ ({len(files)} files, {_size(total)})"
+    return f"{path} ({_size(os.path.getsize(path))})"
+
+
+def _size(count):
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1000
 
 
 def _verify_data(path):
@@ -185,8 +224,9 @@ def main(argv=None):
     convert.add_argument("path")
     convert.add_argument("-o", "--output", required=True,
                          help="the .keras / .tflite file or SavedModel folder to write")
-    convert.add_argument("--to", choices=("keras", "saved_model", "tflite"), default="keras",
-                         help="the output format (default keras)")
+    convert.add_argument("--to", choices=("keras", "saved_model", "tflite"), default=None,
+                         help="the output format (default: from the output's extension: "
+                              ".keras, .tflite, or none for a SavedModel folder)")
     convert.add_argument("--streaming", action="store_true",
                          help="SavedModel/TFLite: add/export the state-in, state-out signature")
     convert.add_argument("--batch-size", type=_positive_or_auto, default="auto",

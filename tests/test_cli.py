@@ -133,15 +133,17 @@ def test_convert_to_tflite_and_saved_model(tmp_path):
     inputs = rossler_trajectory()[0][:50][None].astype("float32")
     expected = load_matlab_network(ROSSLER).predict(inputs, verbose=0)
     lite = tmp_path / "rossler.tflite"
-    result = _run("convert", ROSSLER, "-o", str(lite), "--to", "tflite")
+    result = _run("convert", ROSSLER, "-o", str(lite))  # the format from the extension
     assert result.returncode == 0, result.stderr
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in result.stderr  # the op list is printed
+    assert re.search(rf"wrote {re.escape(str(lite))} \(\d+\.\d kB\)", result.stderr)
     assert all(line.startswith("[matkeras] ") for line in result.stderr.splitlines()), \
         result.stderr  # and nothing of TensorFlow's converter
     np.testing.assert_allclose(export.tflite_runner(lite)(inputs)["y"], expected, atol=1e-5)
     saved = tmp_path / "rossler_saved"
-    assert _run("convert", ROSSLER, "-o", str(saved), "--to", "saved_model",
-                "--streaming").returncode == 0
+    folder = _run("convert", ROSSLER, "-o", str(saved), "--streaming")  # no extension
+    assert folder.returncode == 0, folder.stderr
+    assert re.search(r"wrote .*rossler_saved/ \(\d+ files, ", folder.stderr)
     loaded = tf.saved_model.load(str(saved))
     assert set(loaded.signatures) == {"serving_default", "streaming"}
     np.testing.assert_allclose(loaded.signatures["serving_default"](x=tf.constant(inputs))[
@@ -149,3 +151,27 @@ def test_convert_to_tflite_and_saved_model(tmp_path):
     assert _run("convert", ROSSLER, "-o", str(lite), "--to", "tflite").returncode == 4
     wrong = _run("convert", ROSSLER, "-o", str(tmp_path / "x.keras"), "--to", "tflite")
     assert wrong.returncode == 2 and "writes a .tflite file" in wrong.stderr
+
+
+def test_argument_errors_come_before_tensorflow_loads(tmp_path):
+    """A format the extension does not name, a missing input, a missing --verify file: exit 2
+    at once, without the seconds TensorFlow takes to load."""
+    for arguments, message in (
+            (["convert", ROSSLER, "-o", str(tmp_path / "net.onnx")], "cannot tell the format"),
+            (["convert", str(tmp_path / "missing.mat"), "-o", str(tmp_path / "n.keras")],
+             "does not exist"),
+            (["convert", ROSSLER, "-o", str(tmp_path / "n.keras"), "--verify",
+              str(tmp_path / "none.mat")], "--verify: "),
+            (["convert", ROSSLER, "-o", str(tmp_path / "n.keras"), "--to", "tflite"],
+             "writes a .tflite file")):
+        assert _modules_after(f"""
+            import contextlib, io
+            from matkeras import cli
+            with contextlib.redirect_stderr(io.StringIO()) as printed:
+                try:
+                    code = cli.main({arguments!r})
+                except SystemExit as exit:
+                    code = exit.code
+            assert code == 2, code
+            assert {message!r} in printed.getvalue(), printed.getvalue()
+        """) == "False False", arguments
