@@ -112,10 +112,44 @@ def _time_major_inputs(graph):
     return found
 
 
+def _initializer_values(graph):
+    from onnx import numpy_helper
+
+    return {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+
+
+def _broadcast_constants(graph, values):
+    """Node numbers to skip: ``Expand`` of a constant (a recurrent node's start state broadcast
+    to the batch, as matkeras's export writes it) becomes that constant (the recurrent
+    reader takes one row for every observation; other ops broadcast it), and the Shape/Gather/
+    Concat nodes that only compute its target shape go with it."""
+    expands = {k for k, n in enumerate(graph.node)
+               if n.op_type == "Expand" and n.input[0] in values}
+    for k in expands:
+        values[graph.node[k].output[0]] = values[graph.node[k].input[0]]
+    consumers = {}
+    for k, node in enumerate(graph.node):
+        for name in node.input:
+            consumers.setdefault(name, set()).add(k)
+    skipped, changed = set(expands), True
+    while changed:
+        changed = False
+        for k, node in enumerate(graph.node):
+            if k in skipped or node.op_type not in ("Shape", "Gather", "Concat", "Constant"):
+                continue
+            users = set().union(*(consumers.get(o, set()) for o in node.output))
+            if users and users <= skipped:
+                skipped.add(k)
+                changed = True
+    return skipped
+
+
 def _build(path, graph, constants):
     from onnx import numpy_helper
 
-    unsupported = sorted({n.op_type for n in graph.node} - set(SUPPORTED_OPS))
+    broadcast_only = {n.op_type for k, n in enumerate(graph.node)
+                      if k in _broadcast_constants(graph, _initializer_values(graph))}
+    unsupported = sorted({n.op_type for n in graph.node} - set(SUPPORTED_OPS) - broadcast_only)
     if unsupported:
         raise MatFileError(f"'{path}' uses ONNX ops matkeras does not convert: {unsupported}; "
                            f"supported: {list(SUPPORTED_OPS)}.")
@@ -124,6 +158,7 @@ def _build(path, graph, constants):
         if node.op_type == "Constant":
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     values.update({k: np.asarray(v) for k, v in (constants or {}).items()})
+    skipped = _broadcast_constants(graph, values)
     tensors, inputs = {}, []
     time_major = _time_major_inputs(graph)
     for item in graph.input:
@@ -139,6 +174,8 @@ def _build(path, graph, constants):
         tensors[item.name] = tensor
         inputs.append(tensor)
     for number, node in enumerate(graph.node):
+        if number in skipped:
+            continue
         try:
             outputs = _HANDLERS[node.op_type](node, tensors, values, number)
         except (ValueError, KeyError, TypeError) as error:
@@ -351,8 +388,23 @@ def _reshape(node, tensors, values, number):
     x = _tensor(node, 0, tensors, values)
     shape = [int(s) for s in _constant(node, 1, values, "shape").ravel()]
     if not _attributes(node).get("allowzero", 0):  # 0 copies the input's dimension
-        shape = [ops.shape(x)[k] if s == 0 else s for k, s in enumerate(shape)]
+        leading = next((k for k, s in enumerate(shape) if s != 0), len(shape))
+        if shape[leading:] == [-1] and None not in x.shape[leading:]:
+            return [_merge_trailing(x, leading)]  # [0, ..., 0, -1]: any leading sizes
+        shape = [x.shape[k] if s == 0 else s for k, s in enumerate(shape)]
+        if shape.count(None) + shape.count(-1) > 1:
+            raise ValueError(f"Reshape to {shape} of a {tuple(x.shape)} input leaves more than "
+                             "one size to infer.")
+        shape = [-1 if s is None else s for s in shape]
     return [ops.reshape(x, tuple(shape))]
+
+
+def _merge_trailing(x, keep):
+    """`x` with its axes from `keep` on merged into one, row-major (sizes known there; the
+    leading ones may not be)."""
+    while len(x.shape) > keep + 1:
+        x = ops.concatenate([x[..., i, :] for i in range(x.shape[-2])], axis=-1)
+    return x
 
 
 def _softmax(node, tensors, values, number):

@@ -75,7 +75,7 @@ def _inspect(args):
 
 
 #: Output formats by the output's extension (a name without one is a SavedModel folder).
-FORMATS = {".keras": "keras", ".tflite": "tflite", "": "saved_model"}
+FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx", "": "saved_model"}
 
 
 def _output_format(args):
@@ -84,11 +84,12 @@ def _output_format(args):
     extension = os.path.splitext(output.rstrip("/\\"))[1].lower()
     if args.to is None:
         if extension not in FORMATS:
-            raise SystemExit(_fail(2, f"cannot tell the format from {output!r}: name a .keras "
-                                      "or .tflite file or a SavedModel folder (no extension), "
-                                      "or pass --to."))
+            raise SystemExit(_fail(2, f"cannot tell the format from {output!r}: name a .keras, "
+                                      ".tflite or .onnx file or a SavedModel folder (no "
+                                      "extension), or pass --to."))
         return FORMATS[extension]
-    suffix = {"keras": ".keras", "tflite": ".tflite", "saved_model": ""}[args.to]
+    suffix = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}[
+        args.to]
     if suffix and extension != suffix:
         raise SystemExit(_fail(2, f"--to {args.to} writes a {suffix} file; received "
                                   f"{output!r}."))
@@ -137,6 +138,8 @@ def _convert(args):
             shutil.rmtree(output) if os.path.isdir(output) else os.remove(output)
         if args.to == "saved_model":
             export.export_saved_model(model, output, streaming=args.streaming)
+        elif args.to == "onnx":
+            export.export_onnx(model, output)
         else:
             export.export_tflite(model, output, batch_size=args.batch_size,
                                  time_steps=args.time_steps, streaming=args.streaming,
@@ -220,13 +223,13 @@ def main(argv=None):
     inspect.add_argument("--variable", default=None, help="the network's variable name")
     convert = commands.add_parser(
         "convert", parents=[common],
-        help="convert a MATLAB-saved network to .keras, a SavedModel or TFLite")
+        help="convert a MATLAB-saved network to .keras, a SavedModel, TFLite or ONNX")
     convert.add_argument("path")
     convert.add_argument("-o", "--output", required=True,
                          help="the .keras / .tflite file or SavedModel folder to write")
-    convert.add_argument("--to", choices=("keras", "saved_model", "tflite"), default=None,
+    convert.add_argument("--to", choices=("keras", "saved_model", "tflite", "onnx"), default=None,
                          help="the output format (default: from the output's extension: "
-                              ".keras, .tflite, or none for a SavedModel folder)")
+                              ".keras, .tflite, .onnx, or none for a SavedModel folder)")
     convert.add_argument("--streaming", action="store_true",
                          help="SavedModel/TFLite: add/export the state-in, state-out signature")
     convert.add_argument("--batch-size", type=_positive_or_auto, default="auto",

@@ -157,7 +157,7 @@ def test_argument_errors_come_before_tensorflow_loads(tmp_path):
     """A format the extension does not name, a missing input, a missing --verify file: exit 2
     at once, without the seconds TensorFlow takes to load."""
     for arguments, message in (
-            (["convert", ROSSLER, "-o", str(tmp_path / "net.onnx")], "cannot tell the format"),
+            (["convert", ROSSLER, "-o", str(tmp_path / "net.pt")], "cannot tell the format"),
             (["convert", str(tmp_path / "missing.mat"), "-o", str(tmp_path / "n.keras")],
              "does not exist"),
             (["convert", ROSSLER, "-o", str(tmp_path / "n.keras"), "--verify",
@@ -175,3 +175,18 @@ def test_argument_errors_come_before_tensorflow_loads(tmp_path):
             assert code == 2, code
             assert {message!r} in printed.getvalue(), printed.getvalue()
         """) == "False False", arguments
+
+
+def test_convert_to_onnx_from_the_extension(tmp_path):
+    import onnxruntime
+
+    from matkeras.converters import load_matlab_network
+
+    output = tmp_path / "rossler.onnx"
+    result = _run("convert", ROSSLER, "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {output}" in result.stderr
+    x = rossler_trajectory()[0][:40][None].astype("float32")
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    expected = load_matlab_network(ROSSLER).predict(x, verbose=0)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], expected, atol=1e-5)

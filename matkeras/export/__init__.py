@@ -10,12 +10,17 @@
   MATLAB's hard-sigmoid, GRU modes, projected layers...) becomes builtin ops, the recurrence a
   ``WHILE`` loop. ``streaming=True`` exports one step at a time with the states in and out.
 
+- :func:`export_onnx`: a standard ONNX model whose recurrent layers are ONNX ``LSTM``/``GRU``
+  nodes with MATLAB's options mapped exactly (``matkeras.export.onnx``).
+
 TensorFlow's converter gives the fused LSTM op a cell clip of 10; MATLAB does not clip, so
 :func:`export_tflite` turns the clip off in the written model. TFLite computes in float32:
 export float32 models.
 """
 
+from matkeras.export.onnx import export_onnx
 from matkeras.export.saved_model import export_saved_model
 from matkeras.export.tflite import QUANTIZATIONS, export_tflite, tflite_ops, tflite_runner
 
-__all__ = ["QUANTIZATIONS", "export_saved_model", "export_tflite", "tflite_ops", "tflite_runner"]
+__all__ = ["QUANTIZATIONS", "export_onnx", "export_saved_model", "export_tflite", "tflite_ops",
+           "tflite_runner"]
