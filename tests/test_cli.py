@@ -95,7 +95,7 @@ def test_convert_verifies_and_saves_and_never_overwrites(tmp_path):
     assert result.returncode == 0, result.stderr
     assert all(line.startswith("[matkeras] ") for line in result.stderr.splitlines()), \
         result.stderr
-    assert "verify: max |difference|" in result.stderr and "[matkeras] done" in result.stderr
+    assert "verify: max |difference|" in result.stderr and "; done in" in result.stderr
     model = keras.models.load_model(output)
     np.testing.assert_array_equal(model.predict(inputs[None].astype("float32"), verbose=0),
                                   expected)
