@@ -1,0 +1,152 @@
+"""matkeras on Keras's PyTorch backend (issue 25, first part): in a fresh process with
+``KERAS_BACKEND=torch``, the recurrent layers equal the float64 numpy oracle (torch's fused
+``torch.lstm``/``torch.gru`` for the configurations they compute exactly, the generic loop for
+the rest), fixture networks load and predict what the TensorFlow backend predicts, a ``.keras``
+file saved under TensorFlow loads with equal outputs, stateful prediction in pieces equals one
+call, and no TensorFlow is imported. (JAX is not installed on these machines.)"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from matkeras.converters import load_matlab_network
+from tests import tolerances as tol
+from tests.conftest import REPO, fixture_path
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np, keras
+    from matkeras import inference
+    from matkeras.converters import load_matlab_network
+    from matkeras.layers import GRU, LSTM, BiLSTM
+    from matkeras.ops import _speed
+    from tests.reference.gru import gru_forward
+    from tests.reference.lstm import bilstm_forward, lstm_forward
+
+    folder, files = sys.argv[1], json.loads(sys.argv[2])
+    assert keras.backend.backend() == "torch"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 7, 4))
+    cbt = np.transpose(x, (2, 0, 1))
+    errors, kernels = {}, {}
+
+    def compare(name, dtype, got, expected):
+        got = keras.ops.convert_to_numpy(got).astype(np.float64)
+        errors[f"{name}-{dtype}"] = float(np.max(np.abs(got - expected)))
+
+    for dtype in ("float64", "float32"):
+        h0, c0 = rng.normal(0, .5, 5), rng.normal(0, .5, 5)
+        for state, gate in (("tanh", "sigmoid"), ("softsign", "hard-sigmoid")):
+            for mode in ("sequence", "last"):
+                W, R, b = rng.normal(0, .5, (20, 4)), rng.normal(0, .5, (20, 5)), rng.normal(0, .5, 20)
+                layer = LSTM(5, state_activation=state, gate_activation=gate, output_mode=mode,
+                             dtype=dtype)
+                layer.set_matlab_weights(input_weights=W, recurrent_weights=R, bias=b,
+                                         hidden_state=h0, cell_state=c0)
+                Y, hT, _ = lstm_forward(cbt, W, R, b, h0, c0, state, gate)
+                expected = hT.T if mode == "last" else np.transpose(Y, (1, 2, 0))
+                compare(f"lstm-{state}-{mode}", dtype, layer(x.astype(dtype)), expected)
+                kernels[f"lstm-{state}"] = _speed.kernel("lstm", (state, gate))
+        for reset in ("after-multiplication", "recurrent-bias-after-multiplication",
+                      "before-multiplication"):
+            W, R = rng.normal(0, .5, (15, 4)), rng.normal(0, .5, (15, 5))
+            b = rng.normal(0, .5, 30 if reset.startswith("recurrent") else 15)
+            layer = GRU(5, reset_gate_mode=reset, dtype=dtype)
+            layer.set_matlab_weights(input_weights=W, recurrent_weights=R, bias=b,
+                                     hidden_state=h0)
+            Y, _ = gru_forward(cbt, W, R, b, h0, reset)
+            compare(f"gru-{reset}", dtype, layer(x.astype(dtype)), np.transpose(Y, (1, 2, 0)))
+            kernels[f"gru-{reset}"] = _speed.kernel("gru", ("tanh", "sigmoid"),
+                                                    reset_gate_mode=reset)
+        W, R, b = rng.normal(0, .5, (40, 4)), rng.normal(0, .5, (40, 5)), rng.normal(0, .5, 40)
+        layer = BiLSTM(5, dtype=dtype)
+        layer.set_matlab_weights(input_weights=W, recurrent_weights=R, bias=b)
+        Y, *_ = bilstm_forward(cbt, W, R, b)
+        compare("bilstm", dtype, layer(x.astype(dtype)), np.transpose(Y, (1, 2, 0)))
+
+    outputs = {}
+    for index, (file, shape) in enumerate(files):
+        model = load_matlab_network(file)
+        data = np.load(f"{folder}/x{index}.npy")
+        outputs[f"mat{index}"] = keras.ops.convert_to_numpy(model(data))
+        whole = inference.predict(model, data[0])
+        inference.reset_state(model)
+        pieces = np.concatenate([inference.predict_and_update_state(model, data[0][a:b])
+                                 for a, b in ((0, 4), (4, 5), (5, len(data[0])))]) \\
+            if whole.ndim == 2 and len(whole) == len(data[0]) else whole
+        errors[f"pieces{index}"] = float(np.max(np.abs(pieces - whole)))
+    reloaded = keras.models.load_model(f"{folder}/tf.keras")
+    outputs["keras"] = keras.ops.convert_to_numpy(reloaded(np.load(f"{folder}/x0.npy")))
+    np.savez(f"{folder}/torch.npz", **outputs)
+    print(json.dumps({"errors": errors, "kernels": kernels,
+                      "tensorflow": "tensorflow" in sys.modules}))
+""")
+
+FILES = ["rossler_lstm25.mat", "series_gru100_gait.mat", "vcs_bilstm100_last.mat"]
+
+
+@pytest.fixture(scope="module")
+def torch_run(tmp_path_factory):
+    import torch  # noqa: F401  (a test extra: make test installs it; fail loudly without)
+    folder = tmp_path_factory.mktemp("torch")
+    rng = np.random.default_rng(3)
+    files, expected = [], {}
+    for index, name in enumerate(FILES):
+        path = str(fixture_path("matlab", "nets", name))
+        model = load_matlab_network(path)
+        x = rng.normal(size=(2, 6, model.inputs[0].shape[-1])).astype("float32")
+        np.save(folder / f"x{index}.npy", x)
+        expected[f"mat{index}"] = np.asarray(model(x))
+        if index == 0:
+            model.save(folder / "tf.keras")
+            expected["keras"] = expected["mat0"]
+        files.append((path, None))
+    environment = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), json.dumps(files)],
+                            capture_output=True, text=True, timeout=600, env=environment,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    with np.load(folder / "torch.npz") as saved:
+        got = {k: saved[k] for k in saved.files}
+    return report, got, expected
+
+
+def test_recurrent_layers_equal_the_oracle_on_torch(torch_run):
+    report, _, _ = torch_run
+    errors = report["errors"]
+    assert len([k for k in errors if not k.startswith("pieces")]) == 2 * (4 + 3 + 1)
+    for name, error in errors.items():
+        if name.startswith("pieces"):
+            continue
+        atol = tol.FLOAT64_ATOL if name.endswith("float64") else tol.FLOAT32_ATOL
+        assert error <= atol, (name, error)
+
+
+def test_fused_torch_kernels_serve_the_configurations_they_compute_exactly(torch_run):
+    kernels = torch_run[0]["kernels"]
+    assert kernels == {"lstm-tanh": "fused", "lstm-softsign": "loop",
+                       "gru-after-multiplication": "fused",
+                       "gru-recurrent-bias-after-multiplication": "fused",
+                       "gru-before-multiplication": "loop"}
+
+
+def test_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(torch_run):
+    report, got, expected = torch_run
+    for key, value in expected.items():
+        error = float(np.max(np.abs(got[key] - value)))
+        assert error <= tol.FLOAT32_PAIR_ATOL, (key, error)
+    for key, error in report["errors"].items():
+        if key.startswith("pieces"):
+            assert error <= tol.FLOAT32_ATOL, (key, error)
+    assert report["tensorflow"] is False
+
+
+def test_the_backend_here_is_tensorflow():
+    assert keras.backend.backend() == "tensorflow"
