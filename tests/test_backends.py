@@ -44,7 +44,8 @@ SCRIPT = textwrap.dedent("""
         h0, c0 = rng.normal(0, .5, 5), rng.normal(0, .5, 5)
         for state, gate in (("tanh", "sigmoid"), ("softsign", "hard-sigmoid")):
             for mode in ("sequence", "last"):
-                W, R, b = rng.normal(0, .5, (20, 4)), rng.normal(0, .5, (20, 5)), rng.normal(0, .5, 20)
+                W, R = rng.normal(0, .5, (20, 4)), rng.normal(0, .5, (20, 5))
+                b = rng.normal(0, .5, 20)
                 layer = LSTM(5, state_activation=state, gate_activation=gate, output_mode=mode,
                              dtype=dtype)
                 layer.set_matlab_weights(input_weights=W, recurrent_weights=R, bias=b,
