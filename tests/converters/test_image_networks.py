@@ -15,7 +15,8 @@ from matkeras.converters import load_matlab_network
 from matkeras.layers import Classification, GroupedConv2D, ImageInput
 from tests import tolerances as tol
 from tests.conftest import fixture_path
-from tests.fixtures.matlab_files import saved_graph
+from tests.fixtures.matlab_files import saved_graph, text, value
+from tests.precision import float64  # noqa: F401  (fixture)
 from tests.reference.image import forward
 
 SPEECH = "dlnetwork_speechcmd_cnn_trainnet2024.mat"
@@ -31,14 +32,11 @@ KINDS = {
 
 
 def _v(fields, name):
-    entry = fields[name]
-    if isinstance(entry, np.ndarray) and entry.dtype.names and "Value" in entry.dtype.names:
-        entry = entry[0, 0]["Value"]
-    return np.asarray(entry, np.float64)
+    return value(fields, name)
 
 
 def _s(fields, name):
-    return str(np.ravel(fields[name])[0])
+    return text(fields, name)
 
 
 def _pairs(fields, name):
@@ -77,19 +75,6 @@ def _reference(file):
     fields, _, _ = saved_graph(file, *path)
     assert len(fields) == len(kinds), [_s(f, "Name") for f in fields]
     return [(kind, _params(kind, f)) for f, kind in zip(fields, kinds, strict=True)]
-
-
-@pytest.fixture
-def float64():
-    """Layers built while it is active compute in float64."""
-    import keras
-
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +118,8 @@ def test_image_network_equals_numpy_pass_on_real_size_images(networks, file, rng
 
 
 @pytest.mark.parametrize("file", sorted(KINDS))
-def test_image_network_in_float64_equals_numpy_pass(file, rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_image_network_in_float64_equals_numpy_pass(file, rng):
     model = load_matlab_network(fixture_path("matlab", "nets", file))
     images = rng.standard_normal((*model.inputs[0].shape[1:], 2))
     logits, scores = _compare(file, model, images, tol.FLOAT64_ATOL)

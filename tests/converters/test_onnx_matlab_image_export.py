@@ -16,21 +16,13 @@ from onnx import helper, numpy_helper
 from matkeras.converters import load_matlab_network, load_onnx_network
 from tests import tolerances as tol
 from tests.conftest import fixture_path
-from tests.fixtures.matlab_files import saved_graph
+from tests.fixtures.matlab_files import saved_graph, text, value
 
 FILES = {"dlnetwork_speechcmd_cnn_trainnet2024.mat": ("trainedNet",),
          "series_ecg_polar_groupedconv2d_classweights.mat": ("network",)}
 
 
-def _v(fields, name):
-    entry = fields[name]
-    if isinstance(entry, np.ndarray) and entry.dtype.names and "Value" in entry.dtype.names:
-        entry = entry[0, 0]["Value"]
-    return np.asarray(entry, np.float64)
-
-
-def _s(fields, name):
-    return str(np.ravel(fields[name])[0])
+_v, _s = value, text
 
 
 def _ints(fields, name):

@@ -9,7 +9,6 @@ The layer kinds of each network are written here from the fixtures' README (not 
 converter's class detection), the weights read straight from the file with mat-io.
 """
 
-import keras
 import numpy as np
 import pytest
 
@@ -17,6 +16,7 @@ from matkeras.converters import MatFileError, load_matlab_network
 from tests import tolerances as tol
 from tests.conftest import fixture_path
 from tests.fixtures.matlab_files import saved_graph, trainnet_lstm_test_data
+from tests.precision import float64  # noqa: F401  (fixture)
 from tests.reference.network import forward
 
 
@@ -67,17 +67,6 @@ def _reference(file, kinds, *path, network_class):
             for f, kind in zip(fields, kinds, strict=True)], connections
 
 
-@pytest.fixture
-def float64():
-    """Layers built while it is active compute in float64."""
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
-
-
 def _compare(model, layers, connections, inputs, output, atol=tol.FLOAT32_ATOL):
     """The model (float32) against the numpy pass (float64) on the same float32 inputs: some
     trained networks amplify input rounding a thousandfold, which would swamp the check."""
@@ -119,7 +108,8 @@ def test_series_network_equals_numpy_pass(file, rng):
 
 
 @pytest.mark.parametrize("file", sorted(SERIES))
-def test_series_network_in_float64_equals_numpy_pass_on_long_sequences(file, rng, float64):
+@pytest.mark.usefixtures("float64")
+def test_series_network_in_float64_equals_numpy_pass_on_long_sequences(file, rng):
     kinds, variable, channels = SERIES[file]
     model = load_matlab_network(fixture_path("matlab", "nets", file))
     layers, connections = _reference(file, kinds, variable, network_class="SeriesNetwork")
