@@ -3,13 +3,15 @@
 ``torch.lstm``/``torch.gru`` for the configurations they compute exactly, the generic loop for
 the rest), fixture networks load and predict what the TensorFlow backend predicts, a ``.keras``
 file saved under TensorFlow loads with equal outputs, stateful prediction in pieces equals one
-call, and no TensorFlow is imported. (JAX is not installed on these machines.)"""
+call, every fixture network predicts TensorFlow's outputs, trainNetwork trains, and loading and
+prediction import no TensorFlow. (JAX is not installed on these machines.)"""
 
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -72,6 +74,7 @@ SCRIPT = textwrap.dedent("""
         compare("bilstm", dtype, layer(x.astype(dtype)), np.transpose(Y, (1, 2, 0)))
 
     outputs = {}
+    tensorflow_after_prediction = None
     for index, (file, shape) in enumerate(files):
         model = load_matlab_network(file)
         data = np.load(f"{folder}/x{index}.npy")
@@ -82,11 +85,30 @@ SCRIPT = textwrap.dedent("""
                                  for a, b in ((0, 4), (4, 5), (5, len(data[0])))]) \\
             if whole.ndim == 2 and len(whole) == len(data[0]) else whole
         errors[f"pieces{index}"] = float(np.max(np.abs(pieces - whole)))
+    tensorflow_after_prediction = "tensorflow" in sys.modules
+    census = {}
+    for index, file in enumerate(json.loads(sys.argv[3])):  # every fixture network
+        model = load_matlab_network(file)
+        inputs = [np.load(f"{folder}/census{index}_x{k}.npy") for k in range(len(model.inputs))]
+        out = model(inputs if len(inputs) > 1 else inputs[0])
+        outputs[f"census{index}"] = keras.ops.convert_to_numpy(
+            out[0] if isinstance(out, (list, tuple)) else out)
+    from matkeras.datasets import japanese_vowels
+    from matkeras.matlab import (classificationLayer, classify, fullyConnectedLayer,
+                                 lstmLayer, sequenceInputLayer, softmaxLayer, trainingOptions,
+                                 trainNetwork)
+    (X, Y), (Xt, Yt) = japanese_vowels()
+    net = trainNetwork(X[::3], np.array([str(v) for v in Y[::3]]),
+                       [sequenceInputLayer(12), lstmLayer(20, OutputMode="last"),
+                        fullyConnectedLayer(9), softmaxLayer(), classificationLayer()],
+                       trainingOptions("adam", MaxEpochs=2, MiniBatchSize=15, Verbose=False))
+    labels, scores = classify(net, Xt[:20])
+    census["trained"] = bool(np.all(np.isfinite(scores))) and scores.shape == (20, 9)
     reloaded = keras.models.load_model(f"{folder}/tf.keras")
     outputs["keras"] = keras.ops.convert_to_numpy(reloaded(np.load(f"{folder}/x0.npy")))
     np.savez(f"{folder}/torch.npz", **outputs)
-    print(json.dumps({"errors": errors, "kernels": kernels,
-                      "tensorflow": "tensorflow" in sys.modules}))
+    print(json.dumps({"errors": errors, "kernels": kernels, "census": census,
+                      "tensorflow": tensorflow_after_prediction}))
 """)
 
 FILES = ["rossler_lstm25.mat", "series_gru100_gait.mat", "vcs_bilstm100_last.mat"]
@@ -108,8 +130,22 @@ def torch_run(tmp_path_factory):
             model.save(folder / "tf.keras")
             expected["keras"] = expected["mat0"]
         files.append((path, None))
+    census = [str(path) for path in sorted(fixture_path("matlab", "nets").glob("*.mat"))
+              if "__" not in path.name]
+    for index, path in enumerate(census):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # renamed layers
+            model = load_matlab_network(path)
+        inputs = [rng.normal(size=[2] + [7 if d is None else d for d in t.shape[1:]])
+                  .astype("float32") for t in model.inputs]
+        for k, array in enumerate(inputs):
+            np.save(folder / f"census{index}_x{k}.npy", array)
+        out = model(inputs if len(inputs) > 1 else inputs[0])
+        expected[f"census{index}"] = np.asarray(out[0] if isinstance(out, (list, tuple))
+                                                else out)
     environment = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), json.dumps(files)],
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), json.dumps(files),
+                             json.dumps(census)],
                             capture_output=True, text=True, timeout=600, env=environment,
                             cwd=REPO)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -139,7 +175,13 @@ def test_fused_torch_kernels_serve_the_configurations_they_compute_exactly(torch
 
 
 def test_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(torch_run):
+    """Every network in ../shared/fixtures/matlab/nets (the image CNNs included) predicts on
+    torch what it predicts on TensorFlow; trainNetwork trains on torch (through Keras's
+    fit; its data pipeline still imports TensorFlow, so the no-TensorFlow check covers
+    loading and prediction)."""
     report, got, expected = torch_run
+    assert len([k for k in expected if k.startswith("census")]) >= 13
+    assert report["census"]["trained"] is True
     for key, value in expected.items():
         error = float(np.max(np.abs(got[key] - value)))
         assert error <= tol.FLOAT32_PAIR_ATOL, (key, error)
