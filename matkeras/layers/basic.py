@@ -13,7 +13,7 @@ from matkeras.layers.regularizers import (
     MatlabL2Mixin,
     check_l2_regularization,
 )
-from matkeras.ops.precision import matmul
+from matkeras.ops.precision import matmul, tanh
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -259,7 +259,7 @@ class Tanh(_Elementwise):
     MATLAB_CLASS = "nnet.cnn.layer.TanhLayer"
 
     def call(self, inputs):
-        return ops.tanh(inputs)
+        return tanh(inputs)
 
 
 GELU_APPROXIMATIONS = ("none", "tanh")
@@ -308,7 +308,7 @@ class GELU(_Elementwise):
         if self.approximation == "tanh":
             # x (1/2 + tanh/2): no "0.5 * x" node that graph optimizers would share with an
             # exact GELU of the same input and so keep TFLite from fusing that one.
-            return x * (0.5 + 0.5 * ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+            return x * (0.5 + 0.5 * tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
         if keras.backend.standardize_dtype(x.dtype) == "float64":
             return 0.5 * x * (1.0 + ops.erf(x * _SQRT_HALF))
         return ops.gelu(x, approximate=False)  # TF's graph: TFLite's converter fuses it (GELU)

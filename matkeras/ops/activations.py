@@ -8,6 +8,8 @@ is never used here.
 
 from keras import ops
 
+from matkeras.ops.precision import tanh
+
 
 def hard_sigmoid(x):
     """MATLAB's hard sigmoid ``clip(0.2*x + 0.5, 0, 1)`` (derivative 0.2 on [-2.5, 2.5], else 0)."""
@@ -15,6 +17,6 @@ def hard_sigmoid(x):
 
 
 #: StateActivationFunction values and the functions they name.
-STATE_ACTIVATIONS = {"tanh": ops.tanh, "softsign": ops.softsign, "relu": ops.relu}
+STATE_ACTIVATIONS = {"tanh": tanh, "softsign": ops.softsign, "relu": ops.relu}
 #: GateActivationFunction values and the functions they name.
 GATE_ACTIVATIONS = {"sigmoid": ops.sigmoid, "hard-sigmoid": hard_sigmoid}

@@ -2,12 +2,13 @@
 
 Keras's type promotion maps float64 results to float32 on the backends other than TensorFlow
 (``keras.backend.result_type("float64", "float64")`` is ``"float32"`` on PyTorch and JAX, to
-match JAX without x64), so ``keras.ops.matmul`` and ``keras.ops.maximum`` of float64 tensors
-return float32 there; elementwise arithmetic, ``einsum``, ``conv`` and the activations keep
-float64. matkeras's float64 runs (the oracle checks, MATLAB's double-precision networks) need
-their products in float64: these functions are the ``keras.ops`` ones except on PyTorch and JAX
-with float64 operands, where they call the backend's own function (the same result, in the
-operands' precision). On JAX, float64 needs ``JAX_ENABLE_X64=1`` in any case.
+match JAX without x64), so ``keras.ops.matmul``, ``keras.ops.maximum`` and ``keras.ops.tanh``
+of float64 tensors return float32 there (measured: tanh 8e-8 off on JAX 0.10 with x64);
+elementwise arithmetic, ``einsum``, ``conv``, sigmoid and softsign keep float64. matkeras's
+float64 runs (the oracle checks, MATLAB's double-precision networks) need them in float64:
+these functions are the ``keras.ops`` ones except on PyTorch and JAX with float64 operands,
+where they call the backend's own function (the same result, in the operands' precision). On
+JAX, float64 needs ``JAX_ENABLE_X64=1`` in any case.
 """
 
 import keras
@@ -31,6 +32,14 @@ def maximum(a, floor):
     if native is None:
         return ops.maximum(a, floor)
     return native.maximum(ops.convert_to_tensor(a), ops.convert_to_tensor(floor))
+
+
+def tanh(x):
+    """``keras.ops.tanh(x)``, in float64 when `x` is."""
+    native = _native(x)
+    if native is None:
+        return ops.tanh(x)
+    return native.tanh(ops.convert_to_tensor(x))
 
 
 def _is_float64(x):
