@@ -126,19 +126,15 @@ def batch_normalization(node, tensors, values, number, tensor, constant):
 
 
 def lrn(node, tensors, values, number, tensor, constant):
-    """ONNX's LRN: ``x / (bias + alpha / size * sum(x^2 over the window)) ^ beta``, the window
-    from ``c - floor((size-1)/2)`` to ``c + ceil((size-1)/2)``."""
+    """ONNX's LRN is MATLAB's crossChannelNormalizationLayer (alpha divided by the size, the
+    window from ``c - floor((size-1)/2)`` to ``c + ceil((size-1)/2)``, bias = K): that layer."""
+    from matkeras.layers import CrossChannelNormalization
+
     attrs = _attributes(node)
-    size = int(attrs["size"])
-    alpha, beta, bias = attrs.get("alpha", 1e-4), attrs.get("beta", 0.75), attrs.get("bias", 1.0)
-    x = tensor(node, 0)
-    squares = ops.pad(ops.square(x), [(0, 0), ((size - 1) // 2, size - 1 - (size - 1) // 2),
-                                      (0, 0), (0, 0)])
-    channels = x.shape[1]
-    total = squares[:, 0:channels]
-    for shift in range(1, size):
-        total = total + squares[:, shift:shift + channels]
-    return [x / ops.power(bias + (alpha / size) * total, beta)]
+    layer = CrossChannelNormalization(int(attrs["size"]), alpha=attrs.get("alpha", 1e-4),
+                                      beta=attrs.get("beta", 0.75), k=attrs.get("bias", 1.0),
+                                      name=f"lrn_{number}")
+    return [_first(layer(_last(tensor(node, 0))))]
 
 
 def leaky_relu(node, tensors, values, number, tensor, constant):

@@ -112,12 +112,6 @@ def _time_major_inputs(graph):
     return found
 
 
-def _initializer_values(graph):
-    from onnx import numpy_helper
-
-    return {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-
-
 def _broadcast_constants(graph, values):
     """Node numbers to skip: ``Expand`` of a constant (a recurrent node's start state broadcast
     to the batch, as matkeras's export writes it) becomes that constant (the recurrent
@@ -147,18 +141,17 @@ def _broadcast_constants(graph, values):
 def _build(path, graph, constants):
     from onnx import numpy_helper
 
-    broadcast_only = {n.op_type for k, n in enumerate(graph.node)
-                      if k in _broadcast_constants(graph, _initializer_values(graph))}
-    unsupported = sorted({n.op_type for n in graph.node} - set(SUPPORTED_OPS) - broadcast_only)
-    if unsupported:
-        raise MatFileError(f"'{path}' uses ONNX ops matkeras does not convert: {unsupported}; "
-                           f"supported: {list(SUPPORTED_OPS)}.")
     values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     values.update({k: np.asarray(v) for k, v in (constants or {}).items()})
     skipped = _broadcast_constants(graph, values)
+    unsupported = sorted({n.op_type for k, n in enumerate(graph.node) if k not in skipped}
+                         - set(SUPPORTED_OPS))
+    if unsupported:
+        raise MatFileError(f"'{path}' uses ONNX ops matkeras does not convert: {unsupported}; "
+                           f"supported: {list(SUPPORTED_OPS)}.")
     tensors, inputs = {}, []
     time_major = _time_major_inputs(graph)
     for item in graph.input:

@@ -69,7 +69,7 @@ def use_xla(model, layers, repeats, xla="auto"):
         return setting == "on" and keras.backend.backend() == "tensorflow"
     from matkeras.layers import LSTM
 
-    recurrent = [layer for layer in _recurrent_layers(model)]
+    recurrent = _recurrent_layers(model)
     return (repeats >= XLA_REPEATS and bool(recurrent)
             and all(type(layer) is LSTM for layer in recurrent) and not _checks(model)[1])
 
@@ -77,13 +77,7 @@ def use_xla(model, layers, repeats, xla="auto"):
 def _recurrent_layers(model):
     from matkeras.layers import RecurrentLayer
 
-    found = []
-    for layer in getattr(model, "layers", ()):
-        if isinstance(layer, RecurrentLayer):
-            found.append(layer)
-        elif getattr(layer, "layers", None):
-            found.extend(_recurrent_layers(layer))
-    return found
+    return [layer for layer in _all_layers(model) if isinstance(layer, RecurrentLayer)]
 
 
 def run(model, layers, batch, starts, xla=False):

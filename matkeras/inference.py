@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from matkeras import _forward
+from matkeras.data.images import image_input_size
 from matkeras.data.padding import as_time_major, pad_sequences, split_sequences
 from matkeras.layers.stateful import check_state_rows
 from matkeras.layers.stateful import stateful_layers as _stateful_layers
@@ -321,17 +322,6 @@ def _check_finite(arrays, what):
             raise ValueError(f"{what} {index} contains NaN or Inf values; MATLAB's predict "
                              "would propagate them into the results. Fill or remove them "
                              "first (e.g. fillmissing in MATLAB, numpy.nan_to_num here).")
-
-
-def image_input_size(model):
-    """The ``(h, w, c)`` of an image network's :class:`~matkeras.layers.ImageInput`, or None
-    (a sequence or feature network)."""
-    from matkeras.layers import ImageInput
-
-    for layer in getattr(model, "layers", ()):
-        if isinstance(layer, ImageInput):
-            return layer.input_size
-    return None
 
 
 def _check_feature_shape(model, sequences, layout):

@@ -247,13 +247,10 @@ def adapt_input_normalization(model, X, options, layout="TC"):
 def _image_batch(model, X):
     """`X` as an ``(N, h, w, c)`` array for an image network (Keras's or MATLAB's h x w x c
     x N layout, or a list of images: :func:`matkeras.data.images.as_images`), else as given."""
-    from matkeras.data.images import as_images
-    from matkeras.layers import ImageInput
+    from matkeras.data.images import as_images, image_input_size
 
-    found = [layer for layer in model.layers if isinstance(layer, ImageInput)]
-    if not found:
-        return X
-    return np.stack(as_images(X, found[0].input_size)[0])
+    size = image_input_size(model)
+    return X if size is None else np.stack(as_images(X, size)[0])
 
 
 def options_dataset(sequences, targets, options, layout="TC"):

@@ -12,6 +12,17 @@ import numpy as np
 IMAGE_LAYOUTS = ("auto", "BSSC", "SSCB")
 
 
+def image_input_size(model):
+    """The ``(h, w, c)`` of an image network's :class:`~matkeras.layers.ImageInput`, or None
+    (a sequence or feature network)."""
+    from matkeras.layers import ImageInput
+
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, ImageInput):
+            return layer.input_size
+    return None
+
+
 def as_images(X, input_size, layout="auto"):
     """``(list of (h, w, c) arrays, whether X was one image)``.
 

@@ -91,8 +91,9 @@ class _Builder:
         import onnx
 
         shape = model.inputs[0].shape
-        if str(model.inputs[0].dtype) not in ("float32", "<dtype: 'float32'>") and \
-                "float32" not in str(model.inputs[0].dtype):
+        import keras
+
+        if keras.backend.standardize_dtype(model.inputs[0].dtype) != "float32":
             raise ValueError(f"export_onnx writes float32 models; {model.name}'s input is "
                              f"{model.inputs[0].dtype}.")
         dims = ["batch", "time", *shape[2:]] if len(shape) == 3 else ["batch", *shape[1:]]

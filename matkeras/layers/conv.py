@@ -51,6 +51,25 @@ def explicit_padding(padding, spatial, where):
     return "valid", pads
 
 
+def same_padding(inputs, kernel, strides, dilations=None):
+    """MATLAB's 'same' padding of the spatial axes of ``(leading..., spatial..., channels)``
+    `inputs` (as many spatial axes as `kernel` has sizes): ``[(before, after)]`` per axis, the
+    output ceil(n/stride) long and the odd element after. Plain ints where the size is known
+    when tracing, tensors where it is not."""
+    pads = []
+    dilations = dilations or (1,) * len(kernel)
+    first = len(inputs.shape) - 1 - len(kernel)
+    for axis, (k, s, d) in enumerate(zip(kernel, strides, dilations, strict=True), start=first):
+        n = inputs.shape[axis]
+        if n is None:
+            n = ops.shape(inputs)[axis]
+            total = ops.maximum((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        else:
+            total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
 def pad(inputs, pads, value, leading_axes):
     """Pads the spatial axes of ``(leading..., spatial..., channels)`` inputs."""
     if pads is None or all(isinstance(b, int) and isinstance(a, int) and b == a == 0
@@ -160,24 +179,10 @@ class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
         return ((self.kernel, self._matlab["weights_l2_factor"], -1),
                 (self.bias, self._matlab["bias_l2_factor"], -1))
 
-    def _same_pads(self, inputs):
-        """MATLAB's 'same' padding for the real stride (used when striding is done here)."""
-        axes = range(len(inputs.shape) - 1 - self._SPATIAL, len(inputs.shape) - 1)
-        pads = []
-        for axis, k, d, s in zip(axes, self.kernel_size, self.dilation_rate, self._strides_same,
-                                 strict=True):
-            size = inputs.shape[axis]  # static where known: plain ints, no graph ops
-            if size is None:
-                size = ops.shape(inputs)[axis]
-                total = ops.maximum((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
-            else:
-                total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
-            pads.append((total // 2, total - total // 2))
-        return pads
-
     def call(self, inputs):
         leading = len(inputs.shape) - 1 - self._SPATIAL
-        pads = self._same_pads(inputs) if self._pads == "same" else self._pads
+        pads = (same_padding(inputs, self.kernel_size, self._strides_same, self.dilation_rate)
+                if self._pads == "same" else self._pads)
         outputs = super().call(pad(inputs, pads, self._matlab["padding_value"], leading))
         if self._subsample is not None:
             index = (slice(None),) * leading + tuple(slice(None, None, s)

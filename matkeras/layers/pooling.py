@@ -6,7 +6,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
-from matkeras.layers.conv import explicit_padding
+from matkeras.layers.conv import explicit_padding, same_padding
 
 
 class _Pooling(keras.layers.Layer):
@@ -46,20 +46,6 @@ class _Pooling(keras.layers.Layer):
     def _padded_pool(self, inputs, value, pads=None):
         widths = [(0, 0), *(pads or self._pads), (0, 0)]
         return self._pool(ops.pad(inputs, widths, constant_values=value), "valid")
-
-    def _same_pads(self, inputs):
-        """MATLAB's 'same' padding (output ceil(n/stride), the odd element after)."""
-        pads = []
-        for axis, (k, s) in enumerate(zip(self._tuple(self.pool_size), self._tuple(self.stride),
-                                          strict=True), start=1):
-            n = inputs.shape[axis]  # static where known: plain ints, no graph ops
-            if n is None:
-                n = ops.shape(inputs)[axis]
-                total = ops.maximum((-(-n // s) - 1) * s + k - n, 0)
-            else:
-                total = max((-(-n // s) - 1) * s + k - n, 0)
-            pads.append((total // 2, total - total // 2))
-        return pads
 
     def _tuple(self, value):
         return (value,) if self._SPATIAL == 1 else value
@@ -113,7 +99,8 @@ class _Average(_Pooling):
             counts = self._padded_pool(ops.ones_like(inputs[..., :1]), 0.0)
             return totals / counts
         if self._pads is None:  # MATLAB's "same" with the padded zeros counted
-            return self._padded_pool(inputs, 0.0, self._same_pads(inputs))
+            return self._padded_pool(inputs, 0.0, same_padding(
+                inputs, self._tuple(self.pool_size), self._tuple(self.stride)))
         return self._padded_pool(inputs, self.padding_value)
 
     def get_config(self):

@@ -35,6 +35,7 @@ from matkeras import metrics as M
 from matkeras._table import Table
 from matkeras.categorical import is_label_array
 from matkeras.data.formats import read_sequences, read_targets
+from matkeras.data.images import image_input_size
 from matkeras.validation import ValidationMonitor
 
 __all__ = ["TrainingInfo", "minibatchpredict", "testnet", "trainnet"]
@@ -209,7 +210,7 @@ def _sequences(model, X, formats):
     """The observations of X as (T, C) arrays (a list), after InputDataFormats; for an image
     network the (h, w, c) images (formats "auto", "SSCB" or "BSSC")."""
     from matkeras.data.formats import read_sequences
-    from matkeras.inference import image_input_size, observations
+    from matkeras.inference import observations
 
     if image_input_size(model) is not None:
         return observations(model, X, "auto" if formats == "auto" else str(formats).upper())[0]
@@ -311,7 +312,7 @@ def minibatchpredict(net, X, mini_batch_size=128, input_formats="auto", uniform_
     from matkeras.dlnetwork import as_model
 
     model = as_model(net, "minibatchpredict", initialize=False)
-    if inference.image_input_size(model) is not None:  # images: "SSCB", "BSSC" or "auto"
+    if image_input_size(model) is not None:  # images: "SSCB", "BSSC" or "auto"
         return inference.predict(model, X, mini_batch_size=mini_batch_size,
                                  layout=str(input_formats).upper().replace("AUTO", "auto"))
     output = inference.predict(
