@@ -171,7 +171,9 @@ def flatten(prefix, value, out, depth=0):
         return
     if array.dtype.kind in "UST":
         out[prefix] = np.array([str(v) for v in np.ravel(array)], dtype=str)
-    elif array.dtype.kind in "biuf":
+    elif array.dtype.kind == "f":  # single stays single: exporters give the file's bits back
+        out[prefix] = np.asarray(array)
+    elif array.dtype.kind in "biu":
         out[prefix] = np.asarray(array, dtype=np.float64)
 
 

@@ -204,15 +204,22 @@ def _padding_value(f):
     return text(f, "PaddingValue") or float(scalar(f, "PaddingValue", 0.0))
 
 
+def _sizes(f, name, spatial, default=1):
+    """A size property (``FilterSize``, ``Stride``, ...): one number in 1-D, a tuple in 2-D
+    (a single saved number, or none, repeated as MATLAB's constructors repeat it)."""
+    sizes = [int(v) for v in np.ravel(value(f, name, np.full(1, default)))]
+    if spatial == 1:
+        return sizes[0]
+    return tuple(sizes * spatial if len(sizes) == 1 else sizes)
+
+
 def _conv(cls, spatial):
     def read(record):
         f = record.fields
-        size = [int(v) for v in np.ravel(value(f, "FilterSize"))]
-        stride = [int(v) for v in np.ravel(value(f, "Stride", np.ones(1)))]
-        dilation = [int(v) for v in np.ravel(value(f, "DilationFactor", np.ones(1)))]
-        one = (lambda v: v[0]) if spatial == 1 else tuple
-        return cls(one(size), int(scalar(f, "NumFilters")), stride=one(stride),
-                   dilation_factor=one(dilation), padding=_padding(f, spatial),
+        return cls(_sizes(f, "FilterSize", spatial), int(scalar(f, "NumFilters")),
+                   stride=_sizes(f, "Stride", spatial),
+                   dilation_factor=_sizes(f, "DilationFactor", spatial),
+                   padding=_padding(f, spatial),
                    padding_value=_padding_value(f), weights=value(f, "Weights"),
                    bias=_vector(value(f, "Bias")), name=record.name,
                    **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
@@ -225,24 +232,20 @@ def _pooling(cls, average, spatial=1):
         if _flag(f, "HasUnpoolingOutputs"):
             raise ValueError("HasUnpoolingOutputs is true (the 'indices' and 'size' outputs "
                              "of a maxUnpooling2dLayer pair); matkeras has no unpooling layer")
-        sizes = [int(v) for v in np.ravel(value(f, "PoolSize"))]
-        strides = [int(v) for v in np.ravel(value(f, "Stride", np.ones(1)))]
-        one = (lambda v: v[0]) if spatial == 1 else tuple
-        options = {"stride": one(strides), "padding": _padding(f, spatial), "name": record.name}
+        options = {"stride": _sizes(f, "Stride", spatial), "padding": _padding(f, spatial),
+                   "name": record.name}
         if average:
             options["padding_value"] = _padding_value(f)
-        return cls(one(sizes), **options)
+        return cls(_sizes(f, "PoolSize", spatial), **options)
     return read
 
 
 def _grouped_conv(record):
     f = record.fields
-    size = tuple(int(v) for v in np.ravel(value(f, "FilterSize")))
     groups = text(f, "NumGroups") or int(scalar(f, "NumGroups"))
     return L.GroupedConv2D(
-        size, int(scalar(f, "NumFiltersPerGroup")), groups,
-        stride=tuple(int(v) for v in np.ravel(value(f, "Stride", np.ones(2)))),
-        dilation_factor=tuple(int(v) for v in np.ravel(value(f, "DilationFactor", np.ones(2)))),
+        _sizes(f, "FilterSize", 2), int(scalar(f, "NumFiltersPerGroup")), groups,
+        stride=_sizes(f, "Stride", 2), dilation_factor=_sizes(f, "DilationFactor", 2),
         padding=_padding(f, 2), padding_value=_padding_value(f), weights=value(f, "Weights"),
         bias=value(f, "Bias"), name=record.name,
         **_factors(f, [("weights", "Weights", 1.0), ("bias", "Bias", 0.0)]))
@@ -288,7 +291,9 @@ def _gelu(record):
 
 
 def _auto(f, name):
-    """A size MATLAB saves as a number or as 'auto'."""
+    """A size MATLAB saves as a number or as 'auto' (its default)."""
+    if name not in f:
+        return "auto"
     return text(f, name) or int(scalar(f, name))
 
 
@@ -296,7 +301,9 @@ def _attention_options(record):
     """What attentionLayer and selfAttentionLayer save alike: the mask ('none', 'causal' or a
     logical numKeys x numQueries matrix), the padding-mask input, the scores output, dropout."""
     f = record.fields
-    return {"attention_mask": text(f, "AttentionMask") or (value(f, "AttentionMask") > 0),
+    mask = "none" if "AttentionMask" not in f else \
+        text(f, "AttentionMask") or (value(f, "AttentionMask") > 0)
+    return {"attention_mask": mask,
             "has_padding_mask_input": _flag(f, "HasPaddingMaskInput"),
             "has_scores_output": _flag(f, "HasScoresOutput"),
             "dropout_probability": float(scalar(f, "DropoutProbability", 0.0)),

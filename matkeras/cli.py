@@ -88,8 +88,8 @@ def _output_format(args):
                                       ".tflite or .onnx file or a SavedModel folder (no "
                                       "extension), or pass --to."))
         return FORMATS[extension]
-    suffix = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx", "saved_model": ""}[
-        args.to]
+    suffix = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx", "saved_model": "",
+              "matlab": ""}[args.to]
     if suffix and extension != suffix:
         raise SystemExit(_fail(2, f"--to {args.to} writes a {suffix} file; received "
                                   f"{output!r}."))
@@ -113,7 +113,12 @@ def _convert(args):
 
     start = time.perf_counter()
     _progress(f"reading {args.path} ...")
-    model = load_matlab_network(args.path, args.variable)
+    if args.path.lower().endswith(".keras"):
+        import keras
+
+        model = keras.models.load_model(args.path)
+    else:
+        model = load_matlab_network(args.path, args.variable)
     _progress(f"rebuilt {len(model.layers) - 1} layers "
               f"({model.count_params():,} values) in {time.perf_counter() - start:.1f} s")
     if args.verify:
@@ -140,6 +145,11 @@ def _convert(args):
             export.export_saved_model(model, output, streaming=args.streaming)
         elif args.to == "onnx":
             export.export_onnx(model, output)
+        elif args.to == "matlab":
+            written = export.export_matlab(model, output)
+            _progress(f"MATLAB: run build_{written['name']}.m to build the network (MATLAB "
+                      f"{written['release']} or newer), check_{written['name']}.m to compare "
+                      "its predictions with matkeras's")
         else:
             export.export_tflite(model, output, batch_size=args.batch_size,
                                  time_steps=args.time_steps, streaming=args.streaming,
@@ -223,13 +233,18 @@ def main(argv=None):
     inspect.add_argument("--variable", default=None, help="the network's variable name")
     convert = commands.add_parser(
         "convert", parents=[common],
-        help="convert a MATLAB-saved network to .keras, a SavedModel, TFLite or ONNX")
-    convert.add_argument("path")
+        help="convert a MATLAB-saved network (or a .keras file) to .keras, a SavedModel, "
+             "TFLite, ONNX or a MATLAB build script")
+    convert.add_argument("path", help="a MAT-file MATLAB saved, or a .keras file")
     convert.add_argument("-o", "--output", required=True,
-                         help="the .keras / .tflite file or SavedModel folder to write")
-    convert.add_argument("--to", choices=("keras", "saved_model", "tflite", "onnx"), default=None,
+                         help="the .keras / .tflite / .onnx file, or the SavedModel or MATLAB "
+                              "(--to matlab) folder to write")
+    convert.add_argument("--to", choices=("keras", "saved_model", "tflite", "onnx", "matlab"),
+                         default=None,
                          help="the output format (default: from the output's extension: "
-                              ".keras, .tflite, .onnx, or none for a SavedModel folder)")
+                              ".keras, .tflite, .onnx, or none for a SavedModel folder); "
+                              "matlab: a folder with build_<name>.m, its MAT-file and "
+                              "check_<name>.m")
     convert.add_argument("--streaming", action="store_true",
                          help="SavedModel/TFLite: add/export the state-in, state-out signature")
     convert.add_argument("--batch-size", type=_positive_or_auto, default="auto",

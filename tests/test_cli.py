@@ -190,3 +190,24 @@ def test_convert_to_onnx_from_the_extension(tmp_path):
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     expected = load_matlab_network(ROSSLER).predict(x, verbose=0)
     np.testing.assert_allclose(session.run(None, {"x": x})[0], expected, atol=1e-5)
+
+
+def test_convert_a_keras_file_to_matlab(tmp_path):
+    """``matkeras convert net.keras --to matlab -o folder``: the folder export_matlab writes,
+    named in the output, with what to run in MATLAB; an existing folder needs --force."""
+    from matkeras.converters import load_matlab_network
+
+    model = load_matlab_network(ROSSLER)
+    model.save(tmp_path / "net.keras")
+    output = tmp_path / "for_matlab"
+    result = _run("convert", str(tmp_path / "net.keras"), "--to", "matlab", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in output.iterdir()) == [
+        "build_for_matlab.m", "check_for_matlab.m", "check_for_matlab.mat", "for_matlab.mat"]
+    assert "run build_for_matlab.m" in result.stderr and "R2018b or newer" in result.stderr
+    assert f"wrote {output}/ (4 files" in result.stderr
+    back = load_matlab_network(output / "for_matlab.mat")
+    x = rossler_trajectory()[0][:30][None].astype("float32")
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+    again = _run("convert", str(tmp_path / "net.keras"), "--to", "matlab", "-o", str(output))
+    assert again.returncode == 4 and "--force" in again.stderr

@@ -10,6 +10,9 @@
   MATLAB's hard-sigmoid, GRU modes, projected layers...) becomes builtin ops, the recurrence a
   ``WHILE`` loop. ``streaming=True`` exports one step at a time with the states in and out.
 
+- :func:`export_matlab`: back to MATLAB: a MAT-file of the weights, a ``build_<name>.m`` of
+  built-in Deep Learning Toolbox constructors and a ``check_<name>.m`` that compares MATLAB's
+  predictions with matkeras's (``matkeras.export.matlab``).
 - :func:`export_onnx`: a standard ONNX model whose recurrent layers are ONNX ``LSTM``/``GRU``
   nodes with MATLAB's options mapped exactly (``matkeras.export.onnx``).
 
@@ -18,9 +21,10 @@ TensorFlow's converter gives the fused LSTM op a cell clip of 10; MATLAB does no
 export float32 models.
 """
 
+from matkeras.export.matlab import export_matlab
 from matkeras.export.onnx import export_onnx
 from matkeras.export.saved_model import export_saved_model
 from matkeras.export.tflite import QUANTIZATIONS, export_tflite, tflite_ops, tflite_runner
 
-__all__ = ["QUANTIZATIONS", "export_onnx", "export_saved_model", "export_tflite", "tflite_ops",
-           "tflite_runner"]
+__all__ = ["QUANTIZATIONS", "export_matlab", "export_onnx", "export_saved_model", "export_tflite",
+           "tflite_ops", "tflite_runner"]

@@ -1,0 +1,3 @@
+function g = addLayers(g, layers)
+g.Layers = [g.Layers, layers];
+end

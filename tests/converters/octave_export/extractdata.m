@@ -1,0 +1,2 @@
+function X = extractdata(X)
+end

@@ -1,0 +1,3 @@
+function g = layerGraph()
+g = struct('Layers', struct('Function', {}, 'Args', {}), 'Connections', {{}});
+end
