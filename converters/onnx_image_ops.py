@@ -2,9 +2,9 @@
 ``exportONNXNetwork`` writes for image CNNs (Conv, pooling, BatchNormalization, LRN, the
 activations, Pad, Flatten at any axis).
 
-Tensors stay in ONNX's own layout, ``(N, C, H, W)``, between nodes, as the rest of the reader
-keeps them; each operator here moves to Keras's channels-last for its computation and back
-(TensorFlow's CPU convolutions and pools take channels-last only).
+Tensors stay in ONNX's own layout, ``(N, C, H, W)`` (``(N, C, T)`` in 1-D), between nodes, as
+the rest of the reader keeps them; each operator here moves to Keras's channels-last for its
+computation and back (TensorFlow's CPU convolutions and pools take channels-last only).
 """
 
 import numpy as np
@@ -18,33 +18,38 @@ def _attributes(node):
 
 
 def _last(x):
-    return ops.transpose(x, (0, 2, 3, 1))
+    """``(N, C, spatial...)`` -> ``(N, spatial..., C)``."""
+    return ops.transpose(x, (0, *range(2, len(x.shape)), 1))
 
 
 def _first(x):
-    return ops.transpose(x, (0, 3, 1, 2))
+    """``(N, spatial..., C)`` -> ``(N, C, spatial...)``."""
+    rank = len(x.shape)
+    return ops.transpose(x, (0, rank - 1, *range(1, rank - 1)))
 
 
 def _spatial_pads(node, x, kernel, strides, dilations):
-    """ONNX ``pads`` ``[h_begin, w_begin, h_end, w_end]`` (or ``auto_pad``) as
-    ``[(top, bottom), (left, right)]`` for the channels-last tensor `x`."""
+    """ONNX ``pads`` ``[begins..., ends...]`` (or ``auto_pad``) as ``[(before, after)]`` per
+    spatial axis of the channels-last tensor `x` (1-D sequences or 2-D images)."""
     attrs = _attributes(node)
     auto = attrs.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else auto
+    spatial = len(kernel)
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = []
         for axis, (k, s, d) in enumerate(zip(kernel, strides, dilations, strict=True), start=1):
             n = x.shape[axis]
-            if n is None:
-                raise ValueError(f"auto_pad {auto} needs the input's spatial size.")
-            total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            if n is None and s != 1:
+                raise ValueError(f"auto_pad {auto} with stride {s} needs the input's size.")
+            total = (k - 1) * d if n is None else max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n,
+                                                      0)
             small, large = total // 2, total - total // 2
             pads.append((small, large) if auto == "SAME_UPPER" else (large, small))
         return pads
     if auto == "VALID":
-        return [(0, 0), (0, 0)]
-    pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
-    return [(pads[0], pads[2]), (pads[1], pads[3])]
+        return [(0, 0)] * spatial
+    pads = [int(p) for p in attrs.get("pads", [0] * (2 * spatial))]
+    return [(pads[k], pads[k + spatial]) for k in range(spatial)]
 
 
 def _pad(x, pads, value=0.0):
@@ -60,10 +65,12 @@ def conv(node, tensors, values, number, tensor, constant):
     bias = constant(node, 2, "B")
     groups = int(attrs.get("group", 1))
     kernel = weights.shape[2:]
-    strides = tuple(attrs.get("strides", [1, 1]))
-    dilations = tuple(attrs.get("dilations", [1, 1]))
+    spatial = len(kernel)
+    strides = tuple(attrs.get("strides", [1] * spatial))
+    dilations = tuple(attrs.get("dilations", [1] * spatial))
     x = _pad(x, _spatial_pads(node, x, kernel, strides, dilations))
-    k = np.transpose(weights, (2, 3, 1, 0)).astype("float32")  # (kh, kw, in/groups, out)
+    # (k..., in/groups, out)
+    k = np.transpose(weights, (*range(2, 2 + spatial), 1, 0)).astype("float32")
     channels, out = x.shape[-1], weights.shape[0]
     if groups > 1 and weights.shape[1] == 1 and groups == channels:  # depthwise
         depthwise = k.reshape(*kernel, groups, out // groups)
@@ -86,10 +93,10 @@ def _pool(node, tensor, kind):
     attrs = _attributes(node)
     x = _last(tensor(node, 0))
     kernel = tuple(attrs["kernel_shape"])
-    strides = tuple(attrs.get("strides", [1, 1]))
+    strides = tuple(attrs.get("strides", [1] * len(kernel)))
     if attrs.get("ceil_mode", 0):
         raise ValueError("ceil_mode=1 has no MATLAB equivalent.")
-    pads = _spatial_pads(node, x, kernel, strides, (1, 1))
+    pads = _spatial_pads(node, x, kernel, strides, (1,) * len(kernel))
     if kind == "max":
         return [_first(ops.max_pool(_pad(x, pads, float("-inf")), kernel, strides,
                                     padding="valid"))]
@@ -110,14 +117,16 @@ def average_pool(node, tensors, values, number, tensor, constant):
 
 def global_pool(reduce):
     def handler(node, tensors, values, number, tensor, constant):
-        return [reduce(tensor(node, 0), axis=(2, 3), keepdims=True)]
+        x = tensor(node, 0)  # (N, C, spatial...): over every axis after the channels
+        return [reduce(x, axis=tuple(range(2, len(x.shape))), keepdims=True)]
     return handler
 
 
 def batch_normalization(node, tensors, values, number, tensor, constant):
     x = tensor(node, 0)
     epsilon = _attributes(node).get("epsilon", 1e-5)
-    scale, offset, mean, variance = (constant(node, k, name).reshape(1, -1, 1, 1)
+    channels = (1, -1) + (1,) * (len(x.shape) - 2)  # (N, C, spatial...)
+    scale, offset, mean, variance = (constant(node, k, name).reshape(channels)
                                      for k, name in ((1, "scale"), (2, "B"), (3, "mean"),
                                                      (4, "var")))
     factor = (scale / np.sqrt(variance + epsilon)).astype("float32")

@@ -20,7 +20,7 @@ def _printed(notebook):
 
 def test_there_are_notebooks_and_the_readme_links_each():
     readme = (REPO / "README.md").read_text()
-    assert len(NOTEBOOKS) == 10
+    assert len(NOTEBOOKS) == 11
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in readme, path.name
 

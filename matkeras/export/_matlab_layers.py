@@ -92,16 +92,24 @@ _ATTENTION = (_option("AttentionMask", "attention_mask", "none"),
               _option("DropoutProbability", "dropout_probability", 0.0))
 
 
+def padding_sizes(padding, spatial):
+    """A manual ``Padding`` (one number, ``[vertical horizontal]`` in 2-D, or every side) as
+    MATLAB's ``PaddingSize``: ``[before after]`` in 1-D, ``[top bottom left right]`` in 2-D."""
+    sizes = np.ravel(padding).tolist()
+    if len(sizes) == 1:
+        sizes = sizes * (2 * spatial)
+    elif spatial == 2 and len(sizes) == 2:  # [vertical horizontal]
+        sizes = [sizes[0], sizes[0], sizes[1], sizes[1]]
+    return [int(s) for s in sizes]
+
+
 def _padding(spatial):
     """``Padding`` ('same', 'causal' or sizes) as the public ``PaddingMode``/``PaddingSize``."""
     def properties(config):
         padding = config["padding"]
         if isinstance(padding, str):
             return {"PaddingMode": padding}
-        sizes = [padding] * (2 * spatial) if isinstance(padding, (int, float)) else list(padding)
-        if spatial == 2 and len(sizes) == 2:  # [vertical horizontal]
-            sizes = [sizes[0], sizes[0], sizes[1], sizes[1]]
-        return {"PaddingMode": "manual", "PaddingSize": [int(s) for s in sizes]}
+        return {"PaddingMode": "manual", "PaddingSize": padding_sizes(padding, spatial)}
     return properties
 
 

@@ -280,7 +280,14 @@ def _call(record, index):
         arguments += [_literal(prop), _argument(record, index, prop, value)]
     for prop in record.arrays:
         arguments += [_literal(prop), f"s.layer_{index:03d}.{prop}"]
-    return f"{record.function}({', '.join(arguments)})"
+    call = f"{record.function}({', '.join(arguments)})"
+    if len(call) <= 90:
+        return call
+    # one name-value pair per line (MATLAB's ... continues the line)
+    count = len(record.positional)
+    groups = [", ".join(arguments[:count + 2])] + [
+        ", ".join(arguments[k:k + 2]) for k in range(count + 2, len(arguments), 2)]
+    return f"{record.function}(" + ", ...\n        ".join(groups) + ")"
 
 
 def _build_script(name, model, records, connections, chain, classic, release):

@@ -1,26 +1,36 @@
 """ONNX export with ONNX's own recurrent operators: MATLAB's options mapped exactly.
 
-:func:`export_onnx` writes a standard ONNX model (opset 14) of a chain of matkeras sequence
-layers: the recurrent layers become ONNX ``LSTM``/``GRU`` nodes, which express MATLAB's options
-directly: gate order i, o, f, c (``matkeras.layers.layouts``); ``activations`` Sigmoid or
-HardSigmoid (alpha 0.2, beta 0.5: MATLAB's hard-sigmoid) for the gates and Tanh, Softsign or
-Relu for the state; ``linear_before_reset`` 1 for MATLAB's after-multiplication GRU modes (the
-recurrent bias in ``B``'s second half for "recurrent-bias-after-multiplication") and 0 for
+:func:`export_onnx` writes a standard ONNX model (opset 14) of a network of matkeras layers (a
+chain or a graph: the model's functional graph is walked layer by layer). The recurrent layers
+become ONNX ``LSTM``/``GRU`` nodes, which express MATLAB's options directly: gate order i, o, f,
+c (``matkeras.layers.layouts``); ``activations`` Sigmoid or HardSigmoid (alpha 0.2, beta 0.5:
+MATLAB's hard-sigmoid) for the gates and Tanh, Softsign or Relu for the state;
+``linear_before_reset`` 1 for MATLAB's after-multiplication GRU modes (the recurrent bias in
+``B``'s second half for "recurrent-bias-after-multiplication") and 0 for
 "before-multiplication"; ``direction="bidirectional"`` for BiLSTM (MATLAB's 'last' output is
 ``Y_h``, the forward state at T beside the backward state after the reversed sequence); the
 layers' initial states as ``initial_h``/``initial_c`` broadcast to the batch. The other layers
-are plain operators (Sub/Div for input normalization, MatMul/Add, Relu, Tanh, Sigmoid, Softmax;
-dropout and output layers are identities at prediction). Input ``x`` is ``(batch, time, C)``
-(or ``(batch, C)`` for feature input), output ``y``, both with dynamic batch and time axes.
+are plain operators (``matkeras.export.onnx_ops``): input normalization (Sub/Div), fully
+connected (MatMul/Add; over images flattened in MATLAB's column-major order), Conv (1-D, 2-D,
+grouped), MaxPool/AveragePool, global pools, BatchNormalization, the activations, Softmax,
+Add/Mul/Concat for the merge layers, and the transformer layers (position embedding,
+indexing, self-attention with its causal mask); dropout and output layers are identities at
+prediction. Inputs are ``x`` (``x1``, ``x2``, ... for several, in ``model.inputs`` order) and
+outputs ``y`` (``y1``, ...), in Keras's layouts: ``(batch, time, C)``, ``(batch, C)`` or
+``(batch, h, w, c)``, with dynamic batch and time axes.
 
-Refused by name, before anything is written: layers outside that set (convolutions, attention,
-projected layers: ONNX's LSTM has no projection), graphs that are not a chain, masks
-(``use_mask``), state inputs/outputs, and float64 models.
+Refused by name, before anything is written: layers without a mapping (projected layers: ONNX's
+LSTM has no projection; matkeras's ONNX-import layers, folding, word embedding, ...), masks
+(``use_mask``), state inputs/outputs, padding values other than zero (``'replicate'``, ...), a
+custom attention mask or padding-mask input, and float64 models.
 """
 
 import numpy as np
 
+from matkeras import layers as L
+from matkeras.export import onnx_ops as ops
 from matkeras.export._trace import check_path
+from matkeras.export.onnx_ops import refuse
 from matkeras.layers import layouts
 
 OPSET = 14
@@ -29,16 +39,15 @@ _STATE = {"tanh": "Tanh", "softsign": "Softsign", "relu": "Relu"}
 
 
 def export_onnx(model, path, overwrite=False):
-    """Writes `model` (a chain of matkeras sequence layers) as an ONNX file; returns the path.
+    """Writes `model` (matkeras layers, a chain or a graph) as an ONNX file; returns the path.
     See the module notes for what it maps and what it refuses."""
     import onnx
 
     path = check_path(path, overwrite)
     builder = _Builder()
-    layers = _chain(model)
-    builder.run(model, layers)
-    graph = onnx.helper.make_graph(builder.nodes, model.name or "matkeras", [builder.input],
-                                   [builder.output], initializer=builder.initializers)
+    builder.run(model)
+    graph = onnx.helper.make_graph(builder.nodes, model.name or "matkeras", builder.inputs,
+                                   builder.outputs, initializer=builder.initializers)
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
                                    producer_name="matkeras")
     proto.ir_version = 8
@@ -47,22 +56,13 @@ def export_onnx(model, path, overwrite=False):
     return path
 
 
-def _chain(model):
-    """The model's layers in order, checking that each takes the previous one's output."""
-    import keras
+#: The Keras layout of a model input or output of each rank, and the ONNX dimension names.
+_KERAS = {2: "NC", 3: "NTC", 4: "NHWC"}
 
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(f"export_onnx takes a network with one input and one output; "
-                         f"{model.name} has {len(model.inputs)} and {len(model.outputs)}.")
-    previous = model.inputs[0]
-    for layer in layers:
-        if layer.input is not previous:
-            raise ValueError(f"export_onnx takes a chain of layers; '{layer.name}' does not "
-                             "take the previous layer's output (branching graphs are not "
-                             "exported yet).")
-        previous = layer.output
-    return layers
+
+def _dims(shape):
+    names = {0: "batch", 1: "time"} if len(shape) == 3 else {0: "batch"}
+    return [names[k] if d is None or k == 0 else int(d) for k, d in enumerate(shape)]
 
 
 class _Builder:
@@ -87,55 +87,83 @@ class _Builder:
         self.nodes.append(onnx.helper.make_node(op, inputs, outputs, **attributes))
         return outputs if len(outputs) > 1 else outputs[0]
 
-    def run(self, model, layers):
+    def to(self, name, layout, target):
+        """`name` transposed from `layout` to `target` (the same axes in another order)."""
+        if layout == target:
+            return name
+        return self.node("Transpose", [name], perm=[layout.index(axis) for axis in target])
+
+    def run(self, model):
+        """Walks the model's graph (Keras's functional config), layer by layer."""
+        import keras
         import onnx
 
-        shape = model.inputs[0].shape
-        import keras
+        for tensor in model.inputs:
+            if keras.backend.standardize_dtype(tensor.dtype) != "float32":
+                raise ValueError(f"export_onnx writes float32 models; {model.name}'s input is "
+                                 f"{tensor.dtype}.")
+            if len(tensor.shape) not in _KERAS or any(
+                    d is None for d in tensor.shape[1 + (len(tensor.shape) == 3):]):
+                raise ValueError(f"export_onnx takes sequences (batch, time, C), features "
+                                 f"(batch, C) or images (batch, h, w, c); {model.name}'s input "
+                                 f"is {tuple(tensor.shape)}.")
+        config = model.get_config()
+        by_name = {layer.name: layer for layer in model.layers}
+        ends = [config["input_layers"], config["output_layers"]]
+        ends = [[e] if e and isinstance(e[0], str) else e for e in ends]
+        several = [len(ends[0]) > 1, len(ends[1]) > 1]
+        tensors, self.inputs, self.outputs = {}, [], []
+        for k, ((name, _, _), tensor) in enumerate(zip(ends[0], model.inputs, strict=True)):
+            label = f"x{k + 1}" if several[0] else "x"
+            self.inputs.append(onnx.helper.make_tensor_value_info(
+                label, onnx.TensorProto.FLOAT, _dims(tensor.shape)))
+            tensors[(name, 0)] = (label, _KERAS[len(tensor.shape)])
+        for entry in config["layers"]:
+            layer = by_name[entry["name"]]
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if len(entry["inbound_nodes"]) != 1:
+                raise ValueError(f"export_onnx: layer '{layer.name}' is called "
+                                 f"{len(entry['inbound_nodes'])} times; export takes layers "
+                                 "called once.")
+            sources = []
+            for argument in entry["inbound_nodes"][0]["args"]:
+                sources += list(argument) if isinstance(argument, (list, tuple)) else [argument]
+            inputs = [tensors[(t["config"]["keras_history"][0], t["config"]["keras_history"][2])]
+                      for t in sources if isinstance(t, dict) and "keras_history" in
+                      t.get("config", {})]
+            tensors[(layer.name, 0)] = self.layer(layer, inputs)
+        for k, ((name, _, index), tensor) in enumerate(zip(ends[1], model.outputs,
+                                                           strict=True)):
+            if (name, index) not in tensors:
+                refuse(by_name[name], f"gives the model's output on its port {index + 1}, "
+                                      "which the export does not map")
+            current, layout = tensors[(name, index)]
+            label = f"y{k + 1}" if several[1] else "y"
+            self.node("Identity", [self.to(current, layout, _KERAS[len(tensor.shape)])],
+                      [label])
+            self.outputs.append(onnx.helper.make_tensor_value_info(
+                label, onnx.TensorProto.FLOAT, _dims(tensor.shape)))
 
-        if keras.backend.standardize_dtype(model.inputs[0].dtype) != "float32":
-            raise ValueError(f"export_onnx writes float32 models; {model.name}'s input is "
-                             f"{model.inputs[0].dtype}.")
-        dims = ["batch", "time", *shape[2:]] if len(shape) == 3 else ["batch", *shape[1:]]
-        if len(shape) not in (2, 3) or any(d is None for d in shape[len(dims) - 1:]):
-            raise ValueError(f"export_onnx takes sequences (batch, time, C) or features "
-                             f"(batch, C); {model.name}'s input is {tuple(shape)}.")
-        self.input = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, dims)
-        current, layout = "x", "NTC" if len(shape) == 3 else "NC"
-        for layer in layers:
-            current, layout = self.layer(layer, current, layout)
-        if layout == "TNC":
-            current = self.node("Transpose", [current], perm=[1, 0, 2])
-        self.node("Identity", [current], ["y"])
-        rank = len(model.outputs[0].shape)
-        self.output = onnx.helper.make_tensor_value_info(
-            "y", onnx.TensorProto.FLOAT, ["batch", "time", model.outputs[0].shape[-1]][:rank]
-            if rank == 3 else ["batch", model.outputs[0].shape[-1]])
-
-    def layer(self, layer, current, layout):
+    def layer(self, layer, inputs):
         from matkeras import layers as L
 
-        kind = type(layer).__name__
-        if isinstance(layer, (L.SequenceInput, L.FeatureInput)):
-            return self.normalization(layer, current), layout
+        if len(inputs) != 1 and not isinstance(layer, (L.Addition, L.Multiplication,
+                                                       L.Concatenation,
+                                                       L.DepthConcatenation)):
+            refuse(layer, f"takes {len(inputs)} inputs (state or mask inputs), which the export "
+                          "does not map")
+        current = inputs[0]
+        if isinstance(layer, (L.SequenceInput, L.FeatureInput, L.ImageInput)):
+            return self.normalization(layer, current[0]), current[1]
         if type(layer) in (L.LSTM, L.GRU, L.BiLSTM):
-            return self.recurrent(layer, current, layout)
-        if isinstance(layer, L.FullyConnected):
-            if len(layer.spatial_size) > 1:
-                raise ValueError(f"export_onnx: '{layer.name}' (FullyConnected over images) is "
-                                 "not exported yet.")
-            product = self.node("MatMul", [current, self.constant("fc_kernel",
-                                                                  layer.matlab_weights.T)])
-            return self.node("Add", [product, self.constant("fc_bias", layer.bias)]), layout
-        simple = {L.ReLU: "Relu", L.Tanh: "Tanh", L.Sigmoid: "Sigmoid"}
-        if type(layer) in simple:
-            return self.node(simple[type(layer)], [current]), layout
-        if isinstance(layer, L.Softmax):
-            return self.node("Softmax", [current], axis=-1), layout
+            return self.recurrent(layer, *current)
+        for kinds, function in _OPS:
+            if isinstance(layer, kinds):
+                return function(self, layer, inputs if function is ops.merge else current)
         if isinstance(layer, (L.Dropout, L.Classification, L.Regression)):
-            return current, layout  # identities at prediction
-        raise ValueError(f"export_onnx: layer '{layer.name}' ({kind}) has no ONNX mapping here "
-                         "yet; nothing was written.")
+            return current  # identities at prediction
+        refuse(layer, "has no ONNX mapping here yet")
 
     def normalization(self, layer, current):
         kind = layer.normalization
@@ -169,13 +197,11 @@ class _Builder:
 
         if layer.use_mask or layer.has_state_inputs or layer.has_state_outputs or \
                 layer.go_backwards:
-            raise ValueError(f"export_onnx: '{layer.name}' uses masking, state inputs/outputs "
-                             "or go_backwards, which the export does not map; nothing was "
-                             "written.")
-        if layout == "NTC":
-            current = self.node("Transpose", [current], perm=[1, 0, 2])
-        elif layout != "TNC":
-            raise ValueError(f"export_onnx: '{layer.name}' needs a sequence input.")
+            refuse(layer, "uses masking, state inputs/outputs or go_backwards, which the "
+                          "export does not map")
+        if layout not in ("NTC", "TNC", "NCT"):
+            refuse(layer, "needs a sequence input")
+        current = self.to(current, layout, "TNC")
         bidirectional = isinstance(layer, L.BiLSTM)
         directions = 2 if bidirectional else 1
         kind = "gru" if isinstance(layer, L.GRU) else "lstm"
@@ -237,3 +263,29 @@ class _Builder:
         shape = self.node("Concat", [self.constant("dirs", [value.shape[0]], np.int64), batch,
                                      self.constant("units", [value.shape[2]], np.int64)], axis=0)
         return self.node("Expand", [self.constant("state", value), shape])
+
+
+_ACTIVATIONS = (L.ReLU, L.Tanh, L.Sigmoid, L.ELU, L.LeakyReLU, L.ClippedReLU, L.Swish, L.GELU)
+#: ``(layer classes, function)`` of the non-recurrent layers (``matkeras.export.onnx_ops``).
+_OPS = (
+    (L.FullyConnected, ops.fully_connected),
+    (_ACTIVATIONS, ops.activation),
+    (L.Softmax, ops.softmax),
+    (L.BatchNormalization, ops.batch_normalization),
+    (L.Conv1D, lambda b, layer, t: ops.convolution(b, layer, t, 1)),
+    (L.GroupedConv2D, lambda b, layer, t: ops.convolution(
+        b, layer, t, 2, groups=layer.matlab_properties()["Weights"].shape[4])),
+    (L.Conv2D, lambda b, layer, t: ops.convolution(b, layer, t, 2)),
+    (L.MaxPooling1D, lambda b, layer, t: ops.pooling(b, layer, t, 1, True)),
+    (L.AveragePooling1D, lambda b, layer, t: ops.pooling(b, layer, t, 1, False)),
+    (L.MaxPooling2D, lambda b, layer, t: ops.pooling(b, layer, t, 2, True)),
+    (L.AveragePooling2D, lambda b, layer, t: ops.pooling(b, layer, t, 2, False)),
+    ((L.GlobalMaxPooling1D, L.GlobalMaxPooling2D),
+     lambda b, layer, t: ops.global_pooling(b, layer, t, True)),
+    ((L.GlobalAveragePooling1D, L.GlobalAveragePooling2D),
+     lambda b, layer, t: ops.global_pooling(b, layer, t, False)),
+    ((L.Addition, L.Multiplication, L.Concatenation, L.DepthConcatenation), ops.merge),
+    (L.PositionEmbedding, ops.position_embedding),
+    (L.Indexing1D, ops.indexing),
+    (L.SelfAttention, ops.self_attention),
+)
