@@ -298,7 +298,11 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch, rate: initial * drop ** (epoch // period)))
     callbacks.extend(extra)
-    source = data if data.chunked else data.to_tf_dataset()
+    # tf.data carries mini-batches of different lengths on TensorFlow (Keras fixes a
+    # PyDataset's signature from its first batches there); JAX and PyTorch take the PyDataset
+    # itself, so training on them imports no TensorFlow.
+    source = data if data.chunked or keras.backend.backend() != "tensorflow" else \
+        data.to_tf_dataset()
     verbose = 1 if options.Verbose else 0
     if data.chunked and data.shuffle == "every-epoch" and not (
             data.sort_by_length or data.bucket_by_length):

@@ -5,8 +5,8 @@ the recurrent layers equal the float64 numpy oracle (on torch, torch's fused ``t
 ``torch.gru`` for the configurations they compute exactly, the generic loop for the rest);
 fixture networks load and predict what the TensorFlow backend predicts; a ``.keras`` file saved
 under TensorFlow loads with equal outputs; stateful prediction in pieces equals one call; every
-fixture network predicts TensorFlow's outputs; trainNetwork trains; and loading and prediction
-import no TensorFlow."""
+fixture network predicts TensorFlow's outputs; trainNetwork and trainnet train and a closed-loop
+forecast runs; and loading, prediction, training and forecasting import no TensorFlow."""
 
 import json
 import os
@@ -107,8 +107,62 @@ SCRIPT = textwrap.dedent("""
                        trainingOptions("adam", MaxEpochs=2, MiniBatchSize=30, Verbose=False))
     labels, scores = classify(net, Xt[:20])
     census["trained"] = bool(np.all(np.isfinite(scores))) and scores.shape == (20, 9)
+    from matkeras import inference
+    from matkeras.matlab import regressionLayer, trainnet
+    # a sequence-to-sequence regression on a sine, then a stateful closed-loop forecast
+    wave = [np.sin(np.arange(40) / 4 + k)[:, None].astype("float32") for k in range(8)]
+    options = trainingOptions("adam", MaxEpochs=2, MiniBatchSize=8, Verbose=False)
+    regression = trainNetwork([w[:-1] for w in wave], [w[1:] for w in wave],
+                              [sequenceInputLayer(1), lstmLayer(8), fullyConnectedLayer(1),
+                               regressionLayer()], options)
+    ahead = inference.forecast(regression, wave[0][:30], steps=5)
+    census["forecast"] = list(np.shape(ahead))
+    census["tensorflow_after_training"] = "tensorflow" in sys.modules
+    # ONNX and MATLAB exports are backend-neutral (they read layer configs, where Keras itself
+    # imports TensorFlow when it is installed); the TensorFlow-only ones say what to do
+    from matkeras import export
+    rossler = load_matlab_network(files[0][0])
+    onnx_file = export.export_onnx(rossler, f"{folder}/net.onnx")
+    import onnxruntime
+    session = onnxruntime.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
+    data = np.load(f"{folder}/x0.npy")
+    outputs["onnx"] = session.run(None, {"x": data})[0]
+    outputs["matlab"] = keras.ops.convert_to_numpy(load_matlab_network(export.export_matlab(
+        rossler, f"{folder}/matlab")["mat"])(data))
+    try:
+        export.export_tflite(rossler, f"{folder}/net.tflite")
+        census["tflite_refusal"] = ""
+    except ValueError as error:
+        census["tflite_refusal"] = str(error)
+    # trainnet copies the layers through get_config, where Keras itself imports TensorFlow
+    # when it is installed (keras.src.saving.serialization_lib checks tf.TensorShape)
+    current, info = trainnet([w[:-1] for w in wave], [w[1:] for w in wave],
+                             [sequenceInputLayer(1), lstmLayer(8), fullyConnectedLayer(1)],
+                             "mse", options)
+    census["trainnet"] = bool(np.all(np.isfinite(info.TrainingHistory.Loss))) and \
+        np.shape(inference.forecast(current.model, wave[0][:30], steps=3)) == (3, 1)
     reloaded = keras.models.load_model(f"{folder}/tf.keras")
     outputs["keras"] = keras.ops.convert_to_numpy(reloaded(np.load(f"{folder}/x0.npy")))
+    if sys.argv[4] == "torch":  # the README's plain PyTorch fine-tuning, against Keras's fit
+        import re
+        import torch
+        from matkeras.layers import set_l2_regularization
+        readme = open("README.md", encoding="utf-8").read()
+        block = re.findall(r"```python torch\\n(.*?)```", readme, re.S)[0]
+        torch.manual_seed(0)
+        scope = {}
+        exec(block.replace('"rossler_lstm25.mat"', repr(files[0][0])), scope)
+        twin = load_matlab_network(files[0][0])
+        set_l2_regularization(twin, 0.0)
+        twin.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        twin.fit(scope["x"].numpy(), scope["y"].numpy(), batch_size=4, epochs=3,
+                 shuffle=False, verbose=0)
+        pairs = list(zip(scope["net"].trainable_weights, twin.trainable_weights, strict=True))
+        census["finetune"] = [len(pairs), max(float(np.max(np.abs(
+            keras.ops.convert_to_numpy(a) - keras.ops.convert_to_numpy(b)))) for a, b in pairs),
+            max(float(np.max(np.abs(keras.ops.convert_to_numpy(a) - keras.ops.convert_to_numpy(
+                b)))) for a, b in zip(scope["net"].trainable_weights,
+                                      load_matlab_network(files[0][0]).trainable_weights))]
     np.savez(f"{folder}/torch.npz", **outputs)
     print(json.dumps({"errors": errors, "kernels": kernels, "census": census,
                       "tensorflow": tensorflow_after_prediction}))
@@ -139,7 +193,7 @@ def torch_run(request, tmp_path_factory):
         expected[f"mat{index}"] = np.asarray(model(x))
         if index == 0:
             model.save(folder / "tf.keras")
-            expected["keras"] = expected["mat0"]
+            expected["keras"] = expected["onnx"] = expected["matlab"] = expected["mat0"]
         files.append((path, None))
     census = [str(path) for path in sorted(fixture_path("matlab", "nets").glob("*.mat"))
               if "__" not in path.name]
@@ -193,12 +247,23 @@ def test_fused_torch_kernels_serve_the_configurations_they_compute_exactly(torch
 
 def test_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(torch_run):
     """Every network in ../shared/fixtures/matlab/nets (the image CNNs included) predicts on
-    torch what it predicts on TensorFlow; trainNetwork trains on torch (through Keras's
-    fit; its data pipeline still imports TensorFlow, so the no-TensorFlow check covers
-    loading and prediction)."""
+    torch what it predicts on TensorFlow; trainNetwork and trainnet train, a closed-loop
+    forecast runs, and ONNX Runtime and the exported MATLAB file give TensorFlow's outputs,
+    all without importing TensorFlow."""
     report, got, expected, _ = torch_run
     assert len([k for k in expected if k.startswith("census")]) >= 13
     assert report["census"]["trained"] is True
+    assert report["census"]["trainnet"] is True
+    assert report["census"]["forecast"] == [5, 1]
+    # training (trainNetwork) and forecasting import no TensorFlow either
+    assert report["census"]["tensorflow_after_training"] is False
+    # export_onnx and export_matlab run here (outputs compared below); TFLite says what to do
+    assert "needs Keras's TensorFlow backend" in report["census"]["tflite_refusal"]
+    assert "KERAS_BACKEND=tensorflow" in report["census"]["tflite_refusal"]
+    if torch_run[3] == "torch":  # the README's PyTorch loop equals Keras's fit, and trained
+        count, difference, moved = report["census"]["finetune"]
+        assert count >= 5 and difference <= tol.FLOAT32_ATOL and moved > 1e-3, \
+            report["census"]["finetune"]
     for key, value in expected.items():
         error = float(np.max(np.abs(got[key] - value)))
         assert error <= tol.FLOAT32_PAIR_ATOL, (key, error)

@@ -10,6 +10,17 @@ from matkeras.layers.stateful import StateCarry, stateful_layers
 from matkeras.ops.lstm import tflite_fusable
 
 
+def require_tensorflow(feature):
+    """A clear error for a TensorFlow-only export on another Keras backend."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"{feature} needs Keras's TensorFlow backend; this process runs Keras on {backend}. "
+            "Save the model (model.save('net.keras')) and export it in a process with "
+            "KERAS_BACKEND=tensorflow, or use export_onnx / export_matlab, which run on every "
+            "backend.")
+
+
 def check_path(path, overwrite):
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:

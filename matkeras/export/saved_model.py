@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from matkeras.export._trace import check_path, serving_module
+from matkeras.export._trace import check_path, require_tensorflow, serving_module
 
 __all__ = ["export_saved_model"]
 
@@ -15,6 +15,7 @@ def export_saved_model(model, path, streaming=False, overwrite=False):
     ``streaming`` (``x`` and one input per recurrent state, named ``<layer>_hidden_state`` /
     ``<layer>_cell_state``, -> ``y`` and the states after the last step). Returns the path.
     """
+    require_tensorflow("export_saved_model")
     import tensorflow as tf
 
     path = check_path(path, overwrite)

@@ -7,7 +7,12 @@ import tempfile
 
 import numpy as np
 
-from matkeras.export._trace import check_path, serving_module, signature_names
+from matkeras.export._trace import (
+    check_path,
+    require_tensorflow,
+    serving_module,
+    signature_names,
+)
 from matkeras.layers.stateful import stateful_layers
 
 __all__ = ["export_tflite", "tflite_ops", "tflite_runner"]
@@ -55,6 +60,7 @@ def export_tflite(model, path, batch_size="auto", time_steps="auto", streaming=F
         >>> [list(d["shape"]) for d in interpreter.get_input_details()]
         [[1, 20, 4]]
     """
+    require_tensorflow("export_tflite")
     import tensorflow as tf
 
     if quantize not in QUANTIZATIONS:
