@@ -55,7 +55,11 @@ def test_tflite_has_builtin_ops_only_and_agrees_with_keras(model, rng, tmp_path,
         assert float(np.max(np.abs(got - _keras(model, x)))) <= tol.FLOAT32_PAIR_ATOL
 
 
-def test_trains_with_fit(model, rng):
+def test_trains_with_fit(rng):
+    # the attention layers' glorot weights and fit's shuffling come from Keras's global seed:
+    # set it, so the result does not depend on the tests that ran before in the worker
+    keras.utils.set_random_seed(0)
+    model = transformer(rng)
     x = rng.normal(size=(64, 20, 3)).astype("float32")
     y = (x[:, -1] + 0.5 * x[:, -2]).astype("float32")
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")

@@ -139,7 +139,8 @@ def test_every_fixture_network_equals_onnx_runtime_and_reloads(file, rng, tmp_pa
     names = [i.name for i in session.get_inputs()]
     assert names == (["x"] if len(model.inputs) == 1 else
                      [f"x{k + 1}" for k in range(len(model.inputs))])
-    for steps in (12, 5):
+    images = all(len(t.shape) == 4 for t in model.inputs)  # no time axis: one size
+    for steps in (12,) if images else (12, 5):
         # sequences N(0, 1); images in the fixtures' range (as tests/test_backends.py)
         x = [(rng.uniform(0, 0.2, (2, *t.shape[1:])) if len(t.shape) == 4 else
               rng.normal(size=[2] + [steps if d is None else d for d in t.shape[1:]]))
