@@ -21,6 +21,42 @@ def require_tensorflow(feature):
             "backend.")
 
 
+def model_graph(model, exporter):
+    """A functional model's graph, read from its config: ``(calls, inputs, outputs)`` with
+    ``calls`` one ``(layer, [(source layer, output index), ...])`` per layer but Keras's
+    ``InputLayer`` in model order (a merge layer's list of inputs flattened in order), ``inputs``
+    the ``InputLayer`` names in ``model.inputs`` order and ``outputs`` ``(layer, output index)``
+    pairs in ``model.outputs`` order. A layer called more than once is refused."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{exporter} takes a keras.Model; received {type(model).__name__}.")
+    config = model.get_config()
+    if "layers" not in config or "input_layers" not in config:
+        raise ValueError(f"{exporter} takes a functional keras.Model (what "
+                         "load_matlab_network, trainNetwork and assemble_network return); "
+                         f"{model.name} is a {type(model).__name__} without a layer graph.")
+    by_name = {layer.name: layer for layer in model.layers}
+    calls = []
+    for entry in config["layers"]:
+        layer = by_name[entry["name"]]
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        inbound = entry["inbound_nodes"]
+        if len(inbound) > 1:
+            raise ValueError(f"{exporter}: layer '{layer.name}' is called {len(inbound)} times "
+                             "(shared weights); the export takes layers called once.")
+        arguments = []
+        for argument in (inbound[0]["args"] if inbound else []):
+            arguments += list(argument) if isinstance(argument, (list, tuple)) else [argument]
+        calls.append((layer, [(by_name[t["config"]["keras_history"][0]],
+                               t["config"]["keras_history"][2]) for t in arguments
+                              if isinstance(t, dict) and "keras_history" in t.get("config", {})]))
+    def ends(found):  # Keras writes one end as [name, node, index], several as a list
+        return [found] if found and isinstance(found[0], str) else found
+
+    return (calls, [name for name, _, _ in ends(config["input_layers"])],
+            [(by_name[name], index) for name, _, index in ends(config["output_layers"])])
+
+
 def check_path(path, overwrite):
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:

@@ -36,6 +36,7 @@ import shutil
 import numpy as np
 
 from matkeras.export import _matlab_layers as table
+from matkeras.export._trace import model_graph
 
 #: Largest difference ``check_<name>.m`` accepts, relative to the outputs' largest magnitude
 #: (at least 1): two float32 implementations of the same network.
@@ -122,41 +123,16 @@ def _graph(model):
 
     from matkeras.network import ports
 
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"export_matlab takes a keras.Model; received {type(model).__name__}.")
-    config = model.get_config()
-    if "layers" not in config or "input_layers" not in config:
-        raise ValueError("export_matlab takes a functional keras.Model (what "
-                         "load_matlab_network, trainNetwork and assemble_network return); "
-                         f"{model.name} is a {type(model).__name__} without a layer graph.")
-    layers, connections = [], []
-    by_name = {layer.name: layer for layer in model.layers}
-    for entry in config["layers"]:
-        layer = by_name[entry["name"]]
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        layers.append(layer)
-        inbound = entry["inbound_nodes"]
-        if len(inbound) > 1:
-            raise ValueError(f"export_matlab: layer '{layer.name}' is called {len(inbound)} "
-                             "times (shared weights); MATLAB layers have one call each.")
-        sources = []
-        for argument in (inbound[0]["args"] if inbound else []):
-            sources += list(argument) if isinstance(argument, (list, tuple)) else [argument]
+    calls, _, outputs = model_graph(model, "export_matlab")
+    connections = []
+    for layer, sources in calls:
         destination_ports = ports(layer)[0]
-        for position, tensor in enumerate(sources):
-            if not isinstance(tensor, dict) or "keras_history" not in tensor.get("config", {}):
-                continue
-            source_name, _, index = tensor["config"]["keras_history"]
-            source = by_name[source_name]
-            if isinstance(source, keras.layers.InputLayer):
-                continue
-            connections.append((_end(source, index, ports(source)[1]),
-                                _end(layer, position, destination_ports)))
-    ends = config["output_layers"]
-    ends = [ends] if ends and isinstance(ends[0], str) else ends
-    outputs = [_end(by_name[n], i, ports(by_name[n])[1]) for n, _, i in ends]
-    return layers, connections, outputs
+        for position, (source, index) in enumerate(sources):
+            if not isinstance(source, keras.layers.InputLayer):
+                connections.append((_end(source, index, ports(source)[1]),
+                                    _end(layer, position, destination_ports)))
+    return ([layer for layer, _ in calls], connections,
+            [_end(layer, index, ports(layer)[1]) for layer, index in outputs])
 
 
 def _is_chain(layers, connections, outputs):

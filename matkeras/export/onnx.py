@@ -29,7 +29,7 @@ import numpy as np
 
 from matkeras import layers as L
 from matkeras.export import onnx_ops as ops
-from matkeras.export._trace import check_path
+from matkeras.export._trace import check_path, model_graph
 from matkeras.export.onnx_ops import refuse
 from matkeras.layers import layouts
 
@@ -107,38 +107,22 @@ class _Builder:
                 raise ValueError(f"export_onnx takes sequences (batch, time, C), features "
                                  f"(batch, C) or images (batch, h, w, c); {model.name}'s input "
                                  f"is {tuple(tensor.shape)}.")
-        config = model.get_config()
-        by_name = {layer.name: layer for layer in model.layers}
-        ends = [config["input_layers"], config["output_layers"]]
-        ends = [[e] if e and isinstance(e[0], str) else e for e in ends]
-        several = [len(ends[0]) > 1, len(ends[1]) > 1]
+        calls, input_names, outputs = model_graph(model, "export_onnx")
+        several = [len(input_names) > 1, len(outputs) > 1]
         tensors, self.inputs, self.outputs = {}, [], []
-        for k, ((name, _, _), tensor) in enumerate(zip(ends[0], model.inputs, strict=True)):
+        for k, (name, tensor) in enumerate(zip(input_names, model.inputs, strict=True)):
             label = f"x{k + 1}" if several[0] else "x"
             self.inputs.append(onnx.helper.make_tensor_value_info(
                 label, onnx.TensorProto.FLOAT, _dims(tensor.shape)))
             tensors[(name, 0)] = (label, _KERAS[len(tensor.shape)])
-        for entry in config["layers"]:
-            layer = by_name[entry["name"]]
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            if len(entry["inbound_nodes"]) != 1:
-                raise ValueError(f"export_onnx: layer '{layer.name}' is called "
-                                 f"{len(entry['inbound_nodes'])} times; export takes layers "
-                                 "called once.")
-            sources = []
-            for argument in entry["inbound_nodes"][0]["args"]:
-                sources += list(argument) if isinstance(argument, (list, tuple)) else [argument]
-            inputs = [tensors[(t["config"]["keras_history"][0], t["config"]["keras_history"][2])]
-                      for t in sources if isinstance(t, dict) and "keras_history" in
-                      t.get("config", {})]
+        for layer, sources in calls:
+            inputs = [tensors[(source.name, index)] for source, index in sources]
             tensors[(layer.name, 0)] = self.layer(layer, inputs)
-        for k, ((name, _, index), tensor) in enumerate(zip(ends[1], model.outputs,
-                                                           strict=True)):
-            if (name, index) not in tensors:
-                refuse(by_name[name], f"gives the model's output on its port {index + 1}, "
-                                      "which the export does not map")
-            current, layout = tensors[(name, index)]
+        for k, ((layer, index), tensor) in enumerate(zip(outputs, model.outputs, strict=True)):
+            if (layer.name, index) not in tensors:
+                refuse(layer, f"gives the model's output on its port {index + 1}, which the "
+                              "export does not map")
+            current, layout = tensors[(layer.name, index)]
             label = f"y{k + 1}" if several[1] else "y"
             self.node("Identity", [self.to(current, layout, _KERAS[len(tensor.shape)])],
                       [label])
@@ -146,8 +130,6 @@ class _Builder:
                 label, onnx.TensorProto.FLOAT, _dims(tensor.shape)))
 
     def layer(self, layer, inputs):
-        from matkeras import layers as L
-
         if len(inputs) != 1 and not isinstance(layer, (L.Addition, L.Multiplication,
                                                        L.Concatenation,
                                                        L.DepthConcatenation)):
@@ -193,8 +175,6 @@ class _Builder:
         return current
 
     def recurrent(self, layer, current, layout):
-        from matkeras import layers as L
-
         if layer.use_mask or layer.has_state_inputs or layer.has_state_outputs or \
                 layer.go_backwards:
             refuse(layer, "uses masking, state inputs/outputs or go_backwards, which the "
