@@ -11,11 +11,12 @@ Exit codes: 0 written; 2 a readable problem (message on stderr); 3 mat-io is mis
 mat-io); anything else: the decoder failed on the file.
 
     python _mat_child.py IN.mat OUT.npz [VARIABLE]
-    python _mat_child.py --batch JOBS.json
+    python _mat_child.py --serve
 
-With ``--batch``, one process decodes many files in turn (mat-io is imported once): JOBS.json
-lists ``[source, target, variable or null]``; after each, ``<target>.status`` holds that job's
-exit code and message as JSON (the caller restarts a process after the job it died in).
+With ``--serve``, one process decodes many files in turn (mat-io is imported once): each line of
+its standard input is a job, ``[source, target, variable or null]`` in JSON; after each,
+``<target>.status`` holds that job's exit code and message as JSON. It exits when its standard
+input closes (the caller replaces a process that died or hung on a job).
 
 The class of each saved object: mat-io reports every element of a heterogeneous object array
 (a network's ``Layers``) with the array's class, ``nnet.cnn.layer.Layer``. Each object's own
@@ -409,16 +410,18 @@ def main(source, target, variable=None):
     np.savez(target, **arrays)
 
 
-def batch(jobs_file):
-    """Decodes every job of `jobs_file` in this process (see the module docstring)."""
+def serve(lines=sys.stdin):
+    """Decodes the job on each line of `lines` (standard input) in this process, until it
+    closes (see the module docstring)."""
     import contextlib
     import io
     import json
     import os
 
-    with open(jobs_file) as handle:
-        jobs = json.load(handle)
-    for source, target, variable in jobs:
+    for line in lines:
+        if not line.strip():
+            continue
+        source, target, variable = json.loads(line)
         messages = io.StringIO()
         with contextlib.redirect_stderr(messages):
             try:
@@ -435,7 +438,7 @@ def batch(jobs_file):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--batch":
-        batch(sys.argv[2])
+    if sys.argv[1] == "--serve":
+        serve()
     else:
         main(*sys.argv[1:4])

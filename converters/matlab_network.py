@@ -21,11 +21,14 @@ class is inferred from the saved fields (:func:`infer_class`), and :class:`Saved
 was used (``class_source``).
 """
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -116,66 +119,118 @@ def read_network(path, variable=None, timeout=DECODE_TIMEOUT):
 
 
 def read_networks(paths, variable=None, timeout=DECODE_TIMEOUT):
-    """:func:`read_network` for many files, in one decoder process (mat-io, about a second to
-    import, is imported once): a list with a :class:`SavedNetwork` or the
-    :class:`MatFileError` for each file, in order. A file that crashes the decoder, or takes
-    over `timeout` seconds, gets its error and a new process decodes the files after it."""
+    """:func:`read_network` for many files: a list with a :class:`SavedNetwork` or the
+    :class:`MatFileError` for each file, in order. A file that crashes the decoder process, or
+    takes over `timeout` seconds, gets its error and a new process decodes the files after it."""
     results = [None] * len(paths)
-    pending = []
     with tempfile.TemporaryDirectory(prefix="matkeras-") as folder:
-        for index, path in enumerate(map(os.fspath, paths)):
-            try:
-                _check_header(path)
-            except MatFileError as error:
-                results[index] = error
-                continue
-            pending.append((index, path, os.path.join(folder, f"network{index}.npz")))
-        while pending:
-            done = _decode_batch(pending, variable, timeout, folder)
-            for (index, path, target), outcome in zip(pending, done, strict=False):
+        decoder = None
+        try:
+            for index, path in enumerate(map(os.fspath, paths)):
+                try:
+                    _check_header(path)
+                except MatFileError as error:
+                    results[index] = error
+                    continue
+                target = os.path.join(folder, f"network{index}.npz")
+                decoder = decoder if decoder is not None and decoder.alive() else _Decoder.take()
+                outcome = decoder.decode(path, target, variable, timeout)
                 results[index] = _interpret(path, variable, target, *outcome)
-            pending = pending[len(done):]
+        finally:
+            if decoder is not None:
+                decoder.give_back()
     return results
 
 
-def _decode_batch(jobs, variable, timeout, folder):
-    """Runs the decoder process on `jobs` until it ends: ``(code, message)`` of the jobs it
-    finished, then of the job it died or hung in (a negative code: the signal; None: timed
-    out)."""
-    listing = os.path.join(folder, "jobs.json")
-    with open(listing, "w") as handle:
-        json.dump([[path, target, variable] for _, path, target in jobs], handle)
-    log = os.path.join(folder, "decoder.log")
-    with open(log, "w") as errors:
-        process = subprocess.Popen([sys.executable, _CHILD, "--batch", listing],
-                                   stdout=subprocess.DEVNULL, stderr=errors)
-    done = []
-    try:
+class _Decoder:
+    """A decoder process (``_mat_child.py --serve``): it decodes one file per line of its
+    standard input and exits when that closes. mat-io takes most of a second to import, so a
+    process that finished its file waits for the next one (at most :attr:`KEEP` of them, each
+    used by one caller at a time); one that crashed or hung is ended and replaced."""
+
+    KEEP = 2
+    _idle = []
+    _lock = threading.Lock()
+
+    def __init__(self):
+        self.script, self.owner = _CHILD, os.getpid()
+        self.folder = tempfile.mkdtemp(prefix="matkeras-decoder-")
+        self.log = os.path.join(self.folder, "decoder.log")
+        with open(self.log, "w") as errors:
+            self.process = subprocess.Popen([sys.executable, _CHILD, "--serve"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=errors, text=True)
+
+    @classmethod
+    def take(cls):
+        """An idle decoder of this process running the current script, else a new one."""
+        with cls._lock:
+            while cls._idle:
+                decoder = cls._idle.pop()
+                if decoder.owner == os.getpid() and decoder.script == _CHILD and decoder.alive():
+                    return decoder
+                decoder.close()
+        return cls()
+
+    def give_back(self):
+        with self._lock:
+            if self.alive() and len(self._idle) < self.KEEP:
+                self._idle.append(self)
+                return
+        self.close()
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def decode(self, path, target, variable, timeout):
+        """``(code, message)`` of one file: the child's exit code and message for it (0:
+        decoded), a negative code (the signal) or 1 if the process died on it, None for the
+        code if it took over `timeout` seconds (the process is ended then)."""
+        status = target + ".status"
+        offset = os.path.getsize(self.log)
+        try:
+            self.process.stdin.write(json.dumps([path, target, variable]) + "\n")
+            self.process.stdin.flush()
+        except OSError:  # it died between files
+            pass
         started = time.monotonic()
-        for _, _, target in jobs:
-            status = target + ".status"
-            while not os.path.exists(status):
-                if process.poll() is not None and not os.path.exists(status):
-                    code = process.returncode if process.returncode else 1
-                    return done + [(code if code < 0 else 1, _last_line(_read(log)))]
-                if time.monotonic() - started > timeout:
-                    return done + [(None, "")]
-                time.sleep(0.01)
-            with open(status) as handle:
-                outcome = json.load(handle)
-            done.append((outcome["code"], outcome["stderr"]))
-            started = time.monotonic()
-        process.wait(timeout=timeout)
-        return done
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        while not os.path.exists(status):
+            if not self.alive() and not os.path.exists(status):
+                code = self.process.returncode or 1
+                with open(self.log, errors="replace") as handle:
+                    handle.seek(offset)
+                    message = handle.read()
+                self.close()
+                return code if code < 0 else 1, _last_line(message)
+            if time.monotonic() - started > timeout:
+                self.close()
+                return None, ""
+            time.sleep(0.005)
+        with open(status) as handle:
+            outcome = json.load(handle)
+        return outcome["code"], outcome["stderr"]
+
+    def close(self):
+        if self.owner == os.getpid():
+            if self.alive():
+                self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin,):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @classmethod
+    def close_idle(cls):
+        with cls._lock:
+            idle, cls._idle[:] = list(cls._idle), []
+        for decoder in idle:
+            decoder.close()
 
 
-def _read(path):
-    with open(path, errors="replace") as handle:
-        return handle.read()
+atexit.register(_Decoder.close_idle)
 
 
 def _interpret(path, variable, target, code, message):

@@ -176,15 +176,22 @@ FILES = ["rossler_lstm25.mat", "series_gru100_gait.mat", "vcs_bilstm100_last.mat
 BACKENDS = ["torch", "jax"]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def torch_run(request, tmp_path_factory):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_matkeras_on_another_backend(backend, tmp_path):
+    """One fresh process per backend (a test each, so that pytest-xdist never runs a backend's
+    process twice), checked three ways below."""
+    run = _run(backend, tmp_path)
+    _check_recurrent_layers_equal_the_oracle(run)
+    _check_fused_torch_kernels_serve_the_configurations_they_compute_exactly(run)
+    _check_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(run)
+
+
+def _run(backend, folder):
     """The report of a fresh process on another backend (torch, jax: test extras that make
     test installs; fails loudly without them), with TensorFlow's outputs to compare."""
     import importlib
 
-    backend = request.param
     importlib.import_module(backend)
-    folder = tmp_path_factory.mktemp(backend)
     rng = np.random.default_rng(3)
     files, expected = [], {}
     for index, name in enumerate(FILES):
@@ -229,8 +236,8 @@ def torch_run(request, tmp_path_factory):
     return report, got, expected, backend
 
 
-def test_recurrent_layers_equal_the_oracle_on_torch(torch_run):
-    report = torch_run[0]
+def _check_recurrent_layers_equal_the_oracle(run):
+    report = run[0]
     errors = report["errors"]
     assert len([k for k in errors if not k.startswith("pieces")]) == 2 * (4 + 3 + 1)
     for name, error in errors.items():
@@ -240,8 +247,8 @@ def test_recurrent_layers_equal_the_oracle_on_torch(torch_run):
         assert error <= atol, (name, error)
 
 
-def test_fused_torch_kernels_serve_the_configurations_they_compute_exactly(torch_run):
-    kernels, backend = torch_run[0]["kernels"], torch_run[3]
+def _check_fused_torch_kernels_serve_the_configurations_they_compute_exactly(run):
+    kernels, backend = run[0]["kernels"], run[3]
     fused = {"lstm-tanh": "fused", "lstm-softsign": "loop",
              "gru-after-multiplication": "fused",
              "gru-recurrent-bias-after-multiplication": "fused",
@@ -249,12 +256,12 @@ def test_fused_torch_kernels_serve_the_configurations_they_compute_exactly(torch
     assert kernels == (fused if backend == "torch" else dict.fromkeys(fused, "loop"))
 
 
-def test_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(torch_run):
+def _check_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(run):
     """Every network in ../shared/fixtures/matlab/nets (the image CNNs included) predicts on
     torch what it predicts on TensorFlow; trainNetwork and trainnet train, a closed-loop
     forecast runs, and ONNX Runtime and the exported MATLAB file give TensorFlow's outputs,
     all without importing TensorFlow."""
-    report, got, expected, _ = torch_run
+    report, got, expected, _ = run
     assert len([k for k in expected if k.startswith("census")]) >= 13
     assert report["census"]["trained"] is True
     assert report["census"]["trainnet"] is True
@@ -264,7 +271,7 @@ def test_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(torc
     # export_onnx and export_matlab run here (outputs compared below); TFLite says what to do
     assert "needs Keras's TensorFlow backend" in report["census"]["tflite_refusal"]
     assert "KERAS_BACKEND=tensorflow" in report["census"]["tflite_refusal"]
-    if torch_run[3] == "torch":  # the README's PyTorch loop equals Keras's fit, and trained
+    if run[3] == "torch":  # the README's PyTorch loop equals Keras's fit, and trained
         count, difference, moved = report["census"]["finetune"]
         assert count >= 5 and difference <= tol.FLOAT32_ATOL and moved > 1e-3, \
             report["census"]["finetune"]

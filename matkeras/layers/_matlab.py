@@ -15,6 +15,14 @@ import numpy as np
 KINDS = ("learnable", "state", "statistic")
 
 
+def initializer_unless_given(initializer, value):
+    """The initializer of a variable that `value` (None: no value) is assigned to right after
+    building: zeros when a value follows. A random initializer would be computed only to be
+    overwritten (loading a network), at a cost: an orthogonal one is a QR decomposition, and
+    on JAX every initializer compiles anew for each shape. The layer's config keeps its own."""
+    return initializer if value is None else "zeros"
+
+
 class MatlabMapping:
     """Mixin: ``MATLAB_CLASS`` and the MATLAB-layout arrays of a layer."""
 

@@ -14,7 +14,7 @@ from keras import ops
 from matkeras.layers import _options, initializers, layouts
 from matkeras.layers._carry import active_carry, expand
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
-from matkeras.layers._matlab import MatlabMapping
+from matkeras.layers._matlab import MatlabMapping, initializer_unless_given
 from matkeras.layers.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
 from matkeras.layers.regularizers import MatlabL2Mixin, check_l2_regularization
 
@@ -146,6 +146,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             if value is not None and key not in input_dependent:
                 self._explicit[key] = self._check(key, value, 0)
         self._state_variables = []
+        self._pending = set()  # the MATLAB values set_matlab_weights assigns after building
 
     @classmethod
     def _base_arguments(cls, arguments, exclude=()):
@@ -234,7 +235,15 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             if value is not None:
                 self._explicit[key] = self._check(key, value, input_size)
         rows = self._rows()
-        init = self._initializers
+        given = {k for k, v in self._explicit.items() if v is not None} | self._pending
+        init = {name: initializer_unless_given(self._initializers[name], key in given or None)
+                for key, name in (
+            ("input_weights", "input_weights_initializer"),
+            ("recurrent_weights", "recurrent_weights_initializer"),
+            ("bias", "bias_initializer"),
+            ("input_projector", "input_projector_initializer"),
+            ("output_projector", "output_projector_initializer"))
+            if name in self._initializers}
         if self._PROJECTED:
             self.input_projector_variable = self.add_weight(
                 shape=(input_size, self.input_projector_size), name="input_projector",
@@ -564,7 +573,11 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             shape = (None, None, int(size))
             if self.has_state_inputs:
                 shape = [shape] + [(None, self._DIRECTIONS * self.units)] * len(self._STATES)
-            self.build(shape)
+            self._pending = set(values)
+            try:
+                self.build(shape)
+            finally:
+                self._pending = set()
         self._assign_matlab(values)
 
     def _assign_matlab(self, values):

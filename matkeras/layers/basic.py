@@ -7,7 +7,7 @@ from keras import ops
 
 from matkeras.layers import _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
-from matkeras.layers._matlab import MatlabMapping
+from matkeras.layers._matlab import MatlabMapping, initializer_unless_given
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -92,10 +92,14 @@ class FullyConnected(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                              f"received {tuple(input_shape)}.")
         self.spatial_size = tuple(int(v) for v in sizes)  # (h, w, c) on images, else (C,)
         self.input_size = int(np.prod(self.spatial_size))
-        self.kernel = self.add_weight(shape=(self.input_size, self.output_size), name="kernel",
-                                      initializer=self._inits["weights_initializer"])
-        self.bias_variable = self.add_weight(shape=(self.output_size,), name="bias",
-                                             initializer=self._inits["bias_initializer"])
+        self.kernel = self.add_weight(
+            shape=(self.input_size, self.output_size), name="kernel",
+            initializer=initializer_unless_given(self._inits["weights_initializer"],
+                                                 self._explicit["weights"]))
+        self.bias_variable = self.add_weight(
+            shape=(self.output_size,), name="bias",
+            initializer=initializer_unless_given(self._inits["bias_initializer"],
+                                                 self._explicit["bias"]))
         self.built = True
         self._attach_l2()
         self.set_matlab_weights(**self._explicit)

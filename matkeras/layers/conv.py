@@ -8,7 +8,7 @@ from keras import ops
 
 from matkeras.layers import _options, initializers
 from matkeras.layers._learn_rates import LearnRateFactorsMixin
-from matkeras.layers._matlab import MatlabMapping
+from matkeras.layers._matlab import MatlabMapping, initializer_unless_given
 from matkeras.layers.regularizers import (
     DEFAULT_L2_REGULARIZATION,
     MatlabL2Mixin,
@@ -171,7 +171,14 @@ class _MatlabConv(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin):
                                                     self._SPATIAL):
                 if shape[axis] is not None:
                     shape[axis] += before + after
-        super().build(tuple(shape))
+        own = self.kernel_initializer, self.bias_initializer
+        self.kernel_initializer, self.bias_initializer = (
+            initializer_unless_given(init, value) for init, value in zip(own, self._explicit,
+                                                                          strict=True))
+        try:
+            super().build(tuple(shape))
+        finally:
+            self.kernel_initializer, self.bias_initializer = own
         self._attach_l2()
         self.set_matlab_weights(*self._explicit)
 

@@ -222,7 +222,7 @@ class TestBadInput:
             "    if 'hang' in source: time.sleep(60)\n"
             "    real(source, target, variable)\n"
             "child.main = main\n"
-            "child.batch(sys.argv[2])\n")
+            "child.serve()\n")
         monkeypatch.setattr(reader, "_CHILD", str(wrapper))
         good = _net("rossler_lstm25.mat")
         names = ["first", "crash", "second", "hang", "third"]
@@ -235,6 +235,23 @@ class TestBadInput:
             "SavedNetwork", "MatFileError", "SavedNetwork", "MatFileError", "SavedNetwork"]
         assert "crashed (signal" in str(results[1]) and "took too long" in str(results[3])
         assert all(len(results[k].layers) == 4 for k in (0, 2, 4))
+
+    def test_the_decoder_process_serves_the_next_file_and_ends_with_its_input(self):
+        """A decoder process that finished a file waits for the next (mat-io imports once);
+        it exits when its standard input closes (the caller's exit), within seconds."""
+        import matkeras.converters.matlab_network as reader
+
+        reader._Decoder.close_idle()  # those earlier tests here left
+        read_networks([_net("rossler_lstm25.mat")])
+        pids = {d.process.pid for d in reader._Decoder._idle}
+        assert len(pids) == 1
+        (second,) = read_networks([_net("series_gru100_gait.mat")])
+        assert len(second.layers) == 5
+        assert {d.process.pid for d in reader._Decoder._idle} == pids
+        decoder = reader._Decoder.take()
+        decoder.process.stdin.close()
+        assert decoder.process.wait(timeout=30) == 0
+        decoder.close()
 
     def test_copy_with_renamed_extension_still_reads(self, tmp_path):
         copy = tmp_path / "network.bin"

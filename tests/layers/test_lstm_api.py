@@ -228,3 +228,20 @@ def lstm_with_states(rng):
     model = keras.Model(inputs, [y, h, c])
     return (model, random_sequences(rng, 2, 9, 3).astype("float32"),
             {"type(model.get_layer('lstm')).__module__": "matkeras.layers.lstm"})
+
+
+def test_only_the_values_given_skip_their_initializers():
+    """Variables built with a MATLAB value assigned right after start as zeros (loading skips
+    the orthogonal initializer's QR); the others keep their random initializers, and the
+    config keeps every initializer."""
+    keras.utils.set_random_seed(4)
+    weights = np.arange(24.0).reshape(8, 3) / 10
+    layer = LSTM(2, input_weights=weights)
+    layer.build((None, None, 3))
+    np.testing.assert_array_equal(layer.input_weights, weights.astype("float32"))
+    assert np.all(np.abs(layer.recurrent_weights) > 0)  # orthogonal: no zero entries here
+    assert layer.get_config()["input_weights_initializer"] == "glorot"
+    loaded = LSTM(2)
+    loaded.set_matlab_weights(input_weights=weights, bias=np.ones(8))
+    np.testing.assert_array_equal(loaded.bias, np.ones(8))
+    assert np.all(np.abs(loaded.recurrent_weights) > 0)
