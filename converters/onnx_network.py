@@ -50,6 +50,8 @@ _STATE = {"Tanh": "tanh", "Softsign": "softsign", "Relu": "relu"}
 SUPPORTED_OPS = ("LSTM", "GRU", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "MatMul", "Add",
                  "Sub", "Mul", "Div", "Gemm", "Softmax", "Relu", "Sigmoid", "Tanh", "Identity",
                  "Flatten", "Dropout", "Slice", "Gather", "Concat", "Constant",
+                 # sizes known at run time (a free batch or time axis): ONNX's shape arithmetic
+                 "Shape", "ConstantOfShape", "Expand", "Trilu", "Cast", "Where",
                  # image CNNs (NCHW): matkeras.converters.onnx_image_ops
                  "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
                  "BatchNormalization", "LRN", "LeakyRelu", "Elu", "Clip", "Pad")
@@ -339,11 +341,119 @@ def _axes(node, values):
     return None if axes is None else tuple(int(a) for a in axes.ravel())
 
 
+class _Dims(list):
+    """A shape-valued ONNX tensor (the int64 vector ``Shape``, ``Gather``, ``Slice`` and
+    ``Concat`` compute): each item an int, or ``(tensor, axis)`` for a size known only at run
+    time. `scalar`: a 0-d ``Gather`` of one size."""
+
+    def __init__(self, items, scalar=False):
+        super().__init__(items)
+        self.scalar = scalar
+
+
+def _static(tensor, axis):
+    size = tensor.shape[axis]
+    return (tensor, axis % len(tensor.shape)) if size is None else int(size)
+
+
+def _shape(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    attrs = _attributes(node)
+    items = [_static(x, k) for k in range(len(x.shape))]
+    return [_Dims(items[attrs.get("start", 0):attrs.get("end", len(items))])]
+
+
+def _dims(node, index, tensors, values):
+    """Input `index` as a :class:`_Dims` (a constant becomes ints), else None."""
+    value = _input(node, index, tensors, values)
+    if isinstance(value, _Dims):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        return _Dims([int(v) for v in value.ravel()], scalar=value.ndim == 0)
+    return None
+
+
+def _shaped(op, dims, data=None, **config):
+    """An :class:`~matkeras.layers.OnnxShaped` layer on `data` sized by `dims`."""
+    sources, spec = ([] if data is None else [data]), []
+    for item in dims:
+        if isinstance(item, tuple):
+            tensor, axis = item
+            k = next((i for i, s in enumerate(sources) if s is tensor), None)
+            if k is None:
+                sources.append(tensor)
+                k = len(sources) - 1
+            spec.append([k, axis])
+        else:
+            spec.append(int(item))
+    layer = L.OnnxShaped(op, spec, **config)
+    return layer(sources if len(sources) > 1 else sources[0])
+
+
+def _constant_of_shape(node, tensors, values, number):
+    from onnx import numpy_helper
+
+    dims = _dims(node, 0, tensors, values)
+    given = _attributes(node).get("value")
+    fill = numpy_helper.to_array(given).ravel() if given is not None else np.zeros(1, "float32")
+    if all(isinstance(d, int) for d in dims):
+        return [ops.convert_to_tensor(np.full(list(dims), fill[0], fill.dtype))]
+    if fill.dtype.kind != "f":
+        raise ValueError(f"a run-time sized ConstantOfShape of {fill.dtype} is not supported "
+                         "(float only).")
+    return [_shaped("fill", dims, value=float(fill[0]))]
+
+
+def _expand(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    dims = _dims(node, 1, tensors, values)
+    if all(isinstance(d, int) for d in dims) and None not in x.shape:
+        return [ops.broadcast_to(x, np.broadcast_shapes(tuple(x.shape), tuple(dims)))]
+    return [_shaped("expand", dims, x)]
+
+
+def _trilu(node, tensors, values, number):
+    x = _tensor(node, 0, tensors, values)
+    k = _constant(node, 1, values, "k")
+    k = 0 if k is None else int(k.ravel()[0])
+    upper = _attributes(node).get("upper", 1)
+    return [ops.triu(x, k) if upper else ops.tril(x, k)]
+
+
+def _onnx_dtype(code):
+    import onnx
+
+    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(code)).name
+
+
+def _cast(node, tensors, values, number):
+    x = _input(node, 0, tensors, values)
+    if isinstance(x, _Dims):
+        return [x]
+    dtype = _onnx_dtype(_attributes(node)["to"])
+    return [ops.convert_to_tensor(np.asarray(x).astype(dtype)) if isinstance(x, np.ndarray)
+            else ops.cast(x, dtype)]
+
+
+def _where(node, tensors, values, number):
+    condition = _input(node, 0, tensors, values)
+    if isinstance(condition, np.ndarray):
+        condition = ops.convert_to_tensor(condition.astype(bool))
+    return [ops.where(condition, _tensor(node, 1, tensors, values),
+                      _tensor(node, 2, tensors, values))]
+
+
 def _squeeze(node, tensors, values, number):
+    dims = _dims(node, 0, tensors, values)
+    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
+        return [_Dims(dims, scalar=True)]
     return [ops.squeeze(_tensor(node, 0, tensors, values), axis=_axes(node, values))]
 
 
 def _unsqueeze(node, tensors, values, number):
+    dims = _dims(node, 0, tensors, values)
+    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
+        return [_Dims(dims)]
     x = _tensor(node, 0, tensors, values)
     for axis in sorted(_axes(node, values)):
         x = ops.expand_dims(x, axis)
@@ -379,17 +489,16 @@ def _recurrent_features(a, width):
 
 def _reshape(node, tensors, values, number):
     x = _tensor(node, 0, tensors, values)
-    shape = [int(s) for s in _constant(node, 1, values, "shape").ravel()]
+    shape = list(_dims(node, 1, tensors, values))
     if not _attributes(node).get("allowzero", 0):  # 0 copies the input's dimension
         leading = next((k for k, s in enumerate(shape) if s != 0), len(shape))
         if shape[leading:] == [-1] and None not in x.shape[leading:]:
             return [_merge_trailing(x, leading)]  # [0, ..., 0, -1]: any leading sizes
-        shape = [x.shape[k] if s == 0 else s for k, s in enumerate(shape)]
-        if shape.count(None) + shape.count(-1) > 1:
-            raise ValueError(f"Reshape to {shape} of a {tuple(x.shape)} input leaves more than "
-                             "one size to infer.")
-        shape = [-1 if s is None else s for s in shape]
-    return [ops.reshape(x, tuple(shape))]
+        shape = [_static(x, k) if s == 0 else s for k, s in enumerate(shape)]
+    sized = [s for s in shape if isinstance(s, tuple)]
+    if len(sized) + shape.count(-1) > 1:  # sizes known at run time only
+        return [_shaped("reshape", shape, x)]
+    return [ops.reshape(x, tuple(-1 if isinstance(s, tuple) else s for s in shape))]
 
 
 def _merge_trailing(x, keep):
@@ -420,8 +529,23 @@ def _dropout(node, tensors, values, number):
 
 
 def _slice(node, tensors, values, number):
+    dims = _dims(node, 0, tensors, values)
+    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
+        starts, ends = (_constant(node, k, values, w) for k, w in ((1, "starts"), (2, "ends")))
+        big = np.iinfo(np.int32).max
+        end = int(ends.ravel()[0])
+        return [_Dims(dims[int(starts.ravel()[0]):None if end >= big else end])]
     x = _tensor(node, 0, tensors, values)
     attrs = _attributes(node)
+    ends = _dims(node, 2, tensors, values) if _OPSET.get() >= 10 else None
+    if ends is not None and not all(isinstance(e, int) for e in ends):  # run-time ends
+        given = _constant(node, 3, values, "axes")
+        axes = list(range(len(ends))) if given is None else [int(v) for v in given.ravel()]
+        if _constant(node, 4, values, "steps") is not None and np.any(
+                _constant(node, 4, values, "steps") != 1):
+            raise ValueError("a Slice with run-time ends takes steps of 1 only.")
+        return [_shaped("slice", list(ends), x, axes=[a % len(x.shape) for a in axes],
+                        starts=[int(v) for v in _constant(node, 1, values, "starts").ravel()])]
     if _OPSET.get() < 10:
         starts, ends = list(attrs["starts"]), list(attrs["ends"])
         axes, steps = list(attrs.get("axes", range(len(starts)))), [1] * len(starts)
@@ -440,6 +564,11 @@ def _slice(node, tensors, values, number):
 
 
 def _gather(node, tensors, values, number):
+    dims = _dims(node, 0, tensors, values)
+    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
+        indices = _constant(node, 1, values, "indices").astype("int64")
+        picked = [dims[int(i)] for i in indices.ravel()]
+        return [_Dims(picked, scalar=indices.ndim == 0)]
     x = _tensor(node, 0, tensors, values)
     indices = _constant(node, 1, values, "indices").astype("int64")
     axis = _attributes(node).get("axis", 0)
@@ -447,6 +576,9 @@ def _gather(node, tensors, values, number):
 
 
 def _concat(node, tensors, values, number):
+    if any(isinstance(_input(node, k, tensors, values), _Dims) for k in range(len(node.input))):
+        return [_Dims([d for k in range(len(node.input))
+                       for d in _dims(node, k, tensors, values)])]
     parts = [_tensor(node, k, tensors, values) for k in range(len(node.input))]
     return [ops.concatenate(parts, axis=_attributes(node)["axis"])]
 
@@ -471,6 +603,8 @@ _HANDLERS = {
     "Dropout": _dropout, "Slice": _slice, "Gather": _gather, "Concat": _concat,
     "Constant": lambda node, tensors, values, number: [ops.convert_to_tensor(
         values[node.output[0]])],
+    "Shape": _shape, "ConstantOfShape": _constant_of_shape, "Expand": _expand,
+    "Trilu": _trilu, "Cast": _cast, "Where": _where,
 }
 
 

@@ -7,6 +7,7 @@ import numpy as np
 # The modules whose cases this test reloads (importing them registers their cases).
 import tests.layers.test_graph_layers
 import tests.layers.test_lstm_api
+import tests.layers.test_onnx_import_layers
 import tests.layers.test_recurrent_family_api
 import tests.layers.test_transformer_api
 import tests.test_dlnetwork  # noqa: F401

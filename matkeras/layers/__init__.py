@@ -43,6 +43,7 @@ from matkeras.layers.onnx_import import (
     ElementwiseAffine,
     FlattenInto2D,
     OnnxFlatten,
+    OnnxShaped,
     PReLU,
     VerifyBatchSize,
 )
@@ -88,7 +89,8 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GroupedConv2D", "ImageInput", "LeakyReLU",
     "MaxPooling2D",
     # layers MATLAB's ONNX importer writes (nnet.onnx.layer.*)
-    "Clip", "ElementwiseAffine", "FlattenInto2D", "OnnxFlatten", "PReLU", "VerifyBatchSize",
+    "Clip", "ElementwiseAffine", "FlattenInto2D", "OnnxFlatten", "OnnxShaped", "PReLU",
+    "VerifyBatchSize",
     # transformer layers
     "Attention", "EmbeddingConcatenation", "Indexing1D", "PositionEmbedding", "SelfAttention",
     "SinusoidalPositionEncoding",

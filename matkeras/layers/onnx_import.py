@@ -188,3 +188,61 @@ class Clip(_OneInput):
 
     def get_config(self):
         return {**super().get_config(), "min": self.min, "max": self.max}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class OnnxShaped(keras.layers.Layer):
+    """An ONNX node whose output size is read from other tensors at run time: ONNX computes
+    such sizes with ``Shape`` -> ``Gather``/``Slice``/``Concat`` and feeds them to
+    ``ConstantOfShape``, ``Expand``, ``Reshape`` or a ``Slice`` end (a free batch or time axis
+    in a transformer's position embedding and causal mask, for example).
+
+    Args:
+        op: ``"fill"`` (``ConstantOfShape``: `value` in the shape `dims`), ``"expand"`` (the
+            data broadcast to `dims`, ONNX's two-way broadcasting), ``"reshape"`` (the data
+            reshaped to `dims`) or ``"slice"`` (the data from `starts` to `dims` along `axes`).
+        dims: the sizes, each an int or ``[k, axis]``: the size of input `k`'s `axis` (input 0
+            is the data; ``"fill"`` takes no data, so its inputs are all size sources).
+        value: the fill value (``"fill"``).
+        starts, axes: where the slice starts, and its axes (``"slice"``).
+    """
+
+    OPS = ("fill", "expand", "reshape", "slice")
+
+    def __init__(self, op, dims, value=0.0, starts=None, axes=None, **kwargs):
+        super().__init__(**kwargs)
+        if op not in self.OPS:
+            raise ValueError(f"OnnxShaped: op must be one of {list(self.OPS)}; received {op!r}.")
+        self.op = op
+        self.dims = [d if isinstance(d, int) else [int(d[0]), int(d[1])] for d in dims]
+        self.value = float(value)
+        self.starts = None if starts is None else [int(s) for s in starts]
+        self.axes = None if axes is None else [int(a) for a in axes]
+
+    def _sizes(self, inputs):
+        return [d if isinstance(d, int) else ops.shape(inputs[d[0]])[d[1]] for d in self.dims]
+
+    def call(self, inputs):
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        sizes = self._sizes(inputs)
+        if self.op == "fill":
+            return ops.broadcast_to(ops.convert_to_tensor(self.value, self.compute_dtype),
+                                    sizes)
+        data = inputs[0]
+        if self.op == "reshape":
+            return ops.reshape(data, sizes)
+        if self.op == "expand":
+            shape = list(ops.shape(data))
+            shape = [1] * (len(sizes) - len(shape)) + shape
+            sizes = [1] * (len(shape) - len(sizes)) + sizes
+            target = [s if isinstance(s, int) and s == 1 else d if isinstance(d, int) and d == 1
+                      else s for s, d in zip(sizes, shape, strict=True)]
+            return ops.broadcast_to(ops.reshape(data, shape), target)
+        index = [slice(None)] * len(data.shape)
+        for axis, start, end in zip(self.axes, self.starts, sizes, strict=True):
+            index[axis] = slice(start, end)
+        return data[tuple(index)]
+
+    def get_config(self):
+        return {**super().get_config(), "op": self.op, "dims": self.dims, "value": self.value,
+                "starts": self.starts, "axes": self.axes}

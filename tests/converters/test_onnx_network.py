@@ -149,3 +149,58 @@ class TestOnnxErrors:
                   tmp_path / "conv.onnx")
         with pytest.raises(MatFileError, match=r"does not convert: \['ConvTranspose'\]"):
             load_onnx_network(tmp_path / "conv.onnx")
+
+
+def test_sizes_known_at_run_time_follow_every_batch_and_length(tmp_path, rng):
+    """ONNX's shape arithmetic on a free batch and time axis (Shape, Gather, Slice, Concat,
+    Unsqueeze, Cast, ConstantOfShape, Expand, Reshape with run-time sizes, a Slice ending at a
+    run-time size, Trilu, Where), the way exporters write a position embedding and a causal
+    mask: equal to ONNX Runtime at three (batch, length) pairs, and through a .keras file."""
+    import keras
+
+    table = rng.normal(size=(9, 4)).astype("float32")  # 9 positions, 4 channels
+    int64 = lambda name, v: numpy_helper.from_array(np.asarray(v, np.int64), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "one"], ["steps"], axis=0),  # (1,): T
+        helper.make_node("Slice", ["shape", "zero", "two"], ["bt"]),  # (2,): N, T
+        helper.make_node("Slice", ["table", "zero", "steps", "zero"], ["rows"]),  # (T, 4)
+        helper.make_node("Concat", ["bt", "four"], ["ntc"], axis=0),
+        helper.make_node("Unsqueeze", ["rows", "zero"], ["rows1"]),
+        helper.make_node("Expand", ["rows1", "ntc"], ["positions"]),  # (N, T, 4)
+        helper.make_node("Add", ["x", "positions"], ["embedded"]),
+        helper.make_node("Concat", ["steps", "steps"], ["square_shape"], axis=0),
+        helper.make_node("ConstantOfShape", ["square_shape"], ["square"],
+                         value=numpy_helper.from_array(np.ones(1, np.float32))),
+        helper.make_node("Trilu", ["square"], ["lower"], upper=0),
+        helper.make_node("Cast", ["lower"], ["allowed"], to=onnx.TensorProto.BOOL),
+        helper.make_node("MatMul", ["embedded", "embedded_t"], ["scores"]),
+        helper.make_node("Where", ["allowed", "scores", "lowest"], ["masked"]),
+        helper.make_node("Softmax", ["masked"], ["weights"], axis=-1),
+        helper.make_node("MatMul", ["weights", "embedded"], ["mixed"]),
+        helper.make_node("Concat", ["bt", "two_four"], ["split_shape"], axis=0),
+        helper.make_node("Reshape", ["mixed", "split_shape"], ["y"]),  # (N, T, 2, 2)
+    ]
+    nodes.insert(12, helper.make_node("Transpose", ["embedded"], ["embedded_t"],
+                                      perm=[0, 2, 1]))
+    graph = helper.make_graph(
+        nodes, "shapes",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", "T", 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", "T", 2, 2])],
+        [numpy_helper.from_array(table, "table"), int64("zero", [0]), int64("one", [1]),
+         int64("two", [2]), int64("four", [4]), int64("two_four", [2, 2]),
+         numpy_helper.from_array(np.array(-1e9, np.float32), "lowest")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "shapes.onnx"
+    onnx.save(model, path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    loaded = load_onnx_network(path)
+    loaded.save(tmp_path / "shapes.keras")
+    again = keras.models.load_model(tmp_path / "shapes.keras")
+    for batch, steps in ((1, 9), (3, 5), (2, 1)):
+        x = rng.normal(size=(batch, steps, 4)).astype("float32")
+        expected = session.run(None, {"x": x})[0]
+        for network in (loaded, again):
+            got = np.asarray(network(x))
+            assert got.shape == expected.shape
+            assert float(np.max(np.abs(got - expected))) <= tol.FLOAT32_PAIR_ATOL

@@ -18,12 +18,14 @@ from matkeras.layers import (
     GlobalAveragePooling2D,
     ImageInput,
     OnnxFlatten,
+    OnnxShaped,
     PReLU,
     Sigmoid,
     Tanh,
     VerifyBatchSize,
 )
 from tests import tolerances as tol
+from tests.fresh_reload import reload_case
 from tests.reference import image as ref
 
 ONNX = "nnet.onnx.layer."
@@ -119,3 +121,24 @@ def test_an_onnx_imported_network_shape_runs_and_reloads(rng, tmp_path):
     model.save(tmp_path / "onnx_shape.keras")
     reloaded = keras.models.load_model(tmp_path / "onnx_shape.keras")
     np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+
+
+@reload_case
+def onnx_shaped_layers(rng):
+    """OnnxShaped in each of its ops, sized by the input's run-time batch and length
+    (tests/test_fresh_process_reload.py)."""
+    inputs = keras.Input((None, 4))
+    square = OnnxShaped("fill", [[0, 1], [0, 1]], value=1.0, name="square")(inputs)  # (T, T)
+    table = OnnxShaped("slice", [[1, 1]], starts=[0], axes=[0], name="rows")(
+        [keras.ops.convert_to_tensor(rng.normal(size=(9, 4)).astype("float32")), inputs])
+    spread = OnnxShaped("expand", [[1, 0], [1, 1], 4], name="spread")(
+        [keras.ops.expand_dims(table, 0), inputs])
+    mixed = keras.ops.matmul(square, inputs + spread)
+    y = OnnxShaped("reshape", [[0, 0], [0, 1], 2, 2], name="split")(mixed)
+    return (keras.Model(inputs, y), rng.normal(size=(2, 6, 4)).astype("float32"),
+            {"type(model.get_layer('split')).__module__": "matkeras.layers.onnx_import"})
+
+
+def test_onnx_shaped_refuses_an_unknown_op():
+    with pytest.raises(ValueError, match="op must be one of"):
+        OnnxShaped("tile", [1])
