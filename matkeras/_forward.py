@@ -51,7 +51,7 @@ import numpy as np
 XLA_REPEATS = 512
 XLA_CHOICES = ("auto", "on", "off")
 _ENV = "MATKERAS_XLA"
-#: model -> {(batch, time, xla, input dtype, speed settings): tf.function}
+#: model -> {(batch, time, xla, input dtype, stateless, speed settings): concrete function}
 _FUNCTIONS = weakref.WeakKeyDictionary()
 
 
@@ -71,7 +71,7 @@ def use_xla(model, layers, repeats, xla="auto"):
 
     recurrent = _recurrent_layers(model)
     return (repeats >= XLA_REPEATS and bool(recurrent)
-            and all(type(layer) is LSTM for layer in recurrent) and not _checks(model)[1])
+            and all(type(layer) is LSTM for layer in recurrent) and not _facts(model).checks[1])
 
 
 def _recurrent_layers(model):
@@ -84,21 +84,26 @@ def run(model, layers, batch, starts, xla=False):
     """``(output, final states)`` of `model` on the numpy `batch`, the recurrent `layers`
     starting from `starts` (per layer, one numpy ``(rows, width)`` array per state, rows equal
     to the batch's): numpy, the batch in the model's input dtype and each layer's states in
-    that layer's compute dtype (:func:`state_dtype`: what its recurrence carries)."""
-    x = np.asarray(batch, _input_dtype(model))
-    starts = [[np.asarray(s, state_dtype(layer)) for s in states]
-              for layer, states in zip(layers, starts, strict=True)]
-    if keras.backend.backend() != "tensorflow" or not _traceable(model):
+    that layer's compute dtype (:func:`state_dtype`: what its recurrence carries).
+
+    ``starts=None``: the layers start from their own initial states and the final states are
+    not wanted (``(output, None)``): the model's plain forward, traced without states."""
+    facts = _facts(model)
+    x = np.asarray(batch, facts.input_dtype)
+    if starts is not None:
+        starts = [[np.asarray(s, state_dtype(layer)) for s in states]
+                  for layer, states in zip(layers, starts, strict=True)]
+    if keras.backend.backend() != "tensorflow" or not facts.traceable:
         output, finals = _forward(model, layers, keras.ops.convert_to_tensor(x), starts)
     else:
-        if xla and _checks(model)[1]:
-            warnings.warn(_NO_XLA.format(_checks(model)[1]), stacklevel=3)
+        if xla and facts.checks[1]:
+            warnings.warn(_NO_XLA.format(facts.checks[1]), stacklevel=3)
             xla = False
         output, finals = _compiled(model, layers, x, starts, xla)
     if isinstance(output, (list, tuple, dict)):
         raise ValueError("matkeras.inference handles single-output models; this model returns "
                          f"{len(output)} outputs.")
-    return (keras.ops.convert_to_numpy(output),
+    return (keras.ops.convert_to_numpy(output), None if finals is None else
             [[keras.ops.convert_to_numpy(s) for s in states] for states in finals])
 
 
@@ -108,13 +113,48 @@ def _compiled(model, layers, x, starts, xla):
     layer's own ValueError with the numbers, as the plain path does."""
     import tensorflow as tf
 
+    function = _function(model, layers, x, xla, stateless=starts is None)
+    flat = [tf.constant(x)]
+    if starts is not None:
+        flat += [tf.constant(s) for states in starts for s in states]
     try:
-        return _function(model, layers, x, xla)(x, starts)
+        result = function(*flat)
     except tf.errors.InvalidArgumentError:
-        if not any(_checks(model)):
+        if not any(_facts(model).checks):
             raise
         _forward(model, layers, tf.convert_to_tensor(x), starts)  # raises the ValueError
         raise
+    if starts is None:
+        return result, None
+    output, *finals = result
+    it = iter(finals)
+    return output, [[next(it) for _ in layer.state_names] for layer in layers]
+
+
+class _Facts:
+    """What the forward pass needs to know of a model, read once per model (and again when its
+    list of layers changes): whether it traces, its checking layers, its input dtype."""
+
+    def __init__(self, model):
+        self.layers = _layer_ids(model)
+        self.traceable = _traceable(model)
+        self.checks = _checks(model)
+        self.input_dtype = _input_dtype(model)
+
+
+#: model -> _Facts
+_FACTS = weakref.WeakKeyDictionary()
+
+
+def _layer_ids(model):
+    return tuple(map(id, getattr(model, "layers", ())))
+
+
+def _facts(model):
+    facts = _FACTS.get(model)
+    if facts is None or facts.layers != _layer_ids(model):
+        facts = _FACTS[model] = _Facts(model)
+    return facts
 
 
 def _checks(model):
@@ -173,6 +213,10 @@ def _traceable_keras_layers():
 
 
 def _forward(model, layers, x, starts):
+    """``(output, final states)``; with `starts` None the model's plain call (its layers'
+    own initial states) and no final states."""
+    if starts is None:
+        return model(x, training=False), None
     from matkeras.layers import StateCarry
 
     with StateCarry(dict(zip(layers, starts, strict=True))) as carry:
@@ -181,27 +225,38 @@ def _forward(model, layers, x, starts):
     return output, [final[layer] for layer in layers]
 
 
-def _function(model, layers, x, xla):
+def _function(model, layers, x, xla, stateless=False):
+    """The concrete function (flat tensors in: the input, then each layer's states; flat out:
+    the output, then the final states), traced once per key: calling a concrete function
+    skips ``tf.function``'s argument binding and trace lookup (about 0.3 ms a call)."""
     import tensorflow as tf
 
     from matkeras.ops import speed_settings
 
     batch, steps = (1 if x.shape[0] == 1 else None, 1 if x.shape[1] == 1 else None)
-    if xla and _checks(model)[0]:
+    if xla and _facts(model).checks[0]:
         # XLA drops assertions but compiles each shape anyway: traced at the call's own
         # shape, the layers check the length in Python and raise their ValueError.
         batch, steps = x.shape[:2]
-    key = (batch, steps, bool(xla), str(x.dtype), speed_settings())
+    key = (batch, steps, bool(xla), str(x.dtype), bool(stateless), speed_settings())
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         owner = weakref.ref(model)  # the cache must not keep the model alive
-        dtype = tf.as_dtype(x.dtype)
-        signature = [tf.TensorSpec((batch, steps, *x.shape[2:]), dtype),
-                     [[tf.TensorSpec((batch, layer.state_width), state_dtype(layer))
-                       for _ in layer.state_names] for layer in layers]]
-        functions[key] = tf.function(
-            lambda x, starts: _forward(owner(), layers, x, starts), input_signature=signature,
-            autograph=False, jit_compile=bool(xla))
+        signature = [tf.TensorSpec((batch, steps, *x.shape[2:]), tf.as_dtype(x.dtype))]
+        if not stateless:
+            signature += [tf.TensorSpec((batch, layer.state_width), state_dtype(layer))
+                          for layer in layers for _ in layer.state_names]
+
+        def call(x, *flat):
+            if stateless:
+                return _forward(owner(), layers, x, None)[0]
+            it = iter(flat)
+            starts = [[next(it) for _ in layer.state_names] for layer in layers]
+            output, finals = _forward(owner(), layers, x, starts)
+            return [output, *[s for states in finals for s in states]]
+
+        functions[key] = tf.function(call, input_signature=signature, autograph=False,
+                                     jit_compile=bool(xla)).get_concrete_function()
     return functions[key]
 
 

@@ -403,13 +403,19 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     shapes = collections.Counter(chunk[0].shape for _, chunks in batches for chunk in chunks)
     compiled = {shape: _forward.use_xla(model, layers, repeats, xla)
                 for shape, repeats in shapes.items()}
+    # from the initial states with no state wanted back: the model's plain forward (no
+    # states in or out of the compiled function; the same bits as with states, which XLA's
+    # two compilations do not promise: under XLA the states go in and out as before)
+    plain = not update and isinstance(sequence_length, str) and all(
+        layer.stored_state is None for layer in layers)
     stored = [layer.start_state_values() for layer in layers]
     outputs, finals = [None] * results, [[None] * results for _ in layers]
     sequence_model = None
     for index, chunks in batches:
         rows = index if results == count else np.arange(results)
-        carried = [[np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
-                    for s in states] for states in stored]
+        carried = None if plain and not any(compiled[c[0].shape] for c in chunks) else [
+            [np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
+             for s in states] for states in stored]
         pieces = []
         for batch, _ in chunks:
             xla_here = compiled[batch.shape]
@@ -427,8 +433,9 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
                                           padding_direction)
             else:
                 outputs[position] = output[row]
-            for which, states in enumerate(carried):
-                finals[which][position] = [s[row] for s in states]
+            if update:
+                for which, states in enumerate(carried):
+                    finals[which][position] = [s[row] for s in states]
     if update:
         for which, layer in enumerate(layers):
             layer.stored_state = [np.stack([f[k] for f in finals[which]])
