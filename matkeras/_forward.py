@@ -107,6 +107,70 @@ def run(model, layers, batch, starts, xla=False):
             [[keras.ops.convert_to_numpy(s) for s in states] for states in finals])
 
 
+def closed_loop(model, layers, x, starts, steps):
+    """``(outputs, final states)`` of `steps` one-step calls of `model`, each output fed back
+    as the next input, from the numpy ``(rows, 1, C)`` `x` and `starts` (as :func:`run`):
+    outputs ``(steps, rows, 1, C)``. On TensorFlow with a traceable model the steps run in one
+    compiled loop (the same step, so the same bits, as `steps` calls of :func:`run`, without a
+    call's cost per step); else one :func:`run` per step."""
+    facts = _facts(model)
+    if keras.backend.backend() != "tensorflow" or not facts.traceable or facts.checks[0] \
+            or facts.checks[1]:
+        outputs = []
+        for _ in range(steps):
+            x, starts = run(model, layers, x, starts)
+            outputs.append(x)
+        return np.stack(outputs), starts
+    import tensorflow as tf
+
+    x = np.asarray(x, facts.input_dtype)
+    function = _loop_function(model, layers, x)
+    flat = [tf.constant(x), tf.constant(steps, tf.int32)]
+    flat += [tf.constant(np.asarray(s, state_dtype(layer)))
+             for layer, states in zip(layers, starts, strict=True) for s in states]
+    outputs, *finals = function(*flat)
+    it = iter(finals)
+    return outputs.numpy(), [[next(it).numpy() for _ in layer.state_names] for layer in layers]
+
+
+def _loop_function(model, layers, x):
+    import tensorflow as tf
+
+    from matkeras.ops import speed_settings
+
+    batch = 1 if x.shape[0] == 1 else None
+    key = ("loop", batch, str(x.dtype), speed_settings())
+    functions = _FUNCTIONS.setdefault(model, {})
+    if key not in functions:
+        owner = weakref.ref(model)
+        widths = [layer.state_width for layer in layers for _ in layer.state_names]
+        signature = [tf.TensorSpec((batch, 1, *x.shape[2:]), tf.as_dtype(x.dtype)),
+                     tf.TensorSpec((), tf.int32)]
+        signature += [tf.TensorSpec((batch, w), state_dtype(layer))
+                      for layer, w in zip((la for la in layers for _ in la.state_names),
+                                          widths, strict=True)]
+
+        outputs = getattr(model, "outputs", None)
+        output_dtype = tf.as_dtype(outputs[0].dtype if outputs else x.dtype)
+
+        def loop(x, steps, *flat):
+            def body(k, x, written, *flat):
+                it = iter(flat)
+                starts = [[next(it) for _ in layer.state_names] for layer in layers]
+                output, finals = _forward(owner(), layers, x, starts)
+                return (k + 1, tf.cast(output, x.dtype), written.write(k, output),
+                        *[s for states in finals for s in states])
+
+            written = tf.TensorArray(output_dtype, size=steps, element_shape=x.shape)
+            _, _, written, *finals = tf.while_loop(
+                lambda k, *_: k < steps, body, (tf.constant(0), x, written, *flat))
+            return [written.stack(), *finals]
+
+        functions[key] = tf.function(loop, input_signature=signature,
+                                     autograph=False).get_concrete_function()
+    return functions[key]
+
+
 def _compiled(model, layers, x, starts, xla):
     """The traced call; a run-time check of a layer that fails in the graph (an assertion:
     the graph holds no numbers for its message) runs the call again eagerly, which raises the

@@ -204,6 +204,7 @@ def forecast(model, X, steps=None, mode="closed-loop", future=None, reset=True, 
         raise ValueError(f"mode must be one of {FORECAST_MODES}; received {mode!r}.")
     layout = options.get("layout", "TC")
     sequences, single = observations(model, X, layout)
+    futures = None
     if mode == "open-loop":
         if future is None:
             raise ValueError('mode="open-loop" feeds in the observed values: pass future=...')
@@ -231,16 +232,45 @@ def forecast(model, X, steps=None, mode="closed-loop", future=None, reset=True, 
         raise ValueError(f"forecast feeds predictions back in, so the model's output width must "
                          f"equal its input width {width}; it outputs {primed[0].shape[1:]}.")
     current = [p[-1:] for p in primed]
-    forecasts = [current]
     # The steps are steps - 1 calls of one shape: XLA's rule counts them together.
-    step_options = {**options, "xla": _forward.use_xla(
-        model, _stateful_layers(model), steps - 1, options.get("xla", "auto"))}
-    for k in range(1, steps):
-        inputs = current if mode == "closed-loop" else [f[k - 1:k] for f in futures]
-        current = predict_and_update_state(model, inputs, **step_options)
-        forecasts.append(current)
-    result = [np.concatenate([f[i] for f in forecasts]) for i in range(len(current))]
+    layers = _stateful_layers(model)
+    xla = _forward.use_xla(model, layers, steps - 1, options.get("xla", "auto"))
+    if len(current) <= options.get("mini_batch_size", 128):
+        forecasts = _steps(model, layers, np.stack(current), steps, mode, futures, xla)
+    else:
+        forecasts = [np.stack(current)]
+        for k in range(1, steps):
+            inputs = current if mode == "closed-loop" else [f[k - 1:k] for f in futures]
+            current = predict_and_update_state(model, inputs, **{**options, "xla": xla})
+            forecasts.append(np.stack(current))
+    result = list(np.concatenate(forecasts, axis=1))
     return result[0] if single else result
+
+
+def _steps(model, layers, current, steps, mode, futures, xla):
+    """The one-step calls of :func:`forecast` when all observations are one mini-batch: what
+    :func:`predict_and_update_state` computes on each step (the same compiled call, the same
+    states), without re-reading the inputs and the model on every step. Returns the
+    ``(N, 1, C)`` forecasts, in order; the model keeps the final state."""
+    rows = len(current)
+    carried = [[np.broadcast_to(s, (rows, s.shape[1])) if len(s) == 1 else s
+                for s in layer.start_state_values()] for layer in layers]
+    forecasts = [current]
+    if mode == "closed-loop" and not xla and steps > 1:
+        _check_finite(list(current), "Sequence")
+        outputs, carried = _forward.closed_loop(model, layers, current, carried, steps - 1)
+        # a prediction fed back is an input: NaN or Inf stops as in a loop of calls
+        _check_finite(list(outputs[:-1].reshape(-1, *outputs.shape[2:])), "Sequence")
+        forecasts += list(outputs)
+    else:
+        for k in range(1, steps):
+            step = current if mode == "closed-loop" else np.stack([f[k - 1:k] for f in futures])
+            _check_finite(list(step), "Sequence")  # a prediction fed back
+            current, carried = _forward.run(model, layers, step, carried, xla)
+            forecasts.append(current)
+    for layer, states in zip(layers, carried, strict=True):
+        layer.stored_state = states
+    return forecasts
 
 
 def activations(model, X, layer, **options):

@@ -80,3 +80,45 @@ def test_forecast_rejects_bad_arguments(trained):
     wide = keras.Sequential([keras.Input((None, 1)), L.LSTM(4), L.FullyConnected(2)])
     with pytest.raises(ValueError, match="output width must equal its input width"):
         inference.forecast(wide, z[:20, None], steps=2)
+
+
+@pytest.mark.parametrize("mode", ["closed-loop", "open-loop"])
+@pytest.mark.parametrize("count", [1, 3])
+def test_forecast_steps_are_the_bits_of_a_predict_and_update_state_loop(rng, mode, count):
+    """forecast's own step loop gives what MATLAB's loop of predictAndUpdateState calls gives
+    (each step's inputs, outputs and the final stored states, bit for bit), one observation and
+    several (one mini-batch), and when the observations span several mini-batches."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((None, 2)), L.GRU(5), L.LSTM(4), L.FullyConnected(2)])
+    X = [rng.normal(size=(n, 2)).astype("float32") for n in (6, 4, 9)[:count]]
+    future = [rng.normal(size=(5, 2)).astype("float32") for _ in X]
+    layers = L.stateful_layers(model)
+    for mini_batch_size in (128, 2):
+        got = inference.forecast(model, X, steps=5, mode=mode, future=future,
+                                 mini_batch_size=mini_batch_size)
+        got_state = [layer.stored_state for layer in layers]
+        inference.reset_state(model)
+        options = {"mini_batch_size": mini_batch_size}
+        current = [p[-1:] for p in inference.predict_and_update_state(model, X, **options)]
+        expected = [current]
+        for k in range(1, 5):
+            inputs = current if mode == "closed-loop" else [f[k - 1:k] for f in future]
+            current = inference.predict_and_update_state(model, inputs, **options)
+            expected.append(current)
+        for row in range(count):
+            np.testing.assert_array_equal(got[row], np.concatenate([e[row] for e in expected]))
+        for mine, theirs in zip(got_state, (layer.stored_state for layer in layers),
+                                strict=True):
+            for a, b in zip(mine, theirs, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_a_prediction_fed_back_is_checked_for_nan():
+    """A closed loop that blows up to NaN stops with the message a NaN input gets."""
+    model = keras.Sequential([keras.Input((None, 1)), L.LSTM(2), L.FullyConnected(1)])
+    model.layers[0].set_matlab_weights(input_weights=np.full((8, 1), 5.0),
+                                       recurrent_weights=np.zeros((8, 2)), bias=np.zeros(8))
+    # finite weights whose output overflows to inf: h is about 0.76 after a step of ones
+    model.layers[-1].set_matlab_weights(weights=np.full((1, 2), 3e38), bias=np.full(1, 3e38))
+    with pytest.raises(ValueError, match="contains NaN or Inf"):
+        inference.forecast(model, np.ones((3, 1), "float32"), steps=3)
