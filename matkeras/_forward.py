@@ -67,11 +67,7 @@ def use_xla(model, layers, repeats, xla="auto"):
         raise ValueError(f"{_ENV} must be one of {XLA_CHOICES}; received {setting!r}.")
     if setting != "auto" or keras.backend.backend() != "tensorflow":
         return setting == "on" and keras.backend.backend() == "tensorflow"
-    from matkeras.layers import LSTM
-
-    recurrent = _recurrent_layers(model)
-    return (repeats >= XLA_REPEATS and bool(recurrent)
-            and all(type(layer) is LSTM for layer in recurrent) and not _facts(model).checks[1])
+    return repeats >= XLA_REPEATS and facts(model).xla_kind
 
 
 def _recurrent_layers(model):
@@ -88,16 +84,16 @@ def run(model, layers, batch, starts, xla=False):
 
     ``starts=None``: the layers start from their own initial states and the final states are
     not wanted (``(output, None)``): the model's plain forward, traced without states."""
-    facts = _facts(model)
-    x = np.asarray(batch, facts.input_dtype)
+    known = facts(model)
+    x = np.asarray(batch, known.input_dtype)
     if starts is not None:
         starts = [[np.asarray(s, state_dtype(layer)) for s in states]
                   for layer, states in zip(layers, starts, strict=True)]
-    if keras.backend.backend() != "tensorflow" or not facts.traceable:
+    if keras.backend.backend() != "tensorflow" or not known.traceable:
         output, finals = _forward(model, layers, keras.ops.convert_to_tensor(x), starts)
     else:
-        if xla and facts.checks[1]:
-            warnings.warn(_NO_XLA.format(facts.checks[1]), stacklevel=3)
+        if xla and known.checks[1]:
+            warnings.warn(_NO_XLA.format(known.checks[1]), stacklevel=3)
             xla = False
         output, finals = _compiled(model, layers, x, starts, xla)
     if isinstance(output, (list, tuple, dict)):
@@ -113,9 +109,9 @@ def closed_loop(model, layers, x, starts, steps):
     outputs ``(steps, rows, 1, C)``. On TensorFlow with a traceable model the steps run in one
     compiled loop (the same step, so the same bits, as `steps` calls of :func:`run`, without a
     call's cost per step); else one :func:`run` per step."""
-    facts = _facts(model)
-    if keras.backend.backend() != "tensorflow" or not facts.traceable or facts.checks[0] \
-            or facts.checks[1]:
+    known = facts(model)
+    if keras.backend.backend() != "tensorflow" or not known.traceable or known.checks[0] \
+            or known.checks[1]:
         outputs = []
         for _ in range(steps):
             x, starts = run(model, layers, x, starts)
@@ -123,7 +119,7 @@ def closed_loop(model, layers, x, starts, steps):
         return np.stack(outputs), starts
     import tensorflow as tf
 
-    x = np.asarray(x, facts.input_dtype)
+    x = np.asarray(x, known.input_dtype)
     function = _loop_function(model, layers, x)
     flat = [tf.constant(x), tf.constant(steps, tf.int32)]
     flat += [tf.constant(np.asarray(s, state_dtype(layer)))
@@ -184,7 +180,7 @@ def _compiled(model, layers, x, starts, xla):
     try:
         result = function(*flat)
     except tf.errors.InvalidArgumentError:
-        if not any(_facts(model).checks):
+        if not any(facts(model).checks):
             raise
         _forward(model, layers, tf.convert_to_tensor(x), starts)  # raises the ValueError
         raise
@@ -196,14 +192,25 @@ def _compiled(model, layers, x, starts, xla):
 
 
 class _Facts:
-    """What the forward pass needs to know of a model, read once per model (and again when its
-    list of layers changes): whether it traces, its checking layers, its input dtype."""
+    """What prediction needs to know of a model, read once per model (and again when its list
+    of layers changes): whether it traces, its checking layers, its input dtype, its stateful
+    recurrent layers, its image input size (None: a sequence network)."""
 
     def __init__(self, model):
+        from matkeras.data.images import image_input_size
+        from matkeras.layers.stateful import stateful_layers
+
         self.layers = _layer_ids(model)
         self.traceable = _traceable(model)
         self.checks = _checks(model)
         self.input_dtype = _input_dtype(model)
+        self.stateful = stateful_layers(model)
+        self.image_size = image_input_size(model)
+        from matkeras.layers import LSTM
+
+        recurrent = _recurrent_layers(model)  # what the XLA rule compiles: LSTMs only
+        self.xla_kind = (bool(recurrent) and all(type(layer) is LSTM for layer in recurrent)
+                         and not self.checks[1])
 
 
 #: model -> _Facts
@@ -214,7 +221,8 @@ def _layer_ids(model):
     return tuple(map(id, getattr(model, "layers", ())))
 
 
-def _facts(model):
+def facts(model):
+    """The model's :class:`_Facts` (cached per model)."""
     facts = _FACTS.get(model)
     if facts is None or facts.layers != _layer_ids(model):
         facts = _FACTS[model] = _Facts(model)
@@ -298,7 +306,7 @@ def _function(model, layers, x, xla, stateless=False):
     from matkeras.ops import speed_settings
 
     batch, steps = (1 if x.shape[0] == 1 else None, 1 if x.shape[1] == 1 else None)
-    if xla and _facts(model).checks[0]:
+    if xla and facts(model).checks[0]:
         # XLA drops assertions but compiles each shape anyway: traced at the call's own
         # shape, the layers check the length in Python and raise their ValueError.
         batch, steps = x.shape[:2]

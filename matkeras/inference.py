@@ -33,10 +33,8 @@ import keras
 import numpy as np
 
 from matkeras import _forward
-from matkeras.data.images import image_input_size
 from matkeras.data.padding import as_time_major, pad_sequences, split_sequences
 from matkeras.layers.stateful import check_state_rows
-from matkeras.layers.stateful import stateful_layers as _stateful_layers
 
 __all__ = [
     "activations", "classify", "classify_and_update_state", "forecast", "get_state", "predict",
@@ -313,6 +311,10 @@ def _options(mini_batch_size, sequence_length, padding_value, padding_direction,
             "layout": layout, "sort_by_length": bool(sort_by_length), "xla": xla}
 
 
+def _stateful_layers(model):
+    return _forward.facts(model).stateful
+
+
 def _observation_rank(model):
     inputs = getattr(model, "inputs", None)
     if inputs and len(inputs) == 1 and inputs[0].shape is not None:
@@ -325,7 +327,7 @@ def observations(model, X, layout):
     :class:`~matkeras.layers.ImageInput`) the list of ``(h, w, c)`` images
     (:func:`matkeras.data.images.as_images`: ``layout`` ``"BSSC"``, ``"SSCB"``, or ``"auto"``,
     which the sequence layouts' default ``"TC"`` also means there)."""
-    size = image_input_size(model)
+    size = _forward.facts(model).image_size
     if size is not None:
         from matkeras.data.images import as_images
 
@@ -335,6 +337,11 @@ def observations(model, X, layout):
     rank = _observation_rank(model)
     if isinstance(X, np.ndarray) and X.dtype != object:
         single = X.ndim == rank
+        if _dense(X, rank, layout):  # one (N, T, ...) array: checked at once
+            _check_feature_shape(model, X[:1], layout)
+            if not np.all(np.isfinite(X)):
+                _check_finite(list(X), "Sequence")  # names the first such sequence
+            return list(X), False
     else:
         single = False
         if not isinstance(X, (list, tuple)):
@@ -344,6 +351,13 @@ def observations(model, X, layout):
     _check_feature_shape(model, sequences, layout)
     _check_finite(sequences, "Sequence")
     return sequences, single
+
+
+def _dense(X, rank, layout):
+    """Whether `X` is one numeric ``(N, T, ...)`` array of sequences (Keras layout): its
+    sequences are one length, so its mini-batches are slices of it, without padding."""
+    return (isinstance(X, np.ndarray) and layout == "TC" and X.dtype.kind in "biuf"
+            and X.ndim == rank + 1 and len(X) > 0 and X.shape[1] > 0)
 
 
 def _check_finite(arrays, what):
@@ -413,7 +427,7 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     if not getattr(model, "built", False):
         raise ValueError("The model is not built: call it on data or give it an Input first.")
     sequences, single = observations(model, X, layout)
-    if image_input_size(model) is not None and sequence_length != "longest":
+    if _forward.facts(model).image_size is not None and sequence_length != "longest":
         raise ValueError("sequence_length (MATLAB 'SequenceLength') applies to sequences; this "
                          f"is an image network. Leave it at 'longest'; received "
                          f"{sequence_length!r}.")
@@ -428,8 +442,14 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(count)
     if results > count:
         order = np.zeros(1, int)
-    batches = list(_mini_batches(sequences, order, mini_batch_size, sequence_length,
-                                 padding_direction, padding_value))
+    if isinstance(sequence_length, str) and _forward.facts(model).image_size is None and \
+            _dense(X, _observation_rank(model), layout):  # slices of X: no padding to do
+        batches = [(index, [(X[index], None)]) for index in (
+            order[first:first + mini_batch_size] for first in range(0, len(order),
+                                                                    mini_batch_size))]
+    else:
+        batches = list(_mini_batches(sequences, order, mini_batch_size, sequence_length,
+                                     padding_direction, padding_value))
     shapes = collections.Counter(chunk[0].shape for _, chunks in batches for chunk in chunks)
     compiled = {shape: _forward.use_xla(model, layers, repeats, xla)
                 for shape, repeats in shapes.items()}
@@ -438,14 +458,17 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     # two compilations do not promise: under XLA the states go in and out as before)
     plain = not update and isinstance(sequence_length, str) and all(
         layer.stored_state is None for layer in layers)
-    stored = [layer.start_state_values() for layer in layers]
+    stored = None
     outputs, finals = [None] * results, [[None] * results for _ in layers]
     sequence_model = None
     for index, chunks in batches:
         rows = index if results == count else np.arange(results)
-        carried = None if plain and not any(compiled[c[0].shape] for c in chunks) else [
-            [np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
-             for s in states] for states in stored]
+        carried = None
+        if not plain or any(compiled[c[0].shape] for c in chunks):
+            if stored is None:
+                stored = [layer.start_state_values() for layer in layers]
+            carried = [[np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
+                        for s in states] for states in stored]
         pieces = []
         for batch, _ in chunks:
             xla_here = compiled[batch.shape]

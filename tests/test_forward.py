@@ -266,3 +266,23 @@ class TestStatelessTrace:
             np.testing.assert_array_equal(a, b)
         assert all(layer.stored_state is None for layer in stateful_layers(model))
         assert state  # the final states came back on the path with states
+
+    def test_one_array_of_sequences_runs_as_the_same_list(self, rng):
+        """An (N, T, C) array is cut into mini-batches as slices, without padding: the same
+        bits as the list of its sequences, padded, with the stored state too."""
+        keras.utils.set_random_seed(8)
+        model = _model(keras.Input((None, 3)), LSTM(5), FullyConnected(2))
+        X = rng.normal(0, 1, (5, 6, 3)).astype("float32")
+        for verb in (I.predict, I.predict_and_update_state):
+            I.reset_state(model)
+            as_array = verb(model, X, mini_batch_size=2)
+            array_state = I.get_state(model)
+            I.reset_state(model)
+            as_list = verb(model, list(X), mini_batch_size=2)
+            for a, b in zip(as_array, as_list, strict=True):
+                np.testing.assert_array_equal(a, b)
+            for layer, states in array_state.items():
+                for key, value in states.items():
+                    np.testing.assert_array_equal(value, I.get_state(model)[layer][key])
+        with pytest.raises(ValueError, match="Sequence 3 contains NaN"):
+            I.predict(model, np.where(np.arange(5)[:, None, None] == 3, np.nan, X))

@@ -359,7 +359,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
     @stored_state.setter
     def stored_state(self, value):
         if value is None:
-            self._remembered = None
+            self._remember(None)
             return
         arrays = [np.asarray(v, dtype=np.float64) for v in value]
         arrays = [a[None, :] if a.ndim == 1 else a for a in arrays]
@@ -370,7 +370,12 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                 f"{self._where}: stored_state takes {len(self._STATES)} finite arrays "
                 f"({', '.join(a for a, _ in self._STATES)}) of one shape (rows, "
                 f"{self.state_width}); received shapes {[np.shape(v) for v in value]}.")
-        self._remembered = arrays
+        self._remember(arrays)
+
+    def _remember(self, arrays):
+        # a plain attribute: Keras's attribute tracking (it wraps lists, about 0.1 ms a call)
+        # has nothing to track in numpy arrays; they are saved by save_own_variables
+        object.__setattr__(self, "_remembered", arrays)
 
     def initial_state_values(self):
         """The initial states as numpy ``(D*H,)`` arrays (``HiddenState``, ``CellState``)."""
@@ -385,7 +390,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
 
     def reset_state(self):
         """MATLAB's ``resetState`` for this layer: back to the initial states."""
-        self._remembered = None
+        self._remember(None)
 
     def _initial_state_rows(self, rows, dtype):
         return [ops.broadcast_to(ops.cast(v, dtype)[None, :], (rows, self._DIRECTIONS * self.units))
@@ -405,8 +410,8 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
     def load_own_variables(self, store):
         keys = list(store.keys())
         remembered = [self._REMEMBERED + argument for argument, _ in self._STATES]
-        self._remembered = ([np.array(store[key]) for key in remembered]
-                            if any(key in keys for key in remembered) else None)
+        self._remember([np.array(store[key]) for key in remembered]
+                       if any(key in keys for key in remembered) else None)
         super().load_own_variables({k: store[k] for k in keys if k not in remembered})
 
     def _next_carry(self, final_states):
