@@ -5,11 +5,15 @@ recurrent states as its inputs and outputs, and XLA where it is measured to pay.
 (:class:`matkeras.layers.StateCarry` inside a ``tf.function``). The states go in and come out
 in each recurrent layer's compute dtype (:func:`state_dtype`), whatever the model's input dtype,
 so a sequence fed in pieces continues exactly as one call over it would. The function is traced
-once per model, input kind (batch 1 or any, one time step or any: a one-step call, as closed-loop
-forecasting makes, runs the step without a loop), input dtype and speed settings (the rule's
-overrides, :func:`matkeras.ops.speed_settings`). Every other shape reuses the trace, so
-mini-batches of varying lengths cost no tracing. Models with layers not known to run right with
-a free time axis run eagerly instead (:func:`_traceable`), as do the other backends.
+once per model, input kind (batch 1 or any, one time step or any: a one-step call runs the step
+without a loop), input dtype, speed settings (the rule's overrides,
+:func:`matkeras.ops.speed_settings`) and whether states go in and out (a call from the initial
+states that wants none back traces the model's plain forward, with the same bits), and called as
+a concrete function with flat tensors. Every other shape reuses the trace, so mini-batches of
+varying lengths cost no tracing. :func:`closed_loop` traces one while loop of one-step calls
+(closed-loop forecasting: the bits of the same calls made one by one). Models with layers not
+known to run right with a free time axis run eagerly instead (:func:`_traceable`), as do the other
+backends.
 
 Run-time checks on user input (a position embedding's MaxPosition, an indexing layer's step, an
 attention mask's size: layers with ``checks_length``) raise the layer's own ValueError on every
