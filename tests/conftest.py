@@ -9,6 +9,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import matkeras  # noqa: E402, F401  (first: its TensorFlow settings apply to every test)
 
+if os.environ.get("KERAS_BACKEND") == "torch":  # the layer tests on PyTorch (test_backends.py)
+    import torch
+
+    # outputs that need no gradient convert with np.asarray, as on the other backends; the tests
+    # that take gradients switch them on themselves
+    torch.set_grad_enabled(False)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = Path(os.environ.get("MATKERAS_FIXTURES", REPO.parent / "shared" / "fixtures"))
 

@@ -75,6 +75,17 @@ SCRIPT = textwrap.dedent("""
         Y, *_ = bilstm_forward(cbt, W, R, b)
         compare("bilstm", dtype, layer(x.astype(dtype)), np.transpose(Y, (1, 2, 0)))
 
+    # MATLAB's padding values against numpy's modes (Keras's own symmetric mode is wrong on
+    # PyTorch: matkeras pads by slices there)
+    from matkeras.layers.conv import pad as conv_pad
+    ramp = np.arange(48.0).reshape(2, 4, 3, 2)
+    padding = {}
+    for value, mode in (("symmetric-include-edge", "symmetric"),
+                        ("symmetric-exclude-edge", "reflect"), ("replicate", "edge")):
+        got = keras.ops.convert_to_numpy(conv_pad(keras.ops.convert_to_tensor(ramp),
+                                                  [(2, 1), (1, 2)], value, 1))
+        padding[value] = float(np.max(np.abs(got - np.pad(
+            ramp, [(0, 0), (2, 1), (1, 2), (0, 0)], mode=mode))))
     outputs = {}
     tensorflow_after_prediction = None
     for index, (file, shape) in enumerate(files):
@@ -167,7 +178,7 @@ SCRIPT = textwrap.dedent("""
                                       load_matlab_network(files[0][0]).trainable_weights))]
     np.savez(f"{folder}/torch.npz", **outputs)
     print(json.dumps({"errors": errors, "kernels": kernels, "census": census,
-                      "tensorflow": tensorflow_after_prediction}))
+                      "padding": padding, "tensorflow": tensorflow_after_prediction}))
 """)
 
 FILES = ["rossler_lstm25.mat", "series_gru100_gait.mat", "vcs_bilstm100_last.mat"]
@@ -184,6 +195,8 @@ def test_matkeras_on_another_backend(backend, tmp_path):
     _check_recurrent_layers_equal_the_oracle(run)
     _check_fused_torch_kernels_serve_the_configurations_they_compute_exactly(run)
     _check_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(run)
+    assert run[0]["padding"] == dict.fromkeys(
+        ["symmetric-include-edge", "symmetric-exclude-edge", "replicate"], 0.0), run[0]["padding"]
 
 
 def _run(backend, folder):

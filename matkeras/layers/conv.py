@@ -78,9 +78,36 @@ def pad(inputs, pads, value, leading_axes):
     widths = [(0, 0)] * leading_axes + list(pads) + [(0, 0)]
     if value == "replicate":
         return _replicate(inputs, widths)
+    if value == "symmetric-include-edge" and keras.backend.backend() != "tensorflow":
+        return _mirror(inputs, widths)
     if isinstance(value, str):
         return ops.pad(inputs, widths, mode=PADDING_VALUES[value])
     return ops.pad(inputs, widths, constant_values=float(value))
+
+
+def _mirror(inputs, widths):
+    """numpy's ``pad(mode="symmetric")`` (the edge included), by slices: Keras's
+    ``ops.pad(mode="symmetric")`` gives other values on the PyTorch backend (measured with
+    Keras 3.15: off by up to 3 on a 4 x 3 ramp), so the other backends pad this way."""
+    for axis, (before, after) in enumerate(widths):
+        if isinstance(before, int) and isinstance(after, int) and before == after == 0:
+            continue
+        size = inputs.shape[axis]
+        if size is None or before > size or after > size:
+            raise ValueError(f"symmetric padding of {before} and {after} on an axis of size "
+                             f"{size}: at most the axis's size on the {keras.backend.backend()} "
+                             "backend (MATLAB pads at most that much too).")
+        part = [slice(None)] * len(inputs.shape)
+        pieces = []
+        if before:
+            part[axis] = slice(0, before)
+            pieces.append(ops.flip(inputs[tuple(part)], axis=axis))
+        pieces.append(inputs)
+        if after:
+            part[axis] = slice(size - after, size)
+            pieces.append(ops.flip(inputs[tuple(part)], axis=axis))
+        inputs = ops.concatenate(pieces, axis=axis)
+    return inputs
 
 
 def _replicate(inputs, widths):
