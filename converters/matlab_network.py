@@ -215,11 +215,10 @@ class _Decoder:
             if self.alive():
                 self.process.kill()
             self.process.wait()
-            for stream in (self.process.stdin,):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+            try:
+                self.process.stdin.close()
+            except OSError:  # its pipe broke when it died
+                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
     @classmethod

@@ -344,11 +344,13 @@ def _axes(node, values):
 class _Dims(list):
     """A shape-valued ONNX tensor (the int64 vector ``Shape``, ``Gather``, ``Slice`` and
     ``Concat`` compute): each item an int, or ``(tensor, axis)`` for a size known only at run
-    time. `scalar`: a 0-d ``Gather`` of one size."""
+    time."""
 
-    def __init__(self, items, scalar=False):
-        super().__init__(items)
-        self.scalar = scalar
+
+def _sizes_input(node, index, tensors, values):
+    """Input `index` when it is shape-valued (a :class:`_Dims`), else None."""
+    value = _input(node, index, tensors, values)
+    return value if isinstance(value, _Dims) else None
 
 
 def _static(tensor, axis):
@@ -369,7 +371,7 @@ def _dims(node, index, tensors, values):
     if isinstance(value, _Dims):
         return value
     if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
-        return _Dims([int(v) for v in value.ravel()], scalar=value.ndim == 0)
+        return _Dims(int(v) for v in value.ravel())
     return None
 
 
@@ -428,7 +430,7 @@ def _onnx_dtype(code):
 
 def _cast(node, tensors, values, number):
     x = _input(node, 0, tensors, values)
-    if isinstance(x, _Dims):
+    if isinstance(x, _Dims):  # sizes stay sizes
         return [x]
     dtype = _onnx_dtype(_attributes(node)["to"])
     return [ops.convert_to_tensor(np.asarray(x).astype(dtype)) if isinstance(x, np.ndarray)
@@ -444,16 +446,16 @@ def _where(node, tensors, values, number):
 
 
 def _squeeze(node, tensors, values, number):
-    dims = _dims(node, 0, tensors, values)
-    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
-        return [_Dims(dims, scalar=True)]
+    dims = _sizes_input(node, 0, tensors, values)
+    if dims is not None:
+        return [dims]
     return [ops.squeeze(_tensor(node, 0, tensors, values), axis=_axes(node, values))]
 
 
 def _unsqueeze(node, tensors, values, number):
-    dims = _dims(node, 0, tensors, values)
-    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
-        return [_Dims(dims)]
+    dims = _sizes_input(node, 0, tensors, values)
+    if dims is not None:
+        return [dims]
     x = _tensor(node, 0, tensors, values)
     for axis in sorted(_axes(node, values)):
         x = ops.expand_dims(x, axis)
@@ -529,8 +531,8 @@ def _dropout(node, tensors, values, number):
 
 
 def _slice(node, tensors, values, number):
-    dims = _dims(node, 0, tensors, values)
-    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
+    dims = _sizes_input(node, 0, tensors, values)
+    if dims is not None:
         starts, ends = (_constant(node, k, values, w) for k, w in ((1, "starts"), (2, "ends")))
         big = np.iinfo(np.int32).max
         end = int(ends.ravel()[0])
@@ -564,11 +566,10 @@ def _slice(node, tensors, values, number):
 
 
 def _gather(node, tensors, values, number):
-    dims = _dims(node, 0, tensors, values)
-    if dims is not None and not isinstance(_input(node, 0, tensors, values), np.ndarray):
+    dims = _sizes_input(node, 0, tensors, values)
+    if dims is not None:
         indices = _constant(node, 1, values, "indices").astype("int64")
-        picked = [dims[int(i)] for i in indices.ravel()]
-        return [_Dims(picked, scalar=indices.ndim == 0)]
+        return [_Dims(dims[int(i)] for i in indices.ravel())]
     x = _tensor(node, 0, tensors, values)
     indices = _constant(node, 1, values, "indices").astype("int64")
     axis = _attributes(node).get("axis", 0)
@@ -576,7 +577,7 @@ def _gather(node, tensors, values, number):
 
 
 def _concat(node, tensors, values, number):
-    if any(isinstance(_input(node, k, tensors, values), _Dims) for k in range(len(node.input))):
+    if any(_sizes_input(node, k, tensors, values) is not None for k in range(len(node.input))):
         return [_Dims([d for k in range(len(node.input))
                        for d in _dims(node, k, tensors, values)])]
     parts = [_tensor(node, k, tensors, values) for k in range(len(node.input))]

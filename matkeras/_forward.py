@@ -125,12 +125,10 @@ def closed_loop(model, layers, x, starts, steps):
 
     x = np.asarray(x, known.input_dtype)
     function = _loop_function(model, layers, x)
-    flat = [tf.constant(x), tf.constant(steps, tf.int32)]
-    flat += [tf.constant(np.asarray(s, state_dtype(layer)))
-             for layer, states in zip(layers, starts, strict=True) for s in states]
-    outputs, *finals = function(*flat)
-    it = iter(finals)
-    return outputs.numpy(), [[next(it).numpy() for _ in layer.state_names] for layer in layers]
+    flat = [tf.constant(np.asarray(s, state_dtype(layer)))
+            for layer, states in zip(layers, starts, strict=True) for s in states]
+    outputs, *finals = function(tf.constant(x), tf.constant(steps, tf.int32), *flat)
+    return outputs.numpy(), _nested(layers, [s.numpy() for s in finals])
 
 
 def _loop_function(model, layers, x):
@@ -143,23 +141,16 @@ def _loop_function(model, layers, x):
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         owner = weakref.ref(model)
-        widths = [layer.state_width for layer in layers for _ in layer.state_names]
         signature = [tf.TensorSpec((batch, 1, *x.shape[2:]), tf.as_dtype(x.dtype)),
-                     tf.TensorSpec((), tf.int32)]
-        signature += [tf.TensorSpec((batch, w), state_dtype(layer))
-                      for layer, w in zip((la for la in layers for _ in la.state_names),
-                                          widths, strict=True)]
-
+                     tf.TensorSpec((), tf.int32), *_state_specs(layers, batch)]
         outputs = getattr(model, "outputs", None)
         output_dtype = tf.as_dtype(outputs[0].dtype if outputs else x.dtype)
 
         def loop(x, steps, *flat):
             def body(k, x, written, *flat):
-                it = iter(flat)
-                starts = [[next(it) for _ in layer.state_names] for layer in layers]
-                output, finals = _forward(owner(), layers, x, starts)
+                output, finals = _forward(owner(), layers, x, _nested(layers, flat))
                 return (k + 1, tf.cast(output, x.dtype), written.write(k, output),
-                        *[s for states in finals for s in states])
+                        *_flat(finals))
 
             written = tf.TensorArray(output_dtype, size=steps, element_shape=x.shape)
             _, _, written, *finals = tf.while_loop(
@@ -178,9 +169,7 @@ def _compiled(model, layers, x, starts, xla):
     import tensorflow as tf
 
     function = _function(model, layers, x, xla, stateless=starts is None)
-    flat = [tf.constant(x)]
-    if starts is not None:
-        flat += [tf.constant(s) for states in starts for s in states]
+    flat = [tf.constant(x)] + ([] if starts is None else [tf.constant(s) for s in _flat(starts)])
     try:
         result = function(*flat)
     except tf.errors.InvalidArgumentError:
@@ -191,8 +180,25 @@ def _compiled(model, layers, x, starts, xla):
     if starts is None:
         return result, None
     output, *finals = result
-    it = iter(finals)
-    return output, [[next(it) for _ in layer.state_names] for layer in layers]
+    return output, _nested(layers, finals)
+
+
+def _state_specs(layers, batch):
+    """The flat signature of the layers' states: one ``(batch, width)`` spec per state."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec((batch, layer.state_width), state_dtype(layer))
+            for layer in layers for _ in layer.state_names]
+
+
+def _flat(starts):
+    return [s for states in starts for s in states]
+
+
+def _nested(layers, flat):
+    """Flat states back as one list per layer."""
+    it = iter(flat)
+    return [[next(it) for _ in layer.state_names] for layer in layers]
 
 
 class _Facts:
@@ -202,6 +208,7 @@ class _Facts:
 
     def __init__(self, model):
         from matkeras.data.images import image_input_size
+        from matkeras.layers import LSTM
         from matkeras.layers.stateful import stateful_layers
 
         self.layers = _layer_ids(model)
@@ -210,8 +217,6 @@ class _Facts:
         self.input_dtype = _input_dtype(model)
         self.stateful = stateful_layers(model)
         self.image_size = image_input_size(model)
-        from matkeras.layers import LSTM
-
         recurrent = _recurrent_layers(model)  # what the XLA rule compiles: LSTMs only
         self.xla_kind = (bool(recurrent) and all(type(layer) is LSTM for layer in recurrent)
                          and not self.checks[1])
@@ -318,18 +323,14 @@ def _function(model, layers, x, xla, stateless=False):
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         owner = weakref.ref(model)  # the cache must not keep the model alive
-        signature = [tf.TensorSpec((batch, steps, *x.shape[2:]), tf.as_dtype(x.dtype))]
-        if not stateless:
-            signature += [tf.TensorSpec((batch, layer.state_width), state_dtype(layer))
-                          for layer in layers for _ in layer.state_names]
+        signature = [tf.TensorSpec((batch, steps, *x.shape[2:]), tf.as_dtype(x.dtype)),
+                     *([] if stateless else _state_specs(layers, batch))]
 
         def call(x, *flat):
             if stateless:
                 return _forward(owner(), layers, x, None)[0]
-            it = iter(flat)
-            starts = [[next(it) for _ in layer.state_names] for layer in layers]
-            output, finals = _forward(owner(), layers, x, starts)
-            return [output, *[s for states in finals for s in states]]
+            output, finals = _forward(owner(), layers, x, _nested(layers, flat))
+            return [output, *_flat(finals)]
 
         functions[key] = tf.function(call, input_signature=signature, autograph=False,
                                      jit_compile=bool(xla)).get_concrete_function()

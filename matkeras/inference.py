@@ -257,8 +257,8 @@ def _steps(model, layers, current, steps, mode, futures, xla):
     if mode == "closed-loop" and not xla and steps > 1:
         _check_finite(list(current), "Sequence")
         outputs, carried = _forward.closed_loop(model, layers, current, carried, steps - 1)
-        # a prediction fed back is an input: NaN or Inf stops as in a loop of calls
-        _check_finite(list(outputs[:-1].reshape(-1, *outputs.shape[2:])), "Sequence")
+        for step in outputs[:-1]:  # a prediction fed back is an input: NaN or Inf stops
+            _check_finite(list(step), "Sequence")
         forecasts += list(outputs)
     else:
         for k in range(1, steps):

@@ -146,7 +146,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             if value is not None and key not in input_dependent:
                 self._explicit[key] = self._check(key, value, 0)
         self._state_variables = []
-        self._pending = set()  # the MATLAB values set_matlab_weights assigns after building
+        self._pending = {}  # the MATLAB values set_matlab_weights assigns after building
 
     @classmethod
     def _base_arguments(cls, arguments, exclude=()):
@@ -235,8 +235,8 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             if value is not None:
                 self._explicit[key] = self._check(key, value, input_size)
         rows = self._rows()
-        given = {k for k, v in self._explicit.items() if v is not None} | self._pending
-        init = {name: initializer_unless_given(self._initializers[name], key in given or None)
+        given = {**self._pending, **{k: v for k, v in self._explicit.items() if v is not None}}
+        init = {name: initializer_unless_given(self._initializers[name], given.get(key))
                 for key, name in (
             ("input_weights", "input_weights_initializer"),
             ("recurrent_weights", "recurrent_weights_initializer"),
@@ -578,11 +578,11 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             shape = (None, None, int(size))
             if self.has_state_inputs:
                 shape = [shape] + [(None, self._DIRECTIONS * self.units)] * len(self._STATES)
-            self._pending = set(values)
+            self._pending = values
             try:
                 self.build(shape)
             finally:
-                self._pending = set()
+                self._pending = {}
         self._assign_matlab(values)
 
     def _assign_matlab(self, values):

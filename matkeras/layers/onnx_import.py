@@ -235,8 +235,9 @@ class OnnxShaped(keras.layers.Layer):
             shape = list(ops.shape(data))
             shape = [1] * (len(sizes) - len(shape)) + shape
             sizes = [1] * (len(shape) - len(sizes)) + sizes
-            target = [s if isinstance(s, int) and s == 1 else d if isinstance(d, int) and d == 1
-                      else s for s, d in zip(sizes, shape, strict=True)]
+            # two-way broadcasting: a size of 1 on either side takes the other side's size
+            target = [d if isinstance(s, int) and s == 1 else s
+                      for s, d in zip(sizes, shape, strict=True)]
             return ops.broadcast_to(ops.reshape(data, shape), target)
         index = [slice(None)] * len(data.shape)
         for axis, start, end in zip(self.axes, self.starts, sizes, strict=True):

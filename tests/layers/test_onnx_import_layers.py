@@ -142,3 +142,13 @@ def onnx_shaped_layers(rng):
 def test_onnx_shaped_refuses_an_unknown_op():
     with pytest.raises(ValueError, match="op must be one of"):
         OnnxShaped("tile", [1])
+
+
+def test_onnx_shaped_expand_broadcasts_both_ways():
+    """ONNX's Expand: a size of 1 in the target keeps the data's size, a size of 1 in the data
+    takes the target's (numpy's broadcasting of the two shapes)."""
+    data = np.arange(8.0, dtype="float32").reshape(2, 1, 4)
+    sizes = np.zeros((3, 5, 4), "float32")  # the run-time size source: 5 steps
+    layer = OnnxShaped("expand", [1, [1, 1], 4])
+    got = keras.ops.convert_to_numpy(layer([data, sizes]))
+    np.testing.assert_array_equal(got, np.broadcast_to(data, (2, 5, 4)))
