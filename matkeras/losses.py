@@ -34,13 +34,24 @@ padded mini-batches (tests/test_losses.py measures it).
 import keras
 from keras import ops
 
-from matkeras.ops.precision import maximum
+from matkeras.ops.precision import divide_no_nan, maximum, mean
 
 __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanAbsoluteError",
            "MeanSquaredError", "get"]
 
 #: Lower bound of probabilities before the log (matkeras.layers.MatlabCrossEntropy's).
 EPSILON = 1e-8
+
+
+def weight_like(weight, values):
+    """Sample weights (``(N,)``, ``(N, T)``, ``(N, T, 1)``...) in `values`' dtype, squeezed or
+    expanded on the right and broadcast to `values`' shape."""
+    weight = ops.cast(ops.convert_to_tensor(weight), values.dtype)
+    while len(weight.shape) > len(values.shape):
+        weight = ops.squeeze(weight, -1)
+    while len(weight.shape) < len(values.shape):
+        weight = ops.expand_dims(weight, -1)
+    return ops.broadcast_to(weight, ops.shape(values))
 
 
 class _TrainnetLoss(keras.losses.Loss):
@@ -59,14 +70,9 @@ class _TrainnetLoss(keras.losses.Loss):
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)  # floatx, as Keras losses
         values = self.elementwise(ops.convert_to_tensor(y_true), y_pred)
         if sample_weight is None:
-            return ops.mean(values)
-        weight = ops.cast(ops.convert_to_tensor(sample_weight), values.dtype)
-        while len(weight.shape) > len(values.shape):
-            weight = ops.squeeze(weight, -1)
-        while len(weight.shape) < len(values.shape):
-            weight = ops.expand_dims(weight, -1)
-        weight = ops.broadcast_to(weight, ops.shape(values))
-        return ops.divide_no_nan(ops.sum(values * weight), ops.sum(weight))
+            return mean(values)
+        weight = weight_like(sample_weight, values)
+        return divide_no_nan(ops.sum(values * weight), ops.sum(weight))
 
     def call(self, y_true, y_pred):
         return self.elementwise(ops.convert_to_tensor(y_true),
@@ -136,7 +142,7 @@ class BinaryCrossEntropy(_TrainnetLoss):
         targets = _targets_like(y_true, y_pred)
         floor = ops.cast(self.epsilon, y_pred.dtype)
         y = ops.clip(y_pred, floor, 1 - floor)
-        return -ops.mean(targets * ops.log(y) + (1 - targets) * ops.log(1 - y), axis=-1)
+        return -mean(targets * ops.log(y) + (1 - targets) * ops.log(1 - y), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -151,7 +157,7 @@ class MeanSquaredError(_TrainnetLoss):
         super().__init__(name=name, **kwargs)
 
     def elementwise(self, y_true, y_pred):
-        return ops.mean(ops.square(y_pred - _targets_like(y_true, y_pred)), axis=-1)
+        return mean(ops.square(y_pred - _targets_like(y_true, y_pred)), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -163,7 +169,7 @@ class MeanAbsoluteError(_TrainnetLoss):
         super().__init__(name=name, **kwargs)
 
     def elementwise(self, y_true, y_pred):
-        return ops.mean(ops.abs(y_pred - _targets_like(y_true, y_pred)), axis=-1)
+        return mean(ops.abs(y_pred - _targets_like(y_true, y_pred)), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -187,7 +193,7 @@ class Huber(_TrainnetLoss):
         delta = ops.cast(self.transition_point, y_pred.dtype)
         values = ops.where(error <= delta, 0.5 * ops.square(error),
                            delta * (error - 0.5 * delta))
-        return ops.mean(values, axis=-1)
+        return mean(values, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "transition_point": self.transition_point}
@@ -208,6 +214,7 @@ class FunctionLoss(keras.losses.Loss):
         self.function = function
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.convert_to_tensor(y_pred)
         value = self.function(y_pred, ops.cast(y_true, y_pred.dtype))
         value = ops.convert_to_tensor(value)
         if len(value.shape) != 0:

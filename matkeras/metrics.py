@@ -24,6 +24,9 @@ UNCONFIRMED):
 import keras
 from keras import ops
 
+from matkeras.ops.precision import divide_no_nan
+from matkeras.ops.precision import mean as average
+
 __all__ = ["Accuracy", "ErrorMetric", "FunctionMetric", "LossMetric", "PrecisionRecallFScore",
            "get"]
 
@@ -81,7 +84,7 @@ class Accuracy(_Metric):
         self.total.assign_add(ops.sum(weight))
 
     def result(self):
-        return 100.0 * ops.divide_no_nan(self.correct, self.total)
+        return 100.0 * divide_no_nan(self.correct, self.total)
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -113,7 +116,7 @@ class ErrorMetric(_Metric):
         self.count.assign_add(ops.sum(weight) * ops.cast(ops.shape(values)[-1], self.dtype))
 
     def result(self):
-        mean = ops.divide_no_nan(self.total, self.count)
+        mean = divide_no_nan(self.total, self.count)
         return ops.sqrt(mean) if self.kind == "rmse" else mean
 
     def get_config(self):
@@ -168,11 +171,11 @@ class PrecisionRecallFScore(_Metric):
             hits, predicted, actual = hits[1:], predicted[1:], actual[1:]
         if self.average == "micro":
             hits, predicted, actual = (ops.sum(hits), ops.sum(predicted), ops.sum(actual))
-        precision = ops.divide_no_nan(hits, predicted)
-        recall = ops.divide_no_nan(hits, actual)
+        precision = divide_no_nan(hits, predicted)
+        recall = divide_no_nan(hits, actual)
         value = {"precision": precision, "recall": recall,
-                 "fscore": ops.divide_no_nan(2 * precision * recall, precision + recall)}
-        return ops.mean(value[self.kind])
+                 "fscore": divide_no_nan(2 * precision * recall, precision + recall)}
+        return average(value[self.kind])
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "num_classes": self.num_classes,
@@ -208,7 +211,7 @@ class LossMetric(_Metric):
         self.count.assign_add(ops.sum(weight))
 
     def result(self):
-        return ops.divide_no_nan(self.total, self.count)
+        return divide_no_nan(self.total, self.count)
 
 
 class FunctionMetric(_Metric):
@@ -235,7 +238,7 @@ class FunctionMetric(_Metric):
         self.count.assign_add(size)
 
     def result(self):
-        return ops.divide_no_nan(self.total, self.count)
+        return divide_no_nan(self.total, self.count)
 
 
 NAMES = ("accuracy", "rmse", "mse", "mae", "precision", "recall", "fscore")

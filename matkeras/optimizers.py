@@ -56,6 +56,13 @@ class _MatlabSolver(keras.optimizers.Optimizer):
         # TensorFlow backend hands update_step the backend variable, not the Keras one).
         return self._get_variable_index(variable)
 
+    @staticmethod
+    def _constants(variable, *values):
+        """Python numbers as tensors of `variable`'s dtype: on PyTorch, Keras turns a Python
+        number in arithmetic with a variable into a float32 tensor, so a float64 variable would
+        be updated with float32-rounded factors (1e-9 off after 6 steps, measured)."""
+        return [ops.convert_to_tensor(value, dtype=variable.dtype) for value in values]
+
     def _rate(self, learning_rate, variable):
         rate = ops.cast(learning_rate, variable.dtype)
         factor = self.multipliers.get(self._paths[self._index(variable)])
@@ -80,7 +87,8 @@ class SGDM(_MatlabSolver):
     def update_step(self, gradient, variable, learning_rate):
         velocity = self._slot(0, variable)
         gradient = ops.cast(gradient, variable.dtype)
-        self.assign(velocity, self.momentum * velocity - self._rate(learning_rate, variable)
+        (momentum,) = self._constants(variable, self.momentum)
+        self.assign(velocity, momentum * velocity - self._rate(learning_rate, variable)
                     * gradient)
         self.assign_add(variable, velocity)
 
@@ -107,12 +115,14 @@ class Adam(_MatlabSolver):
         b1, b2 = self.gradient_decay_factor, self.squared_gradient_decay_factor
         gradient = ops.cast(gradient, variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
-        self.assign(m, b1 * m + (1 - b1) * gradient)
-        self.assign(v, b2 * v + (1 - b2) * ops.square(gradient))
-        m_hat = m / (1 - ops.power(ops.convert_to_tensor(b1, variable.dtype), step))
-        v_hat = v / (1 - ops.power(ops.convert_to_tensor(b2, variable.dtype), step))
+        b1, b2, rest1, rest2, one, epsilon = self._constants(variable, b1, b2, 1 - b1, 1 - b2,
+                                                             1.0, self.epsilon)
+        self.assign(m, b1 * m + rest1 * gradient)
+        self.assign(v, b2 * v + rest2 * ops.square(gradient))
+        m_hat = m / (one - ops.power(b1, step))
+        v_hat = v / (one - ops.power(b2, step))
         self.assign_sub(variable, self._rate(learning_rate, variable) * m_hat
-                        / (ops.sqrt(v_hat) + self.epsilon))
+                        / (ops.sqrt(v_hat) + epsilon))
 
     def get_config(self):
         return {**super().get_config(), "gradient_decay_factor": self.gradient_decay_factor,
@@ -134,11 +144,13 @@ class RMSProp(_MatlabSolver):
 
     def update_step(self, gradient, variable, learning_rate):
         v = self._slot(0, variable)
-        b2 = self.squared_gradient_decay_factor
         gradient = ops.cast(gradient, variable.dtype)
-        self.assign(v, b2 * v + (1 - b2) * ops.square(gradient))
+        b2, rest2, epsilon = self._constants(variable, self.squared_gradient_decay_factor,
+                                             1 - self.squared_gradient_decay_factor,
+                                             self.epsilon)
+        self.assign(v, b2 * v + rest2 * ops.square(gradient))
         self.assign_sub(variable, self._rate(learning_rate, variable) * gradient
-                        / (ops.sqrt(v) + self.epsilon))
+                        / (ops.sqrt(v) + epsilon))
 
     def get_config(self):
         return {**super().get_config(),

@@ -17,6 +17,13 @@ if os.environ.get("KERAS_BACKEND") == "torch":  # the layer tests on PyTorch (te
     torch.set_grad_enabled(False)
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tensorflow: needs Keras's TensorFlow backend (TFLite, tf.function, the "
+        "speed rule's TensorFlow measurements); left out where test_backends.py runs the layer "
+        "tests on PyTorch and JAX")
 SHARED_FIXTURES = Path(os.environ.get("MATKERAS_FIXTURES", REPO.parent / "shared" / "fixtures"))
 
 
@@ -31,6 +38,16 @@ def fixture_path(*parts):
             pytrace=False,
         )
     return path
+
+
+@pytest.fixture
+def gradients():
+    """Gradients on for a test that trains (the layer tests on PyTorch run with them off)."""
+    if os.environ.get("KERAS_BACKEND") != "torch":
+        yield
+        return
+    with torch.enable_grad():
+        yield
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ forecast runs; and loading, prediction, training and forecasting import no Tenso
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -295,6 +296,48 @@ def _check_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(ru
         if key.startswith("pieces"):
             assert error <= tol.FLOAT32_ATOL, (key, error)
     assert report["tensorflow"] is False
+
+
+#: The test modules that also run on PyTorch and JAX, each backend in a pytest process of its
+#: own: every layer, loss and optimizer against its float64 numpy oracle (float32 1e-5, float64
+#: 1e-10), the tests marked ``tensorflow`` (TFLite, tf.function, the speed rule's TensorFlow
+#: measurements, Keras's float32 gradient clipping) left out. Two groups, so that pytest-xdist
+#: can run them side by side.
+LAYER_TESTS = {
+    "layers": ["tests/layers/test_attention.py", "tests/layers/test_bilstm_outside.py",
+               "tests/layers/test_graph_layers.py", "tests/layers/test_gru_outside.py",
+               "tests/layers/test_image_layers.py", "tests/layers/test_layer_set.py",
+               "tests/layers/test_layouts.py", "tests/layers/test_onnx_import_layers.py",
+               "tests/layers/test_position.py", "tests/layers/test_transformer_api.py",
+               "tests/test_losses.py", "tests/test_optimizers.py"],
+    "recurrent": ["tests/layers/test_recurrent_family.py", "tests/layers/test_lstm.py"],
+}
+#: At least this many tests pass in each run (what passed when the runs were added, less a
+#: margin for cases merged later), so that a run that selects almost nothing fails.
+LAYER_TESTS_PASSED = {("torch", "layers"): 400, ("torch", "recurrent"): 900,
+                      ("jax", "layers"): 400, ("jax", "recurrent"): 500}
+
+
+@pytest.mark.parametrize("group", LAYER_TESTS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_layer_tests_pass_on_another_backend(backend, group):
+    """The layer tests on another backend. JAX compiles each recurrent call anew, so there the
+    recurrent cases run in float64 only, the tighter tolerance (all of them: 131 s measured,
+    against 44 s)."""
+    selection = ["-m", "not tensorflow"]
+    if backend == "jax" and group == "recurrent":
+        selection += ["-k", "float64"]
+    environment = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1",
+                   "PYTHONPATH": str(REPO)}
+    environment.pop("PYTEST_XDIST_WORKER", None)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "no:xdist", *selection, *LAYER_TESTS[group]],
+                            capture_output=True, text=True, timeout=600, env=environment,
+                            cwd=REPO)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, (result.stdout[-6000:], result.stderr[-2000:])
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) >= LAYER_TESTS_PASSED[backend, group], summary
 
 
 def test_the_backend_here_is_tensorflow():

@@ -57,6 +57,9 @@ def test_learn_rate_factor_scales_each_gate_block(rng, name):
         np.testing.assert_allclose(got[:, column], want, rtol=1e-12, atol=1e-12)
 
 
+# Keras's own gradient clipping takes its maximum in float32 on PyTorch and JAX (1.6e-9 off
+# here in float64); matkeras leaves clipping to Keras
+@pytest.mark.tensorflow
 def test_clipnorm_is_matlab_l2norm_per_parameter(rng):
     w0 = rng.normal(0, 1, (3, 3))
     grads = [rng.normal(0, 3, (3, 3)) for _ in range(3)]
@@ -80,7 +83,7 @@ def test_layer_factors_reach_the_optimizer():
     assert lstm.recurrent_kernel.path not in found
 
 
-def test_zero_factor_freezes_a_parameter_in_fit(rng):
+def test_zero_factor_freezes_a_parameter_in_fit(rng, gradients):
     model = keras.Sequential([keras.Input((None, 2)), L.LSTM(3, bias_learn_rate_factor=0),
                               L.FullyConnected(1)])
     lstm = model.layers[0]
@@ -93,7 +96,7 @@ def test_zero_factor_freezes_a_parameter_in_fit(rng):
     assert np.max(np.abs(keras.ops.convert_to_numpy(lstm.kernel) - kernel)) > 1e-4
 
 
-def test_a_model_with_a_matlab_optimizer_saves_and_loads(rng, tmp_path):
+def test_a_model_with_a_matlab_optimizer_saves_and_loads(rng, tmp_path, gradients):
     model = keras.Sequential([keras.Input((None, 2)), L.LSTM(3), L.FullyConnected(1)])
     model.compile(optimizers.RMSProp(0.01, clipnorm=1.0), "mse")
     model.fit(rng.normal(size=(4, 5, 2)), rng.normal(size=(4, 5, 1)), epochs=1, verbose=0)

@@ -13,7 +13,7 @@ from matkeras.layers.regularizers import (
     MatlabL2Mixin,
     check_l2_regularization,
 )
-from matkeras.ops.precision import matmul, tanh
+from matkeras.ops.precision import matmul, minimum, tanh
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -392,7 +392,7 @@ class ELU(_ScalarElementwise):
 
     def call(self, inputs):
         alpha = ops.convert_to_tensor(self.alpha, dtype=inputs.dtype)
-        return ops.where(inputs > 0, inputs, alpha * ops.expm1(ops.minimum(inputs, 0)))
+        return ops.where(inputs > 0, inputs, alpha * ops.expm1(minimum(inputs, 0)))
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
@@ -435,4 +435,4 @@ class ClippedReLU(_ScalarElementwise):
 
     def call(self, inputs):
         ceiling = ops.convert_to_tensor(self.ceiling, dtype=inputs.dtype)
-        return ops.minimum(ops.relu(inputs), ceiling)
+        return minimum(ops.relu(inputs), ceiling)

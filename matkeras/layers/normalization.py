@@ -7,6 +7,7 @@ from keras import ops
 
 from matkeras.layers import _options
 from matkeras.layers._matlab import MatlabMapping
+from matkeras.ops.precision import demoted
 
 #: MATLAB's default (and minimum) Epsilon of both normalization layers.
 MATLAB_EPSILON = 1e-5
@@ -97,6 +98,30 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
         # (batch, time, C) and images (batch, h, w, C), whatever shape built it.
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
 
+    def call(self, inputs, training=None, mask=None):
+        if not demoted(inputs) or self.axis % len(inputs.shape) != len(inputs.shape) - 1:
+            return super().call(inputs, training=training, mask=mask)
+        # float64 on PyTorch/JAX, where Keras's layer computes in float32: the same equations
+        # (batch statistics and the moving-average update in training) in float64
+        axes = [axis for axis in range(len(inputs.shape)) if axis != len(inputs.shape) - 1]
+        if training and self.trainable:
+            if mask is None:
+                mean, variance = ops.moments(inputs, axes)
+            else:
+                weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+                weights = ops.broadcast_to(weights, ops.shape(inputs))
+                count = ops.sum(weights, axes)
+                mean = ops.sum(inputs * weights, axes) / count
+                variance = ops.sum(weights * ops.square(inputs - mean), axes) / count
+            for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        return ops.batch_normalization(inputs, mean, variance, axis=-1,
+                                       offset=self.beta if self.center else None,
+                                       scale=self.gamma if self.scale else None,
+                                       epsilon=self.epsilon)
+
     @property
     def trained_mean(self):
         """MATLAB ``TrainedMean`` (a numpy copy)."""
@@ -129,6 +154,17 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
     def __init__(self, epsilon=MATLAB_EPSILON, **kwargs):
         super().__init__(epsilon=_check_epsilon(epsilon, "LayerNormalization",
                                                 kwargs.get("name")), **kwargs)
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        if not demoted(inputs) or [axis % rank for axis in np.ravel(self.axis)] != [rank - 1]:
+            return super().call(inputs)
+        # float64 on PyTorch/JAX, where Keras's layer computes in float32
+        mean, variance = ops.moments(inputs, [-1], keepdims=True)
+        out = (inputs - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            out = out * self.gamma
+        return out + self.beta if self.center else out
 
 
 @keras.saving.register_keras_serializable(package="matkeras")

@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
+from matkeras.ops.precision import maximum, minimum
 
 
 class _OneInput(keras.layers.Layer):
@@ -178,9 +179,9 @@ class Clip(_OneInput):
         dtype = inputs.dtype
         out = inputs
         if np.isfinite(self.min):
-            out = ops.maximum(out, ops.convert_to_tensor(self.min, dtype=dtype))
+            out = maximum(out, ops.convert_to_tensor(self.min, dtype=dtype))
         if np.isfinite(self.max):
-            out = ops.minimum(out, ops.convert_to_tensor(self.max, dtype=dtype))
+            out = minimum(out, ops.convert_to_tensor(self.max, dtype=dtype))
         return out
 
     def compute_output_shape(self, input_shape):

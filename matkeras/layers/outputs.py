@@ -5,11 +5,28 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
-from matkeras.ops.precision import maximum
+from matkeras.losses import weight_like
+from matkeras.ops.precision import demoted, maximum
+
+
+class _Float64Reduction(keras.losses.Loss):
+    """Keras's reduction of the loss values ('sum_over_batch_size': the weighted sum over the
+    number of values), in float64 on PyTorch and JAX too, where Keras reduces float64 losses in
+    float32 (``matkeras.ops.precision``)."""
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        if not demoted(y_pred) or self.reduction != "sum_over_batch_size" or \
+                getattr(y_pred, "_keras_mask", None) is not None:
+            return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        values = self.call(ops.convert_to_tensor(y_true), y_pred)
+        if sample_weight is not None:
+            values = values * weight_like(sample_weight, values)
+        return ops.sum(values) / float(np.prod(values.shape))
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class MatlabCrossEntropy(keras.losses.Loss):
+class MatlabCrossEntropy(_Float64Reduction):
     """MATLAB's classification loss: ``-(1/(N*T)) sum_n sum_t sum_k w_k t_nk log(y_nk)``.
 
     Targets are integer class indices (0-based), shape ``(N,)`` or ``(N, T)``; predictions are
@@ -46,7 +63,7 @@ class MatlabCrossEntropy(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
-class MatlabHalfMeanSquaredError(keras.losses.Loss):
+class MatlabHalfMeanSquaredError(_Float64Reduction):
     """MATLAB's regression loss: ``(1/(N*T)) sum_n sum_t sum_r (y - t)^2 / 2``: half squared
     error summed over the responses (not divided by R), averaged over observations and time.
     This is ``R/2`` times Keras's ``MeanSquaredError``."""

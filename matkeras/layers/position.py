@@ -13,6 +13,7 @@ from matkeras.layers.regularizers import (
     MatlabL2Mixin,
     check_l2_regularization,
 )
+from matkeras.ops.precision import cos, sin
 
 POSITION_DIMENSIONS = ("auto", "temporal", "spatial")
 POSITIONS = ("auto", "temporal-indices", "spatial-indices", "data-values")
@@ -242,7 +243,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         half = np.arange(self.output_size // 2, dtype="float64")
         rates = ops.convert_to_tensor(10000.0 ** (-2.0 * half / self.output_size), dtype)
         angle = p * rates  # (..., d/2)
-        pairs = ops.stack([ops.sin(angle), ops.cos(angle)], axis=-1)  # (..., d/2, 2)
+        pairs = ops.stack([sin(angle), cos(angle)], axis=-1)  # (..., d/2, 2)
         encoded = ops.reshape(pairs, (*ops.shape(angle)[:-1], self.output_size))
         if self.positions != "data-values":
             encoded = ops.broadcast_to(encoded, (ops.shape(inputs)[0], steps, self.output_size))

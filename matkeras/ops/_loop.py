@@ -40,8 +40,13 @@ def run(step, projected, keep, states, weights, config, return_sequences, implem
         raise ValueError(
             f"implementation must be one of {IMPLEMENTATIONS}; received {implementation!r}."
         )
+    backend = keras.backend.backend()
     if implementation == "auto":
-        implementation = "while" if keras.backend.backend() == "tensorflow" else "scan"
+        implementation = "while" if backend == "tensorflow" else "scan"
+    elif implementation == "while" and backend != "tensorflow":
+        raise ValueError(f"implementation 'while' is TensorFlow's tf.while_loop; this process "
+                         f"runs Keras on {backend}: use 'scan' or 'auto' there, or "
+                         "KERAS_BACKEND=tensorflow.")
     states, weights, config = tuple(states), tuple(weights), tuple(config)
     if projected.shape[0] == 1:
         # One time step known when tracing (streaming one step at a time): the step alone,

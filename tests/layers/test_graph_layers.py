@@ -331,6 +331,7 @@ def feature_network_of_every_graph_layer(rng):
                    rng.normal(size=(4, 3)).astype("float32")], {}
 
 
+@pytest.mark.tensorflow
 def test_tflite_export_uses_builtin_ops_and_agrees(tmp_path, rng):
     """The activation and multi-input layers on a sequence, through TFLite (LiteRT)."""
     from matkeras import export

@@ -285,6 +285,7 @@ def test_matlab_constructors_assemble_an_image_network(rng):
         maxPooling2dLayer(2, HasUnpoolingOutputs=True)
 
 
+@pytest.mark.tensorflow
 def test_every_image_layer_exports_to_tflite_with_builtin_ops(tmp_path, rng):
     """One network with each 2-D layer (grouped convolution with several channels per group
     included), through TFLite's builtin ops and LiteRT, equal to Keras."""

@@ -31,6 +31,7 @@ class TestPositionEmbedding:
                                              r"time steps but MaxPosition is 8"):
             layer(np.zeros((1, 9, 3), "float32"))
 
+    @pytest.mark.tensorflow
     def test_longer_than_max_position_fails_in_a_traced_graph_too(self):
         layer = L.PositionEmbedding(3, 8, name="pos")
         layer.build((None, None, 3))

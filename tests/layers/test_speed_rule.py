@@ -33,6 +33,7 @@ def _rule_only(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.mark.tensorflow
 def test_the_measured_shapes_take_the_measured_choices():
     assert _lstm(S) == ("gates", 1, "steps")
     assert _lstm(S, training=True) == ("gates", 1, "sequence")
@@ -62,6 +63,7 @@ def test_one_core_runs_one_loop(monkeypatch):
     assert _lstm(L).parts == 1
 
 
+@pytest.mark.tensorflow
 def test_environment_and_forced_choices_override_the_rule(monkeypatch):
     monkeypatch.setenv("MATKERAS_RECURRENT_BLOCKS", "whole")
     monkeypatch.setenv("MATKERAS_BATCH_PARTS", "2")
