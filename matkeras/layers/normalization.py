@@ -113,8 +113,11 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
                 count = ops.sum(weights, axes)
                 mean = ops.sum(inputs * weights, axes) / count
                 variance = ops.sum(weights * ops.square(inputs - mean), axes) / count
+            # the decay as float64 tensors (a Python number times a variable is float32 there)
+            keep, take = (ops.convert_to_tensor(value, dtype=inputs.dtype)
+                          for value in (self.momentum, 1.0 - self.momentum))
             for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
-                moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
+                moving.assign(keep * moving + take * batch)
         else:
             mean, variance = self.moving_mean, self.moving_variance
         return ops.batch_normalization(inputs, mean, variance, axis=-1,

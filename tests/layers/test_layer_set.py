@@ -184,6 +184,17 @@ class TestNormalizationLayers:
             x, values["offset"], values["scale"], values["trained_mean"],
             values["trained_variance"]))
 
+    def test_batch_normalization_training_step(self, rng):
+        values = {"offset": rng.normal(size=3), "scale": rng.normal(size=3),
+                  "trained_mean": rng.normal(size=3), "trained_variance": rng.uniform(0.5, 1, 3)}
+        layer = L.BatchNormalization(dtype="float64")
+        layer.set_matlab_weights(**values)
+        x = rng.normal(size=(4, 6, 3)) * 2 + 1
+        expected, mean, variance = ref.batch_norm_training(x, *values.values())
+        _close(_np(layer(x, training=True)), expected)
+        _close(layer.trained_mean, mean)
+        _close(layer.trained_variance, variance)
+
     def test_layer_normalization_over_channels(self, rng):
         layer = L.LayerNormalization(dtype="float64")
         layer.set_matlab_weights(offset=rng.normal(size=4), scale=rng.normal(size=4))

@@ -94,6 +94,16 @@ def batch_norm_inference(x, offset, scale, mean, variance, epsilon=1e-5):
     return scale * (x - mean) / np.sqrt(variance + epsilon) + offset
 
 
+def batch_norm_training(x, offset, scale, mean, variance, decay=0.1, epsilon=1e-5):
+    """A training step: the output from the mini-batch's per-channel statistics (population
+    variance) and the trained statistics after it, each moved `decay` (MATLAB's MeanDecay and
+    VarianceDecay, 0.1) toward the mini-batch's."""
+    axes = tuple(range(x.ndim - 1))
+    mu, var = x.mean(axis=axes), x.var(axis=axes)
+    return (batch_norm_inference(x, offset, scale, mu, var, epsilon),
+            (1 - decay) * mean + decay * mu, (1 - decay) * variance + decay * var)
+
+
 def layer_norm(x, offset, scale, epsilon=1e-5):
     mu = x.mean(axis=-1, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
