@@ -34,6 +34,7 @@ padded mini-batches (tests/test_losses.py measures it).
 import keras
 from keras import ops
 
+from matkeras.layers.outputs import weight_like
 from matkeras.ops.precision import divide_no_nan, maximum, mean
 
 __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanAbsoluteError",
@@ -41,17 +42,6 @@ __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanA
 
 #: Lower bound of probabilities before the log (matkeras.layers.MatlabCrossEntropy's).
 EPSILON = 1e-8
-
-
-def weight_like(weight, values):
-    """Sample weights (``(N,)``, ``(N, T)``, ``(N, T, 1)``...) in `values`' dtype, squeezed or
-    expanded on the right and broadcast to `values`' shape."""
-    weight = ops.cast(ops.convert_to_tensor(weight), values.dtype)
-    while len(weight.shape) > len(values.shape):
-        weight = ops.squeeze(weight, -1)
-    while len(weight.shape) < len(values.shape):
-        weight = ops.expand_dims(weight, -1)
-    return ops.broadcast_to(weight, ops.shape(values))
 
 
 class _TrainnetLoss(keras.losses.Loss):

@@ -5,8 +5,18 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
-from matkeras.losses import weight_like
 from matkeras.ops.precision import demoted, maximum
+
+
+def weight_like(weight, values):
+    """Sample weights (``(N,)``, ``(N, T)``, ``(N, T, 1)``...) in `values`' dtype, squeezed or
+    expanded on the right and broadcast to `values`' shape."""
+    weight = ops.cast(ops.convert_to_tensor(weight), values.dtype)
+    while len(weight.shape) > len(values.shape):
+        weight = ops.squeeze(weight, -1)
+    while len(weight.shape) < len(values.shape):
+        weight = ops.expand_dims(weight, -1)
+    return ops.broadcast_to(weight, ops.shape(values))
 
 
 class _Float64Reduction(keras.losses.Loss):
