@@ -89,6 +89,11 @@ def matlab_gru(
             implementation=implementation, side_by_side=side_by_side,
             training=training, batch_parts=1,
         ), parts, inputs, (initial_hidden,), mask)
+    if _speed.joined_gru_inputs():
+        return _joined_gru(inputs, kernel, recurrent_kernel, bias, initial_hidden,
+                           reset_gate_mode, (state_activation, gate_activation),
+                           return_sequences, mask, go_backwards, input_projector,
+                           output_projector, implementation)
     recurrent_bias = candidate_kernel = None
     if reset_gate_mode == "recurrent-bias-after-multiplication":
         bias, recurrent_bias = bias[:gates], bias[gates:]
@@ -109,6 +114,62 @@ def matlab_gru(
         _loop.unroll_for(int(recurrent_kernel.shape[0]), int(gates)),
     )
     return _loop.finish(outputs, final, return_sequences, go_backwards)
+
+
+def _joined_gru(inputs, kernel, recurrent_kernel, bias, initial_hidden, reset_gate_mode,
+                activations, return_sequences, mask, go_backwards, input_projector,
+                output_projector, implementation):
+    """The loop with the inputs joining each step's recurrent product, as the LSTM's:
+    ``[x_t, 1, h] K`` with ``K`` = ``[[W_z W_r W_h 0]; [b_z b_r b_h bR_h]; [R_z R_r 0 R_h]]``,
+    blocks z, r, the candidate's input part and its recurrent part (which the reset gate
+    scales); before-multiplication leaves the last block out and multiplies ``r * h`` by
+    ``R_h`` as before. The recurrent biases of z and r join their input biases."""
+    units = int(kernel.shape[-1]) // 3
+    features, rows = int(kernel.shape[0]), int(recurrent_kernel.shape[0])
+    input_bias, recurrent_bias = ((bias[:3 * units], bias[3 * units:])
+                                  if bias.shape[0] == 6 * units else (bias, None))
+    gate_bias = input_bias[:2 * units]
+    if recurrent_bias is not None:
+        gate_bias = gate_bias + recurrent_bias[:2 * units]
+    before = reset_gate_mode == "before-multiplication"
+    candidate_kernel = recurrent_kernel[:, 2 * units:] if before else None
+    columns = [[kernel[:, :2 * units], kernel[:, 2 * units:]],
+               [ops.expand_dims(gate_bias, 0), ops.expand_dims(input_bias[2 * units:], 0)],
+               [recurrent_kernel[:, :2 * units], ops.zeros((rows, units), kernel.dtype)]]
+    if not before:
+        last = (ops.zeros((units,), kernel.dtype) if recurrent_bias is None
+                else recurrent_bias[2 * units:])
+        for row, block in zip(columns, (ops.zeros((features, units), kernel.dtype),
+                                        ops.expand_dims(last, 0),
+                                        recurrent_kernel[:, 2 * units:]), strict=True):
+            row.append(block)
+    joined = ops.concatenate([ops.concatenate(row, axis=-1) for row in columns], axis=0)
+    inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
+    inputs = ops.concatenate([inputs, ops.ones_like(inputs[..., :1])], axis=-1)
+    outputs, final = _loop.run(
+        _joined_step, inputs, keep, (initial_hidden,),
+        (joined, candidate_kernel, output_projector), activations, return_sequences,
+        implementation, 1)
+    return _loop.finish(outputs, final, return_sequences, go_backwards)
+
+
+def _joined_step(x_t, states, weights, config):
+    (hidden,) = states
+    joined, candidate_kernel, output_projector = weights
+    phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
+    products = matmul(ops.concatenate([x_t, _project(hidden, output_projector)], axis=-1),
+                      joined)
+    if candidate_kernel is None:
+        pre_z, pre_r, x_h, rec_h = ops.split(products, 4, axis=-1)
+        reset = sigma(pre_r)
+        candidate = phi(x_h + reset * rec_h)
+    else:
+        pre_z, pre_r, x_h = ops.split(products, 3, axis=-1)
+        reset = sigma(pre_r)
+        candidate = phi(x_h + matmul(_project(reset * hidden, output_projector),
+                                     candidate_kernel))
+    update = sigma(pre_z)
+    return ((1.0 - update) * candidate + update * hidden,)
 
 
 def _project(hidden, output_projector):
