@@ -372,6 +372,12 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                 f"{self.state_width}); received shapes {[np.shape(v) for v in value]}.")
         self._remember(arrays)
 
+    def __setattr__(self, name, value):
+        if name == "stored_state":  # straight to the setter: Keras's tracking of every
+            type(self).stored_state.fset(self, value)  # assignment costs ~0.1 ms a call
+            return
+        super().__setattr__(name, value)
+
     def _remember(self, arrays):
         # a plain attribute: Keras's attribute tracking (it wraps lists, about 0.1 ms a call)
         # has nothing to track in numpy arrays; they are saved by save_own_variables
