@@ -99,7 +99,8 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
 
     def call(self, inputs, training=None, mask=None):
-        if not demoted(inputs) or self.axis % len(inputs.shape) != len(inputs.shape) - 1:
+        if not demoted(inputs) or self.axis % len(inputs.shape) != len(inputs.shape) - 1 or \
+                self.renorm or self.synchronized:
             return super().call(inputs, training=training, mask=mask)
         # float64 on PyTorch/JAX, where Keras's layer computes in float32: the same equations
         # (batch statistics and the moving-average update in training) in float64
@@ -107,12 +108,13 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
         if training and self.trainable:
             if mask is None:
                 mean, variance = ops.moments(inputs, axes)
-            else:
-                weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
-                weights = ops.broadcast_to(weights, ops.shape(inputs))
-                count = ops.sum(weights, axes)
-                mean = ops.sum(inputs * weights, axes) / count
-                variance = ops.sum(weights * ops.square(inputs - mean), axes) / count
+            else:  # Keras's masked moments: masked-out values never enter, a count + epsilon
+                kept = ops.broadcast_to(ops.cast(ops.expand_dims(mask, -1), "bool"),
+                                        ops.shape(inputs))
+                count = ops.sum(ops.cast(kept, inputs.dtype), axes) + keras.config.epsilon()
+                mean = ops.sum(ops.where(kept, inputs, 0.0), axes) / count
+                variance = ops.sum(ops.square(ops.where(kept, inputs - mean, 0.0)),
+                                   axes) / count
             # the decay as float64 tensors (a Python number times a variable is float32 there)
             keep, take = (ops.convert_to_tensor(value, dtype=inputs.dtype)
                           for value in (self.momentum, 1.0 - self.momentum))
@@ -160,7 +162,8 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
 
     def call(self, inputs):
         rank = len(inputs.shape)
-        if not demoted(inputs) or [axis % rank for axis in np.ravel(self.axis)] != [rank - 1]:
+        if not demoted(inputs) or [axis % rank for axis in np.ravel(self.axis)] != [rank - 1] \
+                or self.rms_scaling:
             return super().call(inputs)
         # float64 on PyTorch/JAX, where Keras's layer computes in float32
         mean, variance = ops.moments(inputs, [-1], keepdims=True)

@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
-from matkeras.ops.precision import demoted, maximum
+from matkeras.ops.precision import demoted, divide_no_nan, maximum
 
 
 def weight_like(weight, values):
@@ -25,14 +25,21 @@ class _Float64Reduction(keras.losses.Loss):
     float32 (``matkeras.ops.precision``)."""
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-        if not demoted(y_pred) or self.reduction != "sum_over_batch_size" or \
-                getattr(y_pred, "_keras_mask", None) is not None:
+        converted = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        if not demoted(converted) or self.reduction != "sum_over_batch_size" or \
+                getattr(y_pred, "_keras_mask", None) is not None:  # Keras's own (masks too)
             return super().__call__(y_true, y_pred, sample_weight=sample_weight)
-        values = self.call(ops.convert_to_tensor(y_true), y_pred)
+        values = self.call(ops.convert_to_tensor(y_true), converted)
         if sample_weight is not None:
-            values = values * weight_like(sample_weight, values)
-        return ops.sum(values) / float(np.prod(values.shape))
+            weight = ops.cast(ops.convert_to_tensor(sample_weight), values.dtype)
+            if len(weight.shape) == len(values.shape) + 1 and weight.shape[-1] == 1:
+                weight = ops.squeeze(weight, -1)
+            if len(weight.shape) != len(values.shape):  # Keras's broadcasting rule: its own
+                return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+            values = values * weight
+        total = ops.sum(values)
+        return divide_no_nan(total, ops.convert_to_tensor(float(np.prod(values.shape)),
+                                                          total.dtype))
 
 
 @keras.saving.register_keras_serializable(package="matkeras")

@@ -217,6 +217,18 @@ class TestOutputLosses:
         expected = -np.mean(np.take(weights, labels) * np.log(chosen))
         _close(float(loss(labels, probabilities)), expected, 1e-12)
 
+    def test_a_keras_mask_survives_a_dtype_conversion(self, rng):
+        """A float32 prediction carrying a Keras mask, into a float64 loss: the mean over the
+        unmasked steps (the mask was dropped by the dtype conversion before)."""
+        y, t = rng.normal(size=(3, 4, 2)).astype("float32"), rng.normal(size=(3, 4, 2))
+        mask = np.arange(4)[None] < np.array([4, 2, 3])[:, None]
+        prediction = keras.ops.convert_to_tensor(y)
+        prediction._keras_mask = keras.ops.convert_to_tensor(mask)
+        values = 0.5 * np.sum((y.astype("float64") - t) ** 2, axis=-1)
+        expected = np.sum(values * mask) / mask.sum()
+        got = float(L.MatlabHalfMeanSquaredError(dtype="float64")(t, prediction))
+        _close(got, expected, 1e-6)  # float32 predictions
+
     def test_regression_is_half_squared_error_summed_over_responses(self, rng):
         y, t = rng.normal(size=(4, 6, 3)), rng.normal(size=(4, 6, 3))
         expected = np.sum(0.5 * (y - t) ** 2) / (4 * 6)
