@@ -250,9 +250,8 @@ def _steps(model, layers, current, steps, mode, futures, xla):
     :func:`predict_and_update_state` computes on each step (the same compiled call, the same
     states), without re-reading the inputs and the model on every step. Returns the
     ``(N, 1, C)`` forecasts, in order; the model keeps the final state."""
-    rows = len(current)
-    carried = [[np.broadcast_to(s, (rows, s.shape[1])) if len(s) == 1 else s
-                for s in layer.start_state_values()] for layer in layers]
+    carried = _state_rows([layer.start_state_values() for layer in layers],
+                          np.arange(len(current)))
     forecasts = [current]
     if mode == "closed-loop" and not xla and steps > 1:
         _check_finite(list(current), "Sequence")
@@ -309,6 +308,13 @@ def _options(mini_batch_size, sequence_length, padding_value, padding_direction,
     return {"mini_batch_size": int(mini_batch_size), "sequence_length": sequence_length,
             "padding_value": padding_value, "padding_direction": padding_direction,
             "layout": layout, "sort_by_length": bool(sort_by_length), "xla": xla}
+
+
+def _state_rows(stored, rows):
+    """The layers' start states (per layer, ``(1 or N, width)`` arrays) for the observations
+    `rows`: a single stored row serves every observation."""
+    return [[np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
+             for s in states] for states in stored]
 
 
 def _stateful_layers(model):
@@ -467,8 +473,7 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
         if not plain or any(compiled[c[0].shape] for c in chunks):
             if stored is None:
                 stored = [layer.start_state_values() for layer in layers]
-            carried = [[np.broadcast_to(s, (len(rows), s.shape[1])) if len(s) == 1 else s[rows]
-                        for s in states] for states in stored]
+            carried = _state_rows(stored, rows)
         pieces = []
         for batch, _ in chunks:
             xla_here = compiled[batch.shape]

@@ -34,7 +34,6 @@ padded mini-batches (tests/test_losses.py measures it).
 import keras
 from keras import ops
 
-from matkeras.layers.outputs import weight_like
 from matkeras.ops.precision import divide_no_nan, maximum, mean
 
 __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanAbsoluteError",
@@ -42,6 +41,17 @@ __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanA
 
 #: Lower bound of probabilities before the log (matkeras.layers.MatlabCrossEntropy's).
 EPSILON = 1e-8
+
+
+def _weight_like(weight, values):
+    """Sample weights (``(N,)``, ``(N, T)``, ``(N, T, 1)``...) in `values`' dtype, squeezed or
+    expanded on the right and broadcast to `values`' shape."""
+    weight = ops.cast(ops.convert_to_tensor(weight), values.dtype)
+    while len(weight.shape) > len(values.shape):
+        weight = ops.squeeze(weight, -1)
+    while len(weight.shape) < len(values.shape):
+        weight = ops.expand_dims(weight, -1)
+    return ops.broadcast_to(weight, ops.shape(values))
 
 
 class _TrainnetLoss(keras.losses.Loss):
@@ -61,7 +71,7 @@ class _TrainnetLoss(keras.losses.Loss):
         values = self.elementwise(ops.convert_to_tensor(y_true), y_pred)
         if sample_weight is None:
             return mean(values)
-        weight = weight_like(sample_weight, values)
+        weight = _weight_like(sample_weight, values)
         return divide_no_nan(ops.sum(values * weight), ops.sum(weight))
 
     def call(self, y_true, y_pred):

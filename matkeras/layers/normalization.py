@@ -7,7 +7,7 @@ from keras import ops
 
 from matkeras.layers import _options
 from matkeras.layers._matlab import MatlabMapping
-from matkeras.ops.precision import demoted
+from matkeras.ops.precision import constants, demoted
 
 #: MATLAB's default (and minimum) Epsilon of both normalization layers.
 MATLAB_EPSILON = 1e-5
@@ -115,9 +115,7 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
                 mean = ops.sum(ops.where(kept, inputs, 0.0), axes) / count
                 variance = ops.sum(ops.square(ops.where(kept, inputs - mean, 0.0)),
                                    axes) / count
-            # the decay as float64 tensors (a Python number times a variable is float32 there)
-            keep, take = (ops.convert_to_tensor(value, dtype=inputs.dtype)
-                          for value in (self.momentum, 1.0 - self.momentum))
+            keep, take = constants(inputs.dtype, self.momentum, 1.0 - self.momentum)
             for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
                 moving.assign(keep * moving + take * batch)
         else:

@@ -8,17 +8,6 @@ from matkeras.layers import _options
 from matkeras.ops.precision import demoted, divide_no_nan, maximum
 
 
-def weight_like(weight, values):
-    """Sample weights (``(N,)``, ``(N, T)``, ``(N, T, 1)``...) in `values`' dtype, squeezed or
-    expanded on the right and broadcast to `values`' shape."""
-    weight = ops.cast(ops.convert_to_tensor(weight), values.dtype)
-    while len(weight.shape) > len(values.shape):
-        weight = ops.squeeze(weight, -1)
-    while len(weight.shape) < len(values.shape):
-        weight = ops.expand_dims(weight, -1)
-    return ops.broadcast_to(weight, ops.shape(values))
-
-
 class _Float64Reduction(keras.losses.Loss):
     """Keras's reduction of the loss values ('sum_over_batch_size': the weighted sum over the
     number of values), in float64 on PyTorch and JAX too, where Keras reduces float64 losses in

@@ -72,6 +72,14 @@ def divide_no_nan(a, b):
     return ops.where(zero, ops.zeros_like(a), a / ops.where(zero, ops.ones_like(b), b))
 
 
+def constants(dtype, *values):
+    """Python numbers as tensors of `dtype`, for arithmetic with variables: on PyTorch, Keras
+    turns a Python number in arithmetic with a variable into a float32 tensor, so a float64
+    variable would be updated with float32-rounded factors (the solvers: 8e-9 off after 6
+    steps; batch normalization's decay: 2e-8)."""
+    return [ops.convert_to_tensor(value, dtype=dtype) for value in values]
+
+
 def demoted(x):
     """Whether Keras would compute in float32 what `x`, a float64 tensor, asks of it (PyTorch
     and JAX backends)."""
