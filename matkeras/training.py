@@ -284,6 +284,7 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     :class:`~matkeras.data.SequenceDataset` `data` for MaxEpochs (learn-rate schedule, carried
     state between chunks, `callbacks`). Stops early when a callback sets
     ``model.stop_training``."""
+    from matkeras.data.carry import CarryStateBetweenChunks
     from matkeras.layers import set_l2_regularization
 
     set_l2_regularization(model, float(options.L2Regularization))
@@ -307,12 +308,14 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     if data.chunked and data.shuffle == "every-epoch" and not (
             data.sort_by_length or data.bucket_by_length):
         history = None  # the chunk count changes per epoch: one fit call per epoch
-        for epoch in range(int(options.MaxEpochs)):
-            step = model.fit(source, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose,
-                             callbacks=callbacks, shuffle=False)
-            history = _merge(history, step)
-            if model.stop_training:
-                break
+        carry = next(c for c in callbacks if isinstance(c, CarryStateBetweenChunks))
+        with carry.across_fits():  # one trace for all of them
+            for epoch in range(int(options.MaxEpochs)):
+                step = model.fit(source, initial_epoch=epoch, epochs=epoch + 1,
+                                 verbose=verbose, callbacks=callbacks, shuffle=False)
+                history = _merge(history, step)
+                if model.stop_training:
+                    break
         model.history = history
     else:
         model.fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,

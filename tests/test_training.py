@@ -1,6 +1,7 @@
 """Training the MATLAB way: split-sequence training with carried state, trainingOptions and
 trainNetwork (Japanese Vowels, R2018b example settings), padding sensitivity."""
 
+import contextlib
 import time
 
 import keras
@@ -112,6 +113,43 @@ def test_split_sequence_training_learns_across_chunk_borders(rng):
     assert histories[True] >= 0.95
     assert histories[False] <= 0.75  # 1/4 of the steps can see the first step: ~0.625
     assert later >= 0.95
+
+
+def test_carry_kept_across_fit_calls_trains_as_one_installed_per_call(rng):
+    """trainNetwork's epoch-at-a-time loop keeps the carry in the train function across its
+    fit calls (one trace, not one per epoch): the same weights as installing it anew in every
+    call and as one fit call over all epochs, and the carry is gone from the layers after."""
+    sequences = [rng.normal(size=(t, 2)) for t in (7, 23, 12, 30, 18, 9)]
+    labels = rng.integers(0, 2, 6)
+    start = None
+    weights, functions = {}, {}
+    for way in ("kept", "per call", "one call"):
+        keras.utils.set_random_seed(2)
+        model = keras.Sequential([keras.Input((None, 2)), L.LSTM(3, output_mode="last"),
+                                  L.FullyConnected(2), L.Softmax()])
+        model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        model.build((None, None, 2))
+        start = model.get_weights() if start is None else start
+        model.set_weights(start)
+        data = D.SequenceDataset(sequences, labels, mini_batch_size=2, sequence_length=5,
+                                 seed=0)
+        carry, = data.callbacks()
+        seen = set()
+        if way == "one call":
+            model.fit(data, epochs=3, verbose=0, callbacks=[carry], shuffle=False)
+        else:
+            with carry.across_fits() if way == "kept" else contextlib.nullcontext():
+                for epoch in range(3):
+                    model.fit(data, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                              callbacks=[carry], shuffle=False)
+                    seen.add(id(model.train_function))
+        assert all(layer.chunk_carry is None for layer in L.stateful_layers(model))
+        weights[way], functions[way] = model.get_weights(), len(seen)
+    assert np.max(np.abs(weights["kept"][0] - start[0])) > 1e-3  # it trained
+    for way in ("per call", "one call"):
+        for kept, other in zip(weights["kept"], weights[way], strict=True):
+            np.testing.assert_array_equal(kept, other)
+    assert functions["kept"] == 1 and functions["per call"] == 3
 
 
 def test_chunk_count_change_between_epochs_is_refused(rng):

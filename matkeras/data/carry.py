@@ -9,6 +9,8 @@ chunks; :class:`CarryStateBetweenChunks` (``dataset.callbacks()``) carries the s
 (TensorFlow backend).
 """
 
+import contextlib
+
 import keras
 
 from matkeras.layers.stateful import stateful_layers
@@ -68,6 +70,21 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
                              "sequence_length (the chunk length).")
         self.dataset = dataset
         self._layers, self._first, self._starts = [], None, []
+        self._across_fits = False
+
+    @contextlib.contextmanager
+    def across_fits(self):
+        """Keeps the carry in the model's train function from one ``model.fit`` call to the
+        next inside the ``with`` block (one trace for all of them, not one per call), and takes
+        it out when the block ends. trainNetwork runs epochs whose chunk count changes one fit
+        call each inside such a block."""
+        self._across_fits = True
+        try:
+            yield self
+        finally:
+            self._across_fits = False
+            if self._layers:
+                self._remove()
 
     def on_train_begin(self, logs=None):
         if keras.backend.backend() != "tensorflow":
@@ -79,12 +96,14 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
             raise RuntimeError(
                 "Split-sequence training (integer SequenceLength) does not run under a "
                 "tf.distribute strategy yet; use 'longest' or 'shortest' there.")
+        self._epoch = len(self.dataset._schedules) - 1
+        self._count = None
+        if self._layers and all(layer.chunk_carry is not None for layer in self._layers):
+            return  # kept from the previous fit call (across_fits)
         self._first = tf.Variable(True, trainable=False, name="matkeras_chunk_starts_batch")
         self._layers = stateful_layers(self.model)
         for layer in self._layers:
             layer.chunk_carry = ChunkCarry(layer, self._first)
-        self._epoch = len(self.dataset._schedules) - 1
-        self._count = None
         self.model.make_train_function(force=True)  # trace again, with the carry in the graph
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -119,6 +138,11 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
                     "Shuffle.")
 
     def on_train_end(self, logs=None):
+        if not self._across_fits:
+            self._remove()
+
+    def _remove(self):
         for layer in self._layers:
             layer.chunk_carry = None
+        self._layers = []
         self.model.make_train_function(force=True)  # later fits train without the carry
