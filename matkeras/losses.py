@@ -34,7 +34,8 @@ padded mini-batches (tests/test_losses.py measures it).
 import keras
 from keras import ops
 
-from matkeras.ops.precision import divide_no_nan, maximum, mean
+from matkeras.ops.precision import maximum, mean
+from matkeras.ops.replicas import mean_share, replicas
 
 __all__ = ["BinaryCrossEntropy", "CrossEntropy", "FunctionLoss", "Huber", "MeanAbsoluteError",
            "MeanSquaredError", "get"]
@@ -70,9 +71,11 @@ class _TrainnetLoss(keras.losses.Loss):
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)  # floatx, as Keras losses
         values = self.elementwise(ops.convert_to_tensor(y_true), y_pred)
         if sample_weight is None:
-            return mean(values)
-        weight = _weight_like(sample_weight, values)
-        return divide_no_nan(ops.sum(values * weight), ops.sum(weight))
+            if replicas() == 1:
+                return mean(values)
+            return mean_share(ops.sum(values), ops.cast(ops.size(values), values.dtype))
+        weight = _weight_like(sample_weight, values)  # the mean over the whole mini-batch
+        return mean_share(ops.sum(values * weight), ops.sum(weight))  # under tf.distribute too
 
     def call(self, y_true, y_pred):
         return self.elementwise(ops.convert_to_tensor(y_true),
@@ -204,7 +207,10 @@ class FunctionLoss(keras.losses.Loss):
     ``loss = f(Y, T)``: predictions first, then targets (categorical targets arrive one-hot
     encoded, as MATLAB passes them), returning a scalar. It runs inside the traced training
     step, so it must use ``keras.ops`` (or TensorFlow) operations. It sees whole padded
-    mini-batches: padded steps are not masked out for it. Not saved with a model.
+    mini-batches: padded steps are not masked out for it. Under a ``tf.distribute`` strategy it
+    sees each replica's part, and the loss is the mean of the parts' values (Keras's rule: the
+    mini-batch's only when the function is a mean and the parts are equal). Not saved with a
+    model.
     """
 
     task = None
@@ -220,7 +226,9 @@ class FunctionLoss(keras.losses.Loss):
         if len(value.shape) != 0:
             raise ValueError(f"The custom loss function {self.name!r} must return a scalar; it "
                              f"returned shape {tuple(value.shape)}.")
-        return ops.cast(value, y_pred.dtype)
+        value = ops.cast(value, y_pred.dtype)
+        count = replicas()  # each replica's value on its part: their mean (Keras's rule)
+        return value if count == 1 else value / count
 
     def call(self, y_true, y_pred):
         return self(y_true, y_pred)

@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from matkeras.ops.precision import constants
+from matkeras.ops.replicas import replica_context
 
 __all__ = ["SGDM", "Adam", "RMSProp", "learn_rate_multipliers"]
 
@@ -63,6 +64,35 @@ class _MatlabSolver(keras.optimizers.Optimizer):
         factor = self.multipliers.get(self._paths[self._index(variable)])
         return rate if factor is None else rate * ops.convert_to_tensor(
             np.asarray(factor), dtype=variable.dtype)
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras's ``apply``; under a ``tf.distribute`` strategy with several replicas and a
+        gradient threshold, the threshold applies to the whole mini-batch's gradient (MATLAB's,
+        one device's), not to each replica's part (Keras clips the parts before it sums them):
+        the parts are summed here, clipped, and handed on as equal shares (Keras's sum of the
+        shares is the clipped sum; its own clipping leaves shares that small unchanged)."""
+        context = replica_context()
+        if context is not None and any(
+                value is not None for value in (self.clipnorm, self.clipvalue,
+                                                self.global_clipnorm)):
+            grads = list(grads)
+            present = [k for k, g in enumerate(grads) if g is not None]
+            summed = context.all_reduce("sum", [grads[k] for k in present])
+            share = 1.0 / context.num_replicas_in_sync
+            for k, value in zip(present, self._clipped(summed), strict=True):
+                grads[k] = value * ops.cast(share, value.dtype)
+        return super().apply(grads, trainable_variables)
+
+    def _clipped(self, grads):
+        """MATLAB's gradient thresholds (the Keras argument set) on whole gradients."""
+        if self.clipvalue is not None:
+            return [ops.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            return [g * ops.minimum(1.0, self.clipnorm / ops.maximum(ops.norm(g), 1e-30))
+                    for g in grads]
+        total = ops.sqrt(sum(ops.sum(g * g) for g in grads))
+        factor = ops.minimum(1.0, self.global_clipnorm / ops.maximum(total, 1e-30))
+        return [g * factor for g in grads]
 
     def get_config(self):
         return {**super().get_config(), "multipliers": self.multipliers}

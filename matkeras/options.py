@@ -23,9 +23,10 @@ Option = collections.namedtuple("Option", "keyword treatment values refused note
 _BOTH = ("classic", "current")
 _PLACEMENT = ("TensorFlow places the work on the devices it has (a CUDA GPU when one is "
               "installed and visible); matkeras runs the same code on each")
-_DISTRIBUTED = ("training on several GPUs or a cluster of workers runs through "
-                "tf.distribute, which these functions do not set up yet; wrap model.fit in a "
-                "tf.distribute strategy yourself (README, 'Several GPUs or machines')")
+_DISTRIBUTED = ("training on a cluster of workers (tf.distribute.MultiWorkerMirroredStrategy) "
+                "does not run through Keras 3's fit (keras-team/keras#20585) and matkeras has "
+                "no loop of its own for it yet; use 'multi-gpu' (the GPUs of one machine) or "
+                "pass a tf.distribute strategy to trainingOptions' ExecutionEnvironment")
 
 #: The verbs' MATLAB options (trainingOptions' own are in matkeras.training).
 OPTIONS = {
@@ -37,9 +38,12 @@ OPTIONS = {
     "TargetDataFormats": Option("target_formats", "honoured", None, {}, "", ("current",)),
     "UniformOutput": Option("uniform_output", "honoured", None, {}, "", ("current",)),
     "ExecutionEnvironment": Option(
-        None, "no effect", ("auto", "cpu", "gpu"),
-        dict.fromkeys(("multi-gpu", "parallel", "parallel-auto", "parallel-cpu",
-                       "parallel-gpu"), _DISTRIBUTED), _PLACEMENT, _BOTH),
+        None, "no effect", ("auto", "cpu", "gpu", "multi-gpu"),
+        dict.fromkeys(("parallel", "parallel-auto", "parallel-cpu", "parallel-gpu"),
+                      _DISTRIBUTED),
+        _PLACEMENT + "; 'multi-gpu' trains under tf.distribute.MirroredStrategy over the local "
+        "GPUs (trainingOptions; an error when TensorFlow sees none) and predicts on one device",
+        _BOTH),
     "Acceleration": Option(None, "no effect", ("auto", "mex", "none"), {},
                            "TensorFlow compiles the computation itself (XLA: the prediction "
                            "functions' xla= argument)", _BOTH),

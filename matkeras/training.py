@@ -13,6 +13,8 @@ chunk border, and a new mini-batch starts from the layers' initial states.
 them (TensorFlow backend).
 """
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -88,9 +90,11 @@ def training_options(solver, **options):
     Shuffle, ValidationData ``(X, Y)``, ValidationFrequency (iterations), SequenceLength,
     SequencePaddingValue, SequencePaddingDirection, Plots ("none"/"training-progress"),
     Verbose, VerboseFrequency, Momentum, GradientDecayFactor, SquaredGradientDecayFactor,
-    Epsilon, ResetInputNormalization, ExecutionEnvironment and Acceleration (no effect here,
-    as in every function: :mod:`matkeras.options`); and two matkeras additions: PlotsPath
-    (where the progress figure is written) and Seed (for the shuffles).
+    Epsilon, ResetInputNormalization, ExecutionEnvironment ("multi-gpu" trains under
+    ``tf.distribute.MirroredStrategy`` over the local GPUs, the other values have no effect
+    here: :mod:`matkeras.options`; not MATLAB: a ``tf.distribute.Strategy`` to train under)
+    and Acceleration (no effect); and two matkeras additions: PlotsPath (where the progress
+    figure is written) and Seed (for the shuffles).
 
     The trainnet era's options (used by :func:`matkeras.workflows.current.trainnet`): Metrics (a
     name, a function ``f(Y, T)`` or a list; see :mod:`matkeras.metrics`), ObjectiveMetricName
@@ -139,8 +143,13 @@ def _check_options(values):
         if values[name] not in allowed:
             raise ValueError(f"trainingOptions: {name} must be one of {allowed}; received "
                              f"{values[name]!r}.")
-    for name in ("ExecutionEnvironment", "Acceleration"):  # the one options table's answer
-        values[name] = check_no_effect("trainingOptions", name, values[name])
+    if not isinstance(values["ExecutionEnvironment"], str):
+        _check_strategy(values["ExecutionEnvironment"])
+    else:  # the one options table's answer
+        values["ExecutionEnvironment"] = check_no_effect(
+            "trainingOptions", "ExecutionEnvironment", values["ExecutionEnvironment"])
+    values["Acceleration"] = check_no_effect("trainingOptions", "Acceleration",
+                                             values["Acceleration"])
     length = values["SequenceLength"]
     if length not in ("longest", "shortest") and (
             isinstance(length, bool) or not isinstance(length, int) or length < 1):
@@ -200,6 +209,93 @@ def make_optimizer(options, model):
                                multipliers=multipliers, **extra)
     return optimizers.RMSProp(rate, options.SquaredGradientDecayFactor, options.Epsilon,
                               multipliers=multipliers, **extra)
+
+
+def _check_strategy(value):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(value, tf.distribute.Strategy):
+            return
+    raise ValueError("trainingOptions: ExecutionEnvironment must be 'auto', 'cpu', 'gpu', "
+                     "'multi-gpu' or a tf.distribute.Strategy (TensorFlow backend); received "
+                     f"{type(value).__name__} {value!r}.")
+
+
+def strategy_for(options, function):
+    """The ``tf.distribute`` strategy `options` train under: a MirroredStrategy over the local
+    GPUs for ``ExecutionEnvironment="multi-gpu"``, the strategy given instead of a name, or
+    None (one device: 'auto', 'cpu', 'gpu'). Raises, naming `function`, on a backend other than
+    TensorFlow and for 'multi-gpu' on a machine whose TensorFlow sees no GPU."""
+    environment = options.ExecutionEnvironment
+    if isinstance(environment, str) and environment != "multi-gpu":
+        return None
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(f"{function}: ExecutionEnvironment={environment!r} trains through "
+                         "tf.distribute, which needs Keras's TensorFlow backend "
+                         f"(KERAS_BACKEND=tensorflow); this process runs {backend}.")
+    import tensorflow as tf
+
+    if not isinstance(environment, str):
+        return environment
+    gpus = tf.config.list_logical_devices("GPU")
+    if not gpus:
+        raise ValueError(f"{function}: ExecutionEnvironment='multi-gpu' needs GPUs, and "
+                         "TensorFlow sees none on this machine. Use 'auto' or 'cpu', or pass a "
+                         "tf.distribute strategy over the devices you have (trainingOptions("
+                         "..., ExecutionEnvironment=tf.distribute.MirroredStrategy(devices))).")
+    return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
+
+
+@contextlib.contextmanager
+def on_devices(strategy, model):
+    """Trains `model` under `strategy` (None: as it is). Yields the model to train: a copy of
+    `model` whose variables are made in the strategy's scope (Keras mirrors variables only
+    when they are created there), in a model object made outside it; the copy's weights and
+    history go back into `model` when the block ends (its optimizer state stays with the
+    copy).
+
+    Why the object is made outside: a Keras model made in a strategy's scope builds itself
+    in ``fit`` from the first mini-batch averaged across the replicas, which fails when the
+    mini-batch does not split evenly (14 and 13 rows of 27 on two devices: "Inputs to
+    operation AddN ... must have the same size and shape"); one made outside takes the strategy
+    of the scope ``fit`` runs in and builds while tracing its first step."""
+    if strategy is None:
+        yield model
+        return
+    with strategy.scope():
+        twin = keras.models.clone_model(model)
+        twin.set_weights(model.get_weights())
+    trained = keras.Model(twin.inputs, twin.outputs, name=model.name)
+    with strategy.scope():
+        yield trained
+    model.set_weights(trained.get_weights())
+    model.history = getattr(trained, "history", None)
+
+
+def _replicated():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
+def _build_for_replicas(model, data):
+    """The optimizer's and the compiled metrics' variables, made before the first distributed
+    step (a model from :func:`on_devices` would make them inside a replica's step, which
+    TensorFlow refuses: "You must feed a value for placeholder tensor ... cond/Placeholder"),
+    from the first mini-batch; the metrics start again from zero."""
+    if data.chunked:
+        raise RuntimeError("Split-sequence training (integer SequenceLength) does not run "
+                           "under a tf.distribute strategy yet; use 'longest' or 'shortest' "
+                           "there.")
+    model.optimizer.build(model.trainable_variables)
+    x, y, *weight = data[0]
+    model.compute_metrics(x, y, model(x, training=False),
+                          sample_weight=weight[0] if weight else None)
+    model.reset_metrics()
 
 
 def start_training(options, function):
@@ -284,7 +380,6 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     :class:`~matkeras.data.SequenceDataset` `data` for MaxEpochs (learn-rate schedule, carried
     state between chunks, `callbacks`). Stops early when a callback sets
     ``model.stop_training``."""
-    from matkeras.data.carry import CarryStateBetweenChunks
     from matkeras.layers import set_l2_regularization
 
     set_l2_regularization(model, float(options.L2Regularization))
@@ -292,6 +387,8 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     model.compile(optimizer=make_optimizer(options, model), loss=loss,
                   weighted_metrics=metrics if per_step else None,
                   metrics=None if per_step else metrics)
+    if _replicated():
+        _build_for_replicas(model, data)
     extra, callbacks = list(callbacks), [*data.callbacks()]
     if options.LearnRateSchedule == "piecewise":
         initial, drop = float(options.InitialLearnRate), float(options.LearnRateDropFactor)

@@ -131,6 +131,12 @@ SCRIPT = textwrap.dedent("""
     ahead = inference.forecast(regression, wave[0][:30], steps=5)
     census["forecast"] = list(np.shape(ahead))
     census["tensorflow_after_training"] = "tensorflow" in sys.modules
+    try:  # tf.distribute's training says which backend to use, before any work
+        trainNetwork(X[:4], np.array([str(v) for v in Y[:4]]), [], trainingOptions(
+            "adam", ExecutionEnvironment="multi-gpu"))
+        census["multi_gpu_refusal"] = ""
+    except ValueError as error:
+        census["multi_gpu_refusal"] = str(error)
     # ONNX and MATLAB exports are backend-neutral (they read layer configs, where Keras itself
     # imports TensorFlow when it is installed; run on torch, the time JAX would spend
     # compiling the same checks is saved); the TensorFlow-only ones say what to do
@@ -287,6 +293,7 @@ def _check_fixture_networks_and_a_tensorflow_keras_file_give_the_same_outputs(ru
     assert report["census"]["tensorflow_after_training"] is False
     # export_onnx and export_matlab run here (outputs compared below); TFLite says what to do
     assert "needs Keras's TensorFlow backend" in report["census"]["tflite_refusal"]
+    assert "needs Keras's TensorFlow backend" in report["census"]["multi_gpu_refusal"]
     assert "KERAS_BACKEND=tensorflow" in report["census"]["tflite_refusal"]
     if run[3] == "torch":  # the README's PyTorch loop equals Keras's fit, and trained
         count, difference, moved = report["census"]["finetune"]

@@ -5,18 +5,23 @@ import numpy as np
 from keras import ops
 
 from matkeras.layers import _options
-from matkeras.ops.precision import demoted, divide_no_nan, maximum
+from matkeras.ops.precision import demoted, maximum
+from matkeras.ops.replicas import mean_share, replicas
 
 
 class _Float64Reduction(keras.losses.Loss):
     """Keras's reduction of the loss values ('sum_over_batch_size': the weighted sum over the
-    number of values), in float64 on PyTorch and JAX too, where Keras reduces float64 losses in
-    float32 (``matkeras.ops.precision``)."""
+    number of values, or over the unmasked ones with a Keras mask), in float64 on PyTorch and
+    JAX too, where Keras reduces float64 losses in float32 (``matkeras.ops.precision``), and
+    over the whole mini-batch when ``tf.distribute`` splits it across replicas
+    (:func:`matkeras.ops.replicas.mean_share`; Keras's own averages the replicas' means)."""
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         converted = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-        if not demoted(converted) or self.reduction != "sum_over_batch_size" or \
-                getattr(y_pred, "_keras_mask", None) is not None:  # Keras's own (masks too)
+        mask = getattr(y_pred, "_keras_mask", None)
+        replicated = replicas() > 1
+        if self.reduction != "sum_over_batch_size" or not replicated and (
+                not demoted(converted) or mask is not None):  # Keras's own (masks too)
             return super().__call__(y_true, y_pred, sample_weight=sample_weight)
         values = self.call(ops.convert_to_tensor(y_true), converted)
         if sample_weight is not None:
@@ -26,9 +31,10 @@ class _Float64Reduction(keras.losses.Loss):
             if len(weight.shape) != len(values.shape):  # Keras's broadcasting rule: its own
                 return super().__call__(y_true, y_pred, sample_weight=sample_weight)
             values = values * weight
-        total = ops.sum(values)
-        return divide_no_nan(total, ops.convert_to_tensor(float(np.prod(values.shape)),
-                                                          total.dtype))
+        if mask is not None:  # the mean over the unmasked values, as Keras's
+            mask = ops.broadcast_to(ops.cast(mask, values.dtype), ops.shape(values))
+            return mean_share(ops.sum(values * mask), ops.sum(mask))
+        return mean_share(ops.sum(values), ops.cast(ops.size(values), values.dtype))
 
 
 @keras.saving.register_keras_serializable(package="matkeras")

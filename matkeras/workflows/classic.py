@@ -12,9 +12,11 @@ from matkeras.categorical import encode_classes
 from matkeras.training import (
     CURRENT_ONLY,
     new_file,
+    on_devices,
     option_defaults,
     run_fit,
     start_training,
+    strategy_for,
     training_datasets,
 )
 
@@ -47,6 +49,7 @@ def train_network(X, Y, layers, options, layout="TC"):
     from matkeras.network import assemble_network
 
     start_training(options, "trainNetwork")
+    strategy = strategy_for(options, "trainNetwork")
     _warn_other_era(options, CURRENT_ONLY, "trainNetwork", "trainnet")
     from matkeras.network import LayerGraph
 
@@ -79,10 +82,11 @@ def train_network(X, Y, layers, options, layout="TC"):
     if options.Plots == "training-progress":
         plot = TrainingProgressPlot(options.PlotsPath, validator)
         callbacks.append(plot)
-    run_fit(model, data, options, output.loss, metrics, callbacks)
-    if validator is not None:
-        validator.finish()  # the validation after the last iteration
-        model.history.validation = validator.table
+    with on_devices(strategy, model) as trained:  # ExecutionEnvironment="multi-gpu"
+        run_fit(trained, data, options, output.loss, metrics, callbacks)
+        if validator is not None:
+            validator.finish()  # the validation after the last iteration
+            trained.history.validation = validator.table
     if plot is not None:
         plot.finish()
     return model

@@ -159,6 +159,7 @@ def trainnet(X, T, net, lossFcn, options):
     from matkeras.dlnetwork import as_model, as_network
 
     training.start_training(options, "trainnet")
+    strategy = training.strategy_for(options, "trainnet")
     net = as_network(net, "trainnet", refuse_output_layers=True)
     model = as_model(net, "trainnet")
     loss = L.get(lossFcn)
@@ -189,8 +190,9 @@ def trainnet(X, T, net, lossFcn, options):
         callbacks.append(monitor)
     elif keep_best and options.OutputNetwork != "auto":
         raise ValueError("trainingOptions: OutputNetwork 'best-validation' needs ValidationData.")
-    training.run_fit(model, data, options, loss, compiled, callbacks)
-    iteration = monitor.finish() if monitor is not None else history.iteration
+    with training.on_devices(strategy, model) as trained:  # ExecutionEnvironment="multi-gpu"
+        training.run_fit(trained, data, options, loss, compiled, callbacks)
+        iteration = monitor.finish() if monitor is not None else history.iteration
     validation_table = monitor.table if monitor is not None else Table(
         ["Iteration", "Epoch", "TimeElapsed", "Loss", *[m.display for m in compiled]])
     info = TrainingInfo(history.table, validation_table, iteration,
