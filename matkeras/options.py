@@ -23,10 +23,11 @@ Option = collections.namedtuple("Option", "keyword treatment values refused note
 _BOTH = ("classic", "current")
 _PLACEMENT = ("TensorFlow places the work on the devices it has (a CUDA GPU when one is "
               "installed and visible); matkeras runs the same code on each")
-_DISTRIBUTED = ("training on a cluster of workers (tf.distribute.MultiWorkerMirroredStrategy) "
-                "does not run through Keras 3's fit (keras-team/keras#20585) and matkeras has "
-                "no loop of its own for it yet; use 'multi-gpu' (the GPUs of one machine) or "
-                "pass a tf.distribute strategy to trainingOptions' ExecutionEnvironment")
+_DISTRIBUTED = ("'multi-gpu' trains under tf.distribute.MirroredStrategy over the local GPUs "
+                "(an error when TensorFlow sees none), 'parallel' (and 'parallel-auto', "
+                "'parallel-cpu', 'parallel-gpu') under tf.distribute.MultiWorkerMirroredStrategy "
+                "over the workers TF_CONFIG names (trainingOptions); prediction runs on one "
+                "device")
 
 #: The verbs' MATLAB options (trainingOptions' own are in matkeras.training).
 OPTIONS = {
@@ -38,12 +39,9 @@ OPTIONS = {
     "TargetDataFormats": Option("target_formats", "honoured", None, {}, "", ("current",)),
     "UniformOutput": Option("uniform_output", "honoured", None, {}, "", ("current",)),
     "ExecutionEnvironment": Option(
-        None, "no effect", ("auto", "cpu", "gpu", "multi-gpu"),
-        dict.fromkeys(("parallel", "parallel-auto", "parallel-cpu", "parallel-gpu"),
-                      _DISTRIBUTED),
-        _PLACEMENT + "; 'multi-gpu' trains under tf.distribute.MirroredStrategy over the local "
-        "GPUs (trainingOptions; an error when TensorFlow sees none) and predicts on one device",
-        _BOTH),
+        None, "no effect", ("auto", "cpu", "gpu", "multi-gpu", "parallel", "parallel-auto",
+                            "parallel-cpu", "parallel-gpu"), {},
+        f"{_PLACEMENT}; {_DISTRIBUTED}", _BOTH),
     "Acceleration": Option(None, "no effect", ("auto", "mex", "none"), {},
                            "TensorFlow compiles the computation itself (XLA: the prediction "
                            "functions' xla= argument)", _BOTH),

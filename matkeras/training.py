@@ -228,7 +228,8 @@ def strategy_for(options, function):
     None (one device: 'auto', 'cpu', 'gpu'). Raises, naming `function`, on a backend other than
     TensorFlow and for 'multi-gpu' on a machine whose TensorFlow sees no GPU."""
     environment = options.ExecutionEnvironment
-    if isinstance(environment, str) and environment != "multi-gpu":
+    if isinstance(environment, str) and environment != "multi-gpu" and \
+            not environment.startswith("parallel"):
         return None
     backend = keras.backend.backend()
     if backend != "tensorflow":
@@ -239,6 +240,8 @@ def strategy_for(options, function):
 
     if not isinstance(environment, str):
         return environment
+    if environment.startswith("parallel"):
+        return _workers(function, environment)
     gpus = tf.config.list_logical_devices("GPU")
     if not gpus:
         raise ValueError(f"{function}: ExecutionEnvironment='multi-gpu' needs GPUs, and "
@@ -246,6 +249,51 @@ def strategy_for(options, function):
                          "tf.distribute strategy over the devices you have (trainingOptions("
                          "..., ExecutionEnvironment=tf.distribute.MirroredStrategy(devices))).")
     return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
+
+
+_WORKERS = []  # the process's one MultiWorkerMirroredStrategy
+
+
+def _workers(function, environment):
+    """The MultiWorkerMirroredStrategy of ``ExecutionEnvironment="parallel"``: the workers
+    ``TF_CONFIG`` names, made once per process (TensorFlow allows one)."""
+    import json
+    import os
+
+    import tensorflow as tf
+
+    if _WORKERS:
+        return _WORKERS[0]
+    text = os.environ.get("TF_CONFIG", "")
+    try:
+        config = json.loads(text) if text else None
+        workers = config["cluster"]["worker"]
+        config["task"]["index"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"{function}: ExecutionEnvironment={environment!r} trains on the workers that the "
+            "environment variable TF_CONFIG names, the same script running on each; "
+            f"TF_CONFIG is {'not set' if not text else 'not valid: ' + text[:200]!r}. Set it "
+            'in each worker\'s environment, e.g. {"cluster": {"worker": ["host1:port", '
+            '"host2:port"]}, "task": {"type": "worker", "index": 0}} (README, "Several GPUs '
+            "or machines\"), or use 'multi-gpu' for the GPUs of one machine.") from None
+    gpus = tf.config.list_physical_devices("GPU")
+    if environment == "parallel-gpu" and not gpus:
+        raise ValueError(f"{function}: ExecutionEnvironment='parallel-gpu' needs GPUs, and "
+                         "TensorFlow sees none on this worker; use 'parallel' or 'parallel-cpu'.")
+    if environment == "parallel-cpu" and gpus:
+        raise ValueError(f"{function}: ExecutionEnvironment='parallel-cpu' on a worker whose "
+                         "TensorFlow sees GPUs: hide them (CUDA_VISIBLE_DEVICES=\"\") or use "
+                         "'parallel'.")
+    try:
+        _WORKERS.append(tf.distribute.MultiWorkerMirroredStrategy())
+    except (RuntimeError, ValueError) as error:
+        raise RuntimeError(
+            f"{function}: ExecutionEnvironment={environment!r}: TensorFlow could not join the "
+            f"{len(workers)} workers of TF_CONFIG ({error}). The strategy must be made before "
+            "TensorFlow runs anything else in the process: call trainNetwork/trainnet (or "
+            "matkeras.training.strategy_for) before other TensorFlow work.") from error
+    return _WORKERS[0]
 
 
 @contextlib.contextmanager
@@ -414,10 +462,62 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
                 if model.stop_training:
                     break
         model.history = history
+    elif _on_workers():
+        fit_on_workers(model, source, int(options.MaxEpochs), verbose, callbacks)
     else:
         model.fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,
                   shuffle=False)  # the order is SequenceDataset's (MATLAB's Shuffle)
     return model
+
+
+def _on_workers():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def fit_on_workers(model, dataset, epochs, verbose=0, callbacks=()):
+    """``model.fit(dataset, epochs=epochs)`` under a ``tf.distribute.MultiWorkerMirroredStrategy``
+    (Keras 3's own fit stops there: keras-team/keras#20585). Each step runs Keras's
+    ``model.train_step`` on every replica (``strategy.run``) on its part of the global
+    mini-batch (tf.data splits each mini-batch of `dataset` across the replicas, and each worker
+    keeps its parts); the logs are the metrics read across all replicas. The callbacks get the
+    calls ``fit`` makes; the progress bar shows on the chief (worker 0) only. Every worker runs
+    the same calls in the same order (the collectives need all of them)."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    chief = strategy.cluster_resolver.task_id in (None, 0)
+    distributed = strategy.experimental_distribute_dataset(dataset)
+
+    @tf.function(input_signature=[distributed.element_spec])  # one trace for every length
+    def step(batch):
+        strategy.run(model.train_step, args=(batch,))
+
+    steps = int(dataset.cardinality()) if int(dataset.cardinality()) > 0 else None
+    callbacks = keras.callbacks.CallbackList(
+        list(callbacks), add_history=True, add_progbar=bool(verbose and chief),
+        verbose=verbose if chief else 0, epochs=epochs, steps=steps, model=model)
+    model.stop_training = False
+    callbacks.on_train_begin()
+    logs = {}
+    for epoch in range(epochs):
+        model.reset_metrics()
+        callbacks.on_epoch_begin(epoch)
+        for index, batch in enumerate(distributed):
+            callbacks.on_train_batch_begin(index)
+            step(batch)
+            logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+            callbacks.on_train_batch_end(index, logs)
+            if model.stop_training:
+                break
+        callbacks.on_epoch_end(epoch, dict(logs))
+        if model.stop_training:
+            break
+    callbacks.on_train_end(dict(logs))
+    return model.history
 
 
 def _merge(history, step):

@@ -207,6 +207,7 @@ def _verbs(network, x):
 @pytest.mark.parametrize("name,value", [("ExecutionEnvironment", "cpu"),
                                         ("ExecutionEnvironment", "gpu"),
                                         ("ExecutionEnvironment", "multi-gpu"),
+                                        ("ExecutionEnvironment", "parallel"),
                                         ("ExecutionEnvironment", "auto"),
                                         ("Acceleration", "mex"), ("Acceleration", "none")])
 def test_options_without_effect_are_accepted_everywhere(network, rng, name, value):
@@ -228,9 +229,8 @@ def test_options_without_effect_are_accepted_everywhere(network, rng, name, valu
 
 
 @pytest.mark.parametrize("value,message", [
-    ("parallel", "not available in matkeras: training on a cluster of workers"),
-    ("parallel-cpu", "not available in matkeras: training on a cluster of workers"),
-    ("sideways", r"ExecutionEnvironment must be one of \('auto', 'cpu', 'gpu', 'multi-gpu'\)"),
+    ("sideways", r"ExecutionEnvironment must be one of \('auto', 'cpu', 'gpu', 'multi-gpu', "
+                 r"'parallel', 'parallel-auto', 'parallel-cpu', 'parallel-gpu'\)"),
 ])
 def test_refused_values_get_the_same_message_everywhere(network, rng, value, message):
     x = [rng.normal(size=(4, 3)).astype("float32") for _ in range(2)]

@@ -1,0 +1,109 @@
+"""ExecutionEnvironment="parallel" (issue 28): two worker processes on this machine, joined by
+TF_CONFIG on free local ports, train Japanese Vowels with trainNetwork and trainnet and end with
+the weights one process gets from the same global mini-batches (27 sequences, split 14 and 13
+across the workers): within the float32 tolerance (the all-reduce adds the two workers' parts in
+another order than one process adds the whole: measured 6e-8).
+
+Each run is a process of its own (TensorFlow joins a cluster once per process, at start); every
+process has a timeout and is killed at teardown, pass or fail."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import tolerances as tol
+from tests.conftest import REPO
+
+SCRIPT = r"""
+import json, sys
+import keras, numpy as np
+from matkeras.datasets import japanese_vowels
+from matkeras.dlnetwork import as_model
+from matkeras.matlab import *
+
+where = sys.argv[1]
+(XTrain, TTrain), _ = japanese_vowels()
+X, T = XTrain[:59], TTrain[:59]  # mini-batches of 27, 27, 5
+responses = [np.cumsum(x[:, :2], axis=0) * 0.1 for x in X]
+common = dict(MaxEpochs=3, MiniBatchSize=27, Verbose=where == "parallel", Seed=0,
+              Shuffle="every-epoch", ExecutionEnvironment=where)
+keras.utils.set_random_seed(0)
+net = trainNetwork(X, T, [sequenceInputLayer(12), lstmLayer(8, OutputMode="last"),
+                          fullyConnectedLayer(9), softmaxLayer(), classificationLayer()],
+                   trainingOptions("adam", InitialLearnRate=0.01, GradientThreshold=1,
+                                   **common))
+keras.utils.set_random_seed(0)
+current, info = trainnet(X, responses, [sequenceInputLayer(12), lstmLayer(6),
+                                        fullyConnectedLayer(2)], "mse",
+                         trainingOptions("sgdm", InitialLearnRate=0.05, L2Regularization=1e-3,
+                                         **common))
+print(json.dumps({"trainNetwork": [w.tolist() for w in net.get_weights()],
+                  "loss": net.history.history["loss"],
+                  "trainnet": [w.tolist() for w in as_model(current, "test").get_weights()],
+                  "trainnet-loss": [float(v) for v in info.TrainingHistory["Loss"]]}))
+"""
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for one in sockets:
+            one.bind(("localhost", 0))
+        return [one.getsockname()[1] for one in sockets]
+    finally:
+        for one in sockets:
+            one.close()
+
+
+def _start(where, environment):
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, where], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **environment})
+
+
+@pytest.fixture(scope="module")
+def runs():
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    processes = [_start("parallel", {"TF_CONFIG": json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": index}})})
+        for index in range(2)]
+    processes.append(_start("cpu", {}))
+    try:
+        results = []
+        for process in processes:
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err[-4000:]
+            results.append((json.loads(out.strip().splitlines()[-1]), out))
+        yield results
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def _largest_difference(a, b):
+    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+               for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("function", ["trainNetwork", "trainnet"])
+def test_two_workers_train_the_weights_one_process_trains(runs, function):
+    (chief, _), (other, _), (alone, _) = runs
+    assert _largest_difference(chief[function], other[function]) == 0.0  # mirrored
+    difference = _largest_difference(chief[function], alone[function])
+    assert difference <= tol.FLOAT32_ATOL, difference
+    assert max(np.abs(np.asarray(w)).max() for w in alone[function]) > 0.05  # they trained
+
+
+def test_the_losses_are_the_whole_mini_batches_and_only_the_chief_shows_progress(runs):
+    (chief, shown), (_, not_shown), (alone, _) = runs
+    np.testing.assert_allclose(chief["loss"], alone["loss"], rtol=1e-5)
+    np.testing.assert_allclose(chief["trainnet-loss"], alone["trainnet-loss"], rtol=1e-5)
+    assert "Epoch 3/3" in shown and "Epoch" not in not_shown  # Verbose=True on both
