@@ -14,6 +14,7 @@ them (TensorFlow backend).
 """
 
 import contextlib
+import functools
 
 import keras
 import numpy as np
@@ -335,12 +336,8 @@ def _build_for_replicas(model, data):
     step (a model from :func:`on_devices` would make them inside a replica's step, which
     TensorFlow refuses: "You must feed a value for placeholder tensor ... cond/Placeholder"),
     from the first mini-batch; the metrics start again from zero."""
-    if data.chunked:
-        raise RuntimeError("Split-sequence training (integer SequenceLength) does not run "
-                           "under a tf.distribute strategy yet; use 'longest' or 'shortest' "
-                           "there.")
     model.optimizer.build(model.trainable_variables)
-    x, y, *weight = data[0]
+    x, y, *weight = data.peek(0)
     model.compute_metrics(x, y, model(x, training=False),
                           sample_weight=weight[0] if weight else None)
     model.reset_metrics()
@@ -447,8 +444,10 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     # tf.data carries mini-batches of different lengths on TensorFlow (Keras fixes a
     # PyDataset's signature from its first batches there); JAX and PyTorch take the PyDataset
     # itself, so training on them imports no TensorFlow.
+    on_workers = _on_workers()
     source = data if data.chunked or keras.backend.backend() != "tensorflow" else \
         data.to_tf_dataset()
+    fit = functools.partial(fit_on_workers, model) if on_workers else model.fit
     verbose = 1 if options.Verbose else 0
     if data.chunked and data.shuffle == "every-epoch" and not (
             data.sort_by_length or data.bucket_by_length):
@@ -456,17 +455,15 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
         carry = next(c for c in callbacks if isinstance(c, CarryStateBetweenChunks))
         with carry.across_fits():  # one trace for all of them
             for epoch in range(int(options.MaxEpochs)):
-                step = model.fit(source, initial_epoch=epoch, epochs=epoch + 1,
-                                 verbose=verbose, callbacks=callbacks, shuffle=False)
+                step = fit(source, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose,
+                           callbacks=callbacks, shuffle=False)
                 history = _merge(history, step)
                 if model.stop_training:
                     break
         model.history = history
-    elif _on_workers():
-        fit_on_workers(model, source, int(options.MaxEpochs), verbose, callbacks)
     else:
-        model.fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,
-                  shuffle=False)  # the order is SequenceDataset's (MATLAB's Shuffle)
+        fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,
+            shuffle=False)  # the order is SequenceDataset's (MATLAB's Shuffle)
     return model
 
 
@@ -478,34 +475,57 @@ def _on_workers():
     return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def fit_on_workers(model, dataset, epochs, verbose=0, callbacks=()):
-    """``model.fit(dataset, epochs=epochs)`` under a ``tf.distribute.MultiWorkerMirroredStrategy``
+def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbacks=(),
+                   shuffle=False):
+    """``model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
+    callbacks=callbacks)`` under a ``tf.distribute.MultiWorkerMirroredStrategy``
     (Keras 3's own fit stops there: keras-team/keras#20585). Each step runs Keras's
     ``model.train_step`` on every replica (``strategy.run``) on its part of the global
     mini-batch (tf.data splits each mini-batch of `dataset` across the replicas, and each worker
-    keeps its parts); the logs are the metrics read across all replicas. The callbacks get the
-    calls ``fit`` makes; the progress bar shows on the chief (worker 0) only. Every worker runs
-    the same calls in the same order (the collectives need all of them)."""
+    keeps its parts); the logs are the metrics read across all replicas. `dataset` is a
+    ``tf.data.Dataset`` or a :class:`~matkeras.data.SequenceDataset` (its mini-batches in order,
+    its ``on_epoch_end`` after each epoch, as Keras's fit calls a PyDataset's). The callbacks
+    get the calls ``fit`` makes; the progress bar shows on the chief (worker 0) only. Every
+    worker runs the same calls in the same order (the collectives need all of them). The order
+    of the mini-batches is `dataset`'s (`shuffle` must be False, as trainNetwork passes it)."""
     import tensorflow as tf
+
+    if shuffle:
+        raise ValueError("fit_on_workers takes the mini-batches in the dataset's order: "
+                         "shuffle the dataset itself and pass shuffle=False.")
 
     strategy = tf.distribute.get_strategy()
     chief = strategy.cluster_resolver.task_id in (None, 0)
-    distributed = strategy.experimental_distribute_dataset(dataset)
+    if isinstance(dataset, tf.data.Dataset):
+        def epoch_data():
+            return dataset
+        steps = int(dataset.cardinality()) if int(dataset.cardinality()) > 0 else None
+    else:  # a SequenceDataset: its mini-batches in order, its epoch ended after each pass
+        signature = dataset.to_tf_dataset().element_spec
+        steps = len(dataset)
+        dataset.on_epoch_end()  # as Keras's fit does when it starts (its epoch iterator's reset)
+
+        def epoch_data():
+            return tf.data.Dataset.from_generator(
+                lambda: (dataset[index] for index in range(len(dataset))),
+                output_signature=signature)
+    distributed = strategy.experimental_distribute_dataset(epoch_data())
 
     @tf.function(input_signature=[distributed.element_spec])  # one trace for every length
     def step(batch):
         strategy.run(model.train_step, args=(batch,))
 
-    steps = int(dataset.cardinality()) if int(dataset.cardinality()) > 0 else None
     callbacks = keras.callbacks.CallbackList(
         list(callbacks), add_history=True, add_progbar=bool(verbose and chief),
         verbose=verbose if chief else 0, epochs=epochs, steps=steps, model=model)
     model.stop_training = False
     callbacks.on_train_begin()
     logs = {}
-    for epoch in range(epochs):
+    for epoch in range(initial_epoch, epochs):
         model.reset_metrics()
         callbacks.on_epoch_begin(epoch)
+        if epoch > initial_epoch:
+            distributed = strategy.experimental_distribute_dataset(epoch_data())
         for index, batch in enumerate(distributed):
             callbacks.on_train_batch_begin(index)
             step(batch)
@@ -513,6 +533,8 @@ def fit_on_workers(model, dataset, epochs, verbose=0, callbacks=()):
             callbacks.on_train_batch_end(index, logs)
             if model.stop_training:
                 break
+        if not isinstance(dataset, tf.data.Dataset):
+            dataset.on_epoch_end()
         callbacks.on_epoch_end(epoch, dict(logs))
         if model.stop_training:
             break

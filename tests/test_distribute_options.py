@@ -55,6 +55,12 @@ for where in ("one", "two"):
                                        **common))
     results[f"trainNetwork-{where}"] = [w.tolist() for w in net.get_weights()]
     results[f"trainNetwork-loss-{where}"] = net.history.history["loss"]
+    keras.utils.set_random_seed(0)  # split-sequence: chunks of 8 steps, state carried
+    split = trainNetwork(X, responses, [sequenceInputLayer(12), lstmLayer(6),
+                                        fullyConnectedLayer(2), regressionLayer()],
+                         trainingOptions("adam", InitialLearnRate=0.01, SequenceLength=8,
+                                         **common))
+    results[f"split-{where}"] = [w.tolist() for w in split.get_weights()]
     keras.utils.set_random_seed(0)
     net, info = trainnet(X, responses, [sequenceInputLayer(12), lstmLayer(6),
                                         fullyConnectedLayer(2)], "mse",
@@ -81,7 +87,7 @@ def _largest_difference(a, b):
                for x, y in zip(a, b, strict=True))
 
 
-@pytest.mark.parametrize("function", ["trainNetwork", "trainnet"])
+@pytest.mark.parametrize("function", ["trainNetwork", "trainnet", "split"])
 def test_two_devices_train_the_weights_one_device_trains(trained, function):
     """The replicas' gradients are summed in another order than one device's sums: float32
     rounding, within the float32 tolerance after 3 epochs (6 iterations)."""

@@ -37,6 +37,10 @@ net = trainNetwork(X, T, [sequenceInputLayer(12), lstmLayer(8, OutputMode="last"
                           fullyConnectedLayer(9), softmaxLayer(), classificationLayer()],
                    trainingOptions("adam", InitialLearnRate=0.01, GradientThreshold=1,
                                    **common))
+keras.utils.set_random_seed(0)  # split-sequence: chunks of 8 steps, state carried
+split = trainNetwork(X, responses, [sequenceInputLayer(12), lstmLayer(6), fullyConnectedLayer(2),
+                                    regressionLayer()],
+                     trainingOptions("adam", InitialLearnRate=0.01, SequenceLength=8, **common))
 keras.utils.set_random_seed(0)
 current, info = trainnet(X, responses, [sequenceInputLayer(12), lstmLayer(6),
                                         fullyConnectedLayer(2)], "mse",
@@ -44,6 +48,7 @@ current, info = trainnet(X, responses, [sequenceInputLayer(12), lstmLayer(6),
                                          **common))
 print(json.dumps({"trainNetwork": [w.tolist() for w in net.get_weights()],
                   "loss": net.history.history["loss"],
+                  "split": [w.tolist() for w in split.get_weights()],
                   "trainnet": [w.tolist() for w in as_model(current, "test").get_weights()],
                   "trainnet-loss": [float(v) for v in info.TrainingHistory["Loss"]]}))
 """
@@ -93,7 +98,7 @@ def _largest_difference(a, b):
                for x, y in zip(a, b, strict=True))
 
 
-@pytest.mark.parametrize("function", ["trainNetwork", "trainnet"])
+@pytest.mark.parametrize("function", ["trainNetwork", "trainnet", "split"])
 def test_two_workers_train_the_weights_one_process_trains(runs, function):
     (chief, _), (other, _), (alone, _) = runs
     assert _largest_difference(chief[function], other[function]) == 0.0  # mirrored

@@ -31,9 +31,14 @@ class ChunkCarry:
         width = layer.state_width
         dtype = layer.variable_dtype
         self.first = first
+        # Under a tf.distribute strategy every replica carries the states of its own rows (the
+        # same rows of each chunk of a mini-batch): variables each replica reads and writes
+        # for itself (synchronized on read, never read across replicas)
+        own = {"synchronization": tf.VariableSynchronization.ON_READ,
+               "aggregation": tf.VariableAggregation.NONE} if tf.distribute.has_strategy() else {}
         self.variables = [
             tf.Variable(tf.zeros((0, width), dtype), shape=tf.TensorShape([None, width]),
-                        trainable=False, name=f"{layer.name}_carried_{argument}")
+                        trainable=False, name=f"{layer.name}_carried_{argument}", **own)
             for argument, _ in layer.state_names]
 
     def start(self, initial):
@@ -92,10 +97,6 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
                                "TensorFlow backend.")
         import tensorflow as tf
 
-        if tf.distribute.has_strategy():
-            raise RuntimeError(
-                "Split-sequence training (integer SequenceLength) does not run under a "
-                "tf.distribute strategy yet; use 'longest' or 'shortest' there.")
         self._epoch = len(self.dataset._schedules) - 1
         self._count = None
         if self._layers and all(layer.chunk_carry is not None for layer in self._layers):
@@ -132,7 +133,8 @@ class CarryStateBetweenChunks(keras.callbacks.Callback):
             index, _ = served.popleft()
             if index != batch:
                 raise RuntimeError(
-                    "model.fit fed the chunks of a split-sequence SequenceDataset out of order "
+                    f"model.fit fed the chunks of a split-sequence SequenceDataset out of order "
+                    f"(step {batch} trained on chunk {index}) "
                     "(Keras shuffles a PyDataset's batches unless told not to): pass "
                     "shuffle=False to model.fit; the dataset's own shuffle option is MATLAB's "
                     "Shuffle.")

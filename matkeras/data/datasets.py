@@ -219,6 +219,13 @@ class SequenceDataset(keras.utils.PyDataset):
                     self._cache.popitem(last=False)
         return cached[1][chunk]
 
+    def peek(self, index=0):
+        """Mini-batch `index` (a chunk with an integer ``sequence_length``) as ``self[index]``
+        gives it, without counting it as served to ``model.fit``: to build a model from."""
+        rows, chunk = self._batches[index]
+        made = self._make(rows)
+        return made[0] if not self.chunked else made[chunk]
+
     def to_tf_dataset(self):
         """A ``tf.data.Dataset`` of the same mini-batches with a variable time axis.
 
@@ -229,7 +236,7 @@ class SequenceDataset(keras.utils.PyDataset):
         """
         import tensorflow as tf
 
-        first = self[0]
+        first = self.peek(0)
         per_step = isinstance(self.targets, list)
 
         def spec(position, part):
