@@ -297,6 +297,12 @@ def _workers(function, environment):
     return _WORKERS[0]
 
 
+def is_chief():
+    """Whether this process shows progress and writes figures: every process but the workers
+    other than worker 0 of ``ExecutionEnvironment="parallel"``."""
+    return not _WORKERS or _WORKERS[0].cluster_resolver.task_id in (None, 0)
+
+
 @contextlib.contextmanager
 def on_devices(strategy, model):
     """Trains `model` under `strategy` (None: as it is). Yields the model to train: a copy of
@@ -495,7 +501,7 @@ def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbac
                          "shuffle the dataset itself and pass shuffle=False.")
 
     strategy = tf.distribute.get_strategy()
-    chief = strategy.cluster_resolver.task_id in (None, 0)
+    chief = strategy.cluster_resolver.task_id in (None, 0)  # not only matkeras's strategy
     if isinstance(dataset, tf.data.Dataset):
         def epoch_data():
             return dataset

@@ -45,12 +45,18 @@ keras.utils.set_random_seed(0)
 current, info = trainnet(X, responses, [sequenceInputLayer(12), lstmLayer(6),
                                         fullyConnectedLayer(2)], "mse",
                          trainingOptions("sgdm", InitialLearnRate=0.05, L2Regularization=1e-3,
-                                         **common))
+                                         ValidationData=(X[40:], responses[40:]),
+                                         ValidationFrequency=2, ValidationPatience=3,
+                                         OutputNetwork="best-validation",
+                                         Plots="training-progress",
+                                         PlotsPath=f"{sys.argv[2]}/progress.png", **common))
 print(json.dumps({"trainNetwork": [w.tolist() for w in net.get_weights()],
                   "loss": net.history.history["loss"],
                   "split": [w.tolist() for w in split.get_weights()],
                   "trainnet": [w.tolist() for w in as_model(current, "test").get_weights()],
-                  "trainnet-loss": [float(v) for v in info.TrainingHistory["Loss"]]}))
+                  "trainnet-loss": [float(v) for v in info.TrainingHistory["Loss"]],
+                  "validation": [float(v) for v in info.ValidationHistory["Loss"]],
+                  "chosen": int(info.OutputNetworkIteration)}))
 """
 
 
@@ -65,20 +71,28 @@ def _free_ports(count):
             one.close()
 
 
-def _start(where, environment):
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, where], cwd=REPO, text=True,
+def _start(where, environment, folder):
+    folder.mkdir()
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, where, str(folder)], cwd=REPO,
+                            text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, **environment})
 
 
 @pytest.fixture(scope="module")
-def runs():
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workers")
+    return [root / name for name in ("chief", "worker1", "alone")]
+
+
+@pytest.fixture(scope="module")
+def runs(folders):
     ports = _free_ports(2)
     cluster = {"worker": [f"localhost:{port}" for port in ports]}
     processes = [_start("parallel", {"TF_CONFIG": json.dumps(
-        {"cluster": cluster, "task": {"type": "worker", "index": index}})})
+        {"cluster": cluster, "task": {"type": "worker", "index": index}})}, folders[index])
         for index in range(2)]
-    processes.append(_start("cpu", {}))
+    processes.append(_start("cpu", {}, folders[2]))
     try:
         results = []
         for process in processes:
@@ -112,3 +126,15 @@ def test_the_losses_are_the_whole_mini_batches_and_only_the_chief_shows_progress
     np.testing.assert_allclose(chief["loss"], alone["loss"], rtol=1e-5)
     np.testing.assert_allclose(chief["trainnet-loss"], alone["trainnet-loss"], rtol=1e-5)
     assert "Epoch 3/3" in shown and "Epoch" not in not_shown  # Verbose=True on both
+
+
+def test_validation_and_the_best_network_are_the_one_process_ones(runs):
+    (chief, _), (other, _), (alone, _) = runs
+    np.testing.assert_allclose(chief["validation"], alone["validation"], rtol=1e-5)
+    assert chief["validation"] == other["validation"]  # each worker validates the same
+    assert chief["chosen"] == alone["chosen"] == other["chosen"]
+
+
+def test_only_the_chief_writes_the_progress_figure(runs, folders):
+    assert [sorted(p.name for p in folder.iterdir()) for folder in folders] == [
+        ["progress.png"], [], ["progress.png"]]

@@ -11,6 +11,7 @@ import numpy as np
 from matkeras.categorical import encode_classes
 from matkeras.training import (
     CURRENT_ONLY,
+    is_chief,
     new_file,
     on_devices,
     option_defaults,
@@ -79,7 +80,7 @@ def train_network(X, Y, layers, options, layout="TC"):
                                       ["accuracy" if classify else "rmse"],
                                       model.outputs[0].shape[-1])
         callbacks.append(validator)
-    if options.Plots == "training-progress":
+    if options.Plots == "training-progress" and is_chief():  # one figure for all workers
         plot = TrainingProgressPlot(options.PlotsPath, validator)
         callbacks.append(plot)
     with on_devices(strategy, model) as trained:  # ExecutionEnvironment="multi-gpu"

@@ -197,7 +197,7 @@ def trainnet(X, T, net, lossFcn, options):
         ["Iteration", "Epoch", "TimeElapsed", "Loss", *[m.display for m in compiled]])
     info = TrainingInfo(history.table, validation_table, iteration,
                         history.stop_reason or STOP_MAX_EPOCHS, classes)
-    if options.Plots == "training-progress":
+    if options.Plots == "training-progress" and training.is_chief():  # one for all workers
         info.PlotPath = _write_progress_plot(info, options.PlotsPath)
     return net, info
 
