@@ -322,7 +322,8 @@ def on_devices(strategy, model):
     with strategy.scope():
         twin = keras.models.clone_model(model)
         twin.set_weights(model.get_weights())
-    trained = keras.Model(twin.inputs, twin.outputs, name=model.name)
+    trained = keras.Model(*[one[0] if len(one) == 1 else one for one in (
+        twin.inputs, twin.outputs)], name=model.name)  # a single input as one tensor
     with strategy.scope():
         yield trained
     model.set_weights(trained.get_weights())
@@ -525,6 +526,23 @@ def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbac
         list(callbacks), add_history=True, add_progbar=bool(verbose and chief),
         verbose=verbose if chief else 0, epochs=epochs, steps=steps, model=model)
     model.stop_training = False
+    try:
+        return _worker_epochs(model, strategy, distributed, epoch_data, step, dataset,
+                              callbacks, initial_epoch, epochs)
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.AbortedError) as error:
+        first = str(error).strip().splitlines()[0][:400] if str(error).strip() else ""
+        raise RuntimeError(
+            f"ExecutionEnvironment='parallel': worker {strategy.cluster_resolver.task_id} "
+            f"lost the other workers during training ({type(error).__name__}: {first}). A "
+            "worker stopped or cannot be reached; training cannot go on without it. Restart "
+            "the script on every worker.") from error
+
+
+def _worker_epochs(model, strategy, distributed, epoch_data, step, dataset, callbacks,
+                   initial_epoch, epochs):
+    import tensorflow as tf
+
     callbacks.on_train_begin()
     logs = {}
     for epoch in range(initial_epoch, epochs):

@@ -138,3 +138,57 @@ def test_validation_and_the_best_network_are_the_one_process_ones(runs):
 def test_only_the_chief_writes_the_progress_figure(runs, folders):
     assert [sorted(p.name for p in folder.iterdir()) for folder in folders] == [
         ["progress.png"], [], ["progress.png"]]
+
+
+LONG = r"""
+import sys
+import numpy as np
+from matkeras.datasets import japanese_vowels
+from matkeras.matlab import *
+
+(XTrain, TTrain), _ = japanese_vowels()
+trainNetwork(XTrain[:100], TTrain[:100],
+             [sequenceInputLayer(12), lstmLayer(8, OutputMode="last"), fullyConnectedLayer(9),
+              softmaxLayer(), classificationLayer()],
+             trainingOptions("adam", MaxEpochs=100000, MiniBatchSize=27, Shuffle="never",
+                             Verbose=True, ExecutionEnvironment="parallel"))
+"""
+
+
+def test_a_worker_that_dies_stops_the_other_with_a_clear_error(tmp_path):
+    """Worker 1 is killed after worker 0 has shown two epochs; worker 0 stops within a bounded
+    time (TensorFlow's heartbeats notice the missing worker: about 10 s here) with matkeras's
+    message, not a hang."""
+    import time
+
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    logs = [tmp_path / f"worker{index}.txt" for index in range(2)]
+    processes = []
+    try:
+        for index in range(2):
+            with open(logs[index], "w") as out:
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-c", LONG], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                    env={**os.environ, "TF_CONFIG": json.dumps(
+                        {"cluster": cluster, "task": {"type": "worker", "index": index}})}))
+        deadline = time.monotonic() + 120
+        while "Epoch 3/" not in logs[0].read_text(errors="replace"):
+            assert time.monotonic() < deadline, logs[0].read_text(errors="replace")[-3000:]
+            assert processes[0].poll() is None, logs[0].read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        processes[1].kill()
+        killed = time.monotonic()
+        code = processes[0].wait(timeout=90)
+        waited = time.monotonic() - killed
+        text = logs[0].read_text(errors="replace")
+        assert code != 0, text[-3000:]
+        assert "ExecutionEnvironment='parallel': worker 0 lost the other workers" in text, \
+            text[-3000:]
+        assert "Restart the script on every worker" in text
+        print(f"worker 0 stopped {waited:.1f} s after worker 1 was killed")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
