@@ -55,6 +55,7 @@ bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.datastore
 	$(PY) -m benchmarks.tflite
 	$(PY) -m benchmarks.attention
+	$(PY) -m benchmarks.distribute
 
 bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick

@@ -15,6 +15,7 @@ them (TensorFlow backend).
 
 import contextlib
 import functools
+import os
 
 import keras
 import numpy as np
@@ -45,6 +46,7 @@ def option_defaults(solver):
         "VerboseFrequency": 50, "Momentum": 0.9, "GradientDecayFactor": 0.9,
         "SquaredGradientDecayFactor": 0.999 if solver == "adam" else 0.9, "Epsilon": 1e-8,
         "ResetInputNormalization": True, "ExecutionEnvironment": "auto",
+        "CheckpointPath": "", "CheckpointFrequency": 1, "CheckpointFrequencyUnit": "epoch",
         # the trainnet era (R2023b+): metrics, validation stopping, the network returned, data
         # formats; Acceleration is accepted (TensorFlow compiles the step itself)
         "Metrics": None, "ObjectiveMetricName": "loss", "ValidationPatience": float("inf"),
@@ -151,6 +153,17 @@ def _check_options(values):
             "trainingOptions", "ExecutionEnvironment", values["ExecutionEnvironment"])
     values["Acceleration"] = check_no_effect("trainingOptions", "Acceleration",
                                              values["Acceleration"])
+    frequency = values["CheckpointFrequency"]
+    if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
+        raise ValueError("trainingOptions: CheckpointFrequency must be a positive integer; "
+                         f"received {frequency!r}.")
+    if values["CheckpointFrequencyUnit"] != "epoch":
+        raise ValueError("trainingOptions: CheckpointFrequencyUnit must be 'epoch' (checkpoints "
+                         "after every CheckpointFrequency epochs; 'iteration' is not available "
+                         f"in matkeras); received {values['CheckpointFrequencyUnit']!r}.")
+    if not isinstance(values["CheckpointPath"], (str, os.PathLike)):
+        raise ValueError("trainingOptions: CheckpointPath must be a folder name (or '' for no "
+                         f"checkpoints); received {values['CheckpointPath']!r}.")
     length = values["SequenceLength"]
     if length not in ("longest", "shortest") and (
             isinstance(length, bool) or not isinstance(length, int) or length < 1):
@@ -442,6 +455,12 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     if _replicated():
         _build_for_replicas(model, data)
     extra, callbacks = list(callbacks), [*data.callbacks()]
+    checkpoints, start = None, 0
+    if options.CheckpointPath:
+        checkpoints = Checkpoints(options.CheckpointPath, int(options.CheckpointFrequency),
+                                  data)
+        start = checkpoints.resume(model)
+        callbacks.append(checkpoints)
     if options.LearnRateSchedule == "piecewise":
         initial, drop = float(options.InitialLearnRate), float(options.LearnRateDropFactor)
         period = int(options.LearnRateDropPeriod)
@@ -460,18 +479,113 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
             data.sort_by_length or data.bucket_by_length):
         history = None  # the chunk count changes per epoch: one fit call per epoch
         carry = next(c for c in callbacks if isinstance(c, CarryStateBetweenChunks))
+        # Each call's order is fixed before it starts (pinned): Keras's fit counts the
+        # mini-batches, then signals an epoch end (which would reshuffle into another count).
         with carry.across_fits():  # one trace for all of them
-            for epoch in range(int(options.MaxEpochs)):
-                step = fit(source, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose,
-                           callbacks=callbacks, shuffle=False)
-                history = _merge(history, step)
-                if model.stop_training:
-                    break
+            try:
+                for epoch in range(start, int(options.MaxEpochs)):
+                    if epoch > start:
+                        data.unpin()
+                        data.on_epoch_end()  # the next epoch's order (Shuffle every-epoch)
+                    data.pin()
+                    step = fit(source, initial_epoch=epoch, epochs=epoch + 1,
+                               verbose=verbose, callbacks=callbacks, shuffle=False)
+                    history = _merge(history, step)
+                    if model.stop_training:
+                        break
+            finally:
+                data.unpin()
         model.history = history
     else:
-        fit(source, epochs=int(options.MaxEpochs), verbose=verbose, callbacks=callbacks,
-            shuffle=False)  # the order is SequenceDataset's (MATLAB's Shuffle)
+        fit(source, initial_epoch=start, epochs=int(options.MaxEpochs), verbose=verbose,
+            callbacks=callbacks, shuffle=False)  # the order is SequenceDataset's (Shuffle)
+    if checkpoints is not None:
+        checkpoints.finish()
     return model
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """MATLAB's ``CheckpointPath``/``CheckpointFrequency`` (epochs) as a restartable run: after
+    every `frequency` epochs the weights, the solver's state, the epoch and the order of the
+    next epoch's mini-batches go to `folder` (``matkeras_checkpoint.npz``, written whole or not
+    at all; with ``ExecutionEnvironment="parallel"`` each worker other than the
+    chief writes to ``worker-<index>`` inside it). Training started again with the same
+    `folder` resumes after the checkpoint's epoch and trains the weights an uninterrupted run
+    trains; training that completes removes the files. Not kept: the validation history and
+    best network (they start again at the resumed epoch), and the training-progress records of
+    the epochs before it."""
+
+    NAME = "matkeras_checkpoint"
+
+    def __init__(self, folder, frequency, dataset):
+        super().__init__()
+        task = _WORKERS[0].cluster_resolver.task_id if _WORKERS else None
+        self.folder = os.fspath(folder) if task in (None, 0) else os.path.join(
+            os.fspath(folder), f"worker-{task}")
+        self.frequency, self.dataset = frequency, dataset
+        self._held, self._resumed = None, False
+
+    def _path(self, extension):
+        return os.path.join(self.folder, f"{self.NAME}.{extension}")
+
+    def resume(self, model):
+        """Loads the checkpoint in the folder into `model` and the data set, if there is one;
+        returns the epoch to start from (0 without one)."""
+        import json
+
+        if not os.path.exists(self._path("npz")):
+            return 0
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        with np.load(self._path("npz"), allow_pickle=False) as arrays:
+            state = json.loads(str(arrays["state"]))
+            weights = [arrays[f"weight_{k}"] for k in range(state["weights"])]
+            solver = [arrays[f"solver_{k}"] for k in range(state["solver"])]
+        shapes = [tuple(np.shape(v)) for v in model.get_weights()]
+        solver_shapes = [tuple(v.shape) for v in model.optimizer.variables]
+        if shapes != [w.shape for w in weights] or solver_shapes != [v.shape for v in solver]:
+            raise ValueError(f"CheckpointPath {self.folder!r} holds a checkpoint of another "
+                             "network or solver; choose another folder, or remove "
+                             f"{self.NAME}.npz there to start afresh.")
+        model.set_weights(weights)
+        for variable, value in zip(model.optimizer.variables, solver, strict=True):
+            variable.assign(value)
+        self.dataset.restore(state["dataset"])
+        self._resumed = True
+        return int(state["epoch"])
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._resumed:  # the restored order is the one this step reads
+            self.dataset.release()
+            self._resumed = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.frequency == 0:  # kept until the next epoch's order is known
+            self._held = (epoch + 1, [np.array(w) for w in self.model.get_weights()],
+                          [keras.ops.convert_to_numpy(v) for v in
+                           self.model.optimizer.variables])
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._held is not None and batch == 0:  # the epoch's first mini-batch was served
+            self._write(*self._held, self.dataset.epoch_state())
+            self._held = None
+
+    def _write(self, epoch, weights, solver, order):
+        import json
+
+        os.makedirs(self.folder, exist_ok=True)
+        arrays = {f"weight_{k}": w for k, w in enumerate(weights)}
+        arrays.update({f"solver_{k}": v for k, v in enumerate(solver)})
+        arrays["state"] = np.array(json.dumps({
+            "epoch": epoch, "weights": len(weights), "solver": len(solver), "dataset": order}))
+        temporary = self._path("partial.npz")
+        np.savez(temporary, **arrays)
+        os.replace(temporary, self._path("npz"))  # one file, replaced whole
+
+    def finish(self):
+        """Training completed: the checkpoint goes."""
+        if os.path.exists(self._path("npz")):
+            os.remove(self._path("npz"))
 
 
 def _on_workers():

@@ -92,6 +92,9 @@ class SequenceDataset(keras.utils.PyDataset):
         self._cache, self._cache_lock = collections.OrderedDict(), threading.Lock()
         self._set_order(self._arranged(order if shuffle == "never" else
                                        self._rng.permutation(order)))
+        self._held = False  # restored: the next epoch's order is set, epoch ends wait for it
+        self._pinned = False  # one fit call's epoch: its order stays (pin/unpin)
+        self._epoch_state = self.state()
 
     # Where the sequences come from: a list in memory here; Datastore reads files lazily.
     def _load(self, sequences, layout):
@@ -202,6 +205,8 @@ class SequenceDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         if not 0 <= index < len(self._batches):
             raise IndexError(f"batch {index} out of range: the dataset has {len(self)} batches.")
+        if index == 0:
+            self._epoch_state = self.state()
         rows, chunk = self._batches[index]
         if not self.chunked:
             return self._make(rows)[0]
@@ -218,6 +223,42 @@ class SequenceDataset(keras.utils.PyDataset):
                 while len(self._cache) > 2 + 2 * max(1, self.workers):
                     self._cache.popitem(last=False)
         return cached[1][chunk]
+
+    def state(self):
+        """The order of the mini-batches now and the shuffles' generator, as JSON-able values
+        (for a checkpoint: :meth:`restore`)."""
+        return {"order": [int(k) for k in self.order],
+                "generator": self._rng.bit_generator.state}
+
+    def epoch_state(self):
+        """:meth:`state` as it was when the current epoch's first mini-batch was served."""
+        return self._epoch_state
+
+    def restore(self, state):
+        """Makes the next epoch's mini-batches those of `state` (from :meth:`epoch_state`),
+        however many epoch ends the training loop signals before its first step (Keras's fit
+        signals one when it starts) until :meth:`release`; later epochs shuffle on from
+        there."""
+        order = np.asarray(state["order"], dtype=int)
+        if sorted(order.tolist()) != list(range(len(self._lengths))):
+            raise ValueError("The checkpoint's mini-batch order does not fit this data set "
+                             f"({len(order)} observations against {len(self._lengths)}).")
+        self._rng.bit_generator.state = state["generator"]
+        self._set_order(order)
+        self._held = True
+
+    def release(self):
+        """The first training step after :meth:`restore` began: epoch ends shuffle again."""
+        self._held = False
+
+    def pin(self):
+        """Keeps the order through the epoch ends signalled until :meth:`unpin`: for a training
+        loop that runs one epoch per ``model.fit`` call (Keras's fit counts the mini-batches
+        before it signals an epoch end when it starts, and signals another at the end)."""
+        self._pinned = True
+
+    def unpin(self):
+        self._pinned = False
 
     def peek(self, index=0):
         """Mini-batch `index` (a chunk with an integer ``sequence_length``) as ``self[index]``
@@ -278,6 +319,8 @@ class SequenceDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self._served.clear()
+        if self._held or self._pinned:  # restored from a checkpoint, or pinned: it stays
+            return
         if self.shuffle == "every-epoch":
             self._set_order(self._arranged(self._rng.permutation(self.order)))
         else:
