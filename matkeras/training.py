@@ -94,10 +94,12 @@ def training_options(solver, **options):
     SequencePaddingValue, SequencePaddingDirection, Plots ("none"/"training-progress"),
     Verbose, VerboseFrequency, Momentum, GradientDecayFactor, SquaredGradientDecayFactor,
     Epsilon, ResetInputNormalization, ExecutionEnvironment ("multi-gpu" trains under
-    ``tf.distribute.MirroredStrategy`` over the local GPUs, the other values have no effect
-    here: :mod:`matkeras.options`; not MATLAB: a ``tf.distribute.Strategy`` to train under)
-    and Acceleration (no effect); and two matkeras additions: PlotsPath (where the progress
-    figure is written) and Seed (for the shuffles).
+    ``tf.distribute.MirroredStrategy`` over the local GPUs, "parallel" under
+    ``MultiWorkerMirroredStrategy`` over the workers ``TF_CONFIG`` names, the other values have
+    no effect here: :mod:`matkeras.options`; not MATLAB: a ``tf.distribute.Strategy`` to train
+    under), CheckpointPath and CheckpointFrequency (epochs; a run started again resumes from
+    the checkpoint: :class:`Checkpoints`) and Acceleration (no effect); and two matkeras
+    additions: PlotsPath (where the progress figure is written) and Seed (for the shuffles).
 
     The trainnet era's options (used by :func:`matkeras.workflows.current.trainnet`): Metrics (a
     name, a function ``f(Y, T)`` or a list; see :mod:`matkeras.metrics`), ObjectiveMetricName

@@ -141,42 +141,54 @@ def test_only_the_chief_writes_the_progress_figure(runs, folders):
 
 
 LONG = r"""
-import sys
-import numpy as np
+import json, sys
+import keras, numpy as np
 from matkeras.datasets import japanese_vowels
 from matkeras.matlab import *
 
 (XTrain, TTrain), _ = japanese_vowels()
-trainNetwork(XTrain[:100], TTrain[:100],
-             [sequenceInputLayer(12), lstmLayer(8, OutputMode="last"), fullyConnectedLayer(9),
-              softmaxLayer(), classificationLayer()],
-             trainingOptions("adam", MaxEpochs=100000, MiniBatchSize=27, Shuffle="never",
-                             Verbose=True, ExecutionEnvironment="parallel"))
+keras.utils.set_random_seed(0)
+net = trainNetwork(XTrain[:135], TTrain[:135],
+                   [sequenceInputLayer(12), lstmLayer(8, OutputMode="last"),
+                    fullyConnectedLayer(9), softmaxLayer(), classificationLayer()],
+                   trainingOptions("adam", MaxEpochs=20, MiniBatchSize=27, Seed=0,
+                                   Shuffle="every-epoch", Verbose=sys.argv[1] == "parallel",
+                                   ExecutionEnvironment=sys.argv[1], CheckpointPath=sys.argv[2]))
+print(json.dumps([w.tolist() for w in net.get_weights()]))
 """
 
 
-def test_a_worker_that_dies_stops_the_other_with_a_clear_error(tmp_path):
-    """Worker 1 is killed after worker 0 has shown two epochs; worker 0 stops within a bounded
-    time (TensorFlow's heartbeats notice the missing worker: about 10 s here) with matkeras's
-    message, not a hang."""
+def _workers(script, arguments, logs):
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    processes = []
+    for index in range(2):
+        with open(logs[index], "w") as out:
+            processes.append(subprocess.Popen(
+                [sys.executable, "-c", script, *arguments], cwd=REPO, stdout=out,
+                stderr=subprocess.STDOUT, env={**os.environ, "TF_CONFIG": json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": index}})}))
+    return processes
+
+
+def test_a_worker_that_dies_stops_the_other_and_a_restart_resumes_from_the_checkpoint(
+        tmp_path):
+    """Worker 1 is killed after worker 0 has shown two epochs of 20; worker 0 stops within a
+    bounded time (TensorFlow's heartbeats notice the missing worker: about 10 s here) with
+    matkeras's message, not a hang. Both started again with the same CheckpointPath resume
+    after the last checkpoint and end with the weights of one process that was never stopped
+    (Shuffle every-epoch: the order of the mini-batches is restored too)."""
     import time
 
-    ports = _free_ports(2)
-    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    checkpoints = tmp_path / "checkpoints"
     logs = [tmp_path / f"worker{index}.txt" for index in range(2)]
     processes = []
     try:
-        for index in range(2):
-            with open(logs[index], "w") as out:
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-c", LONG], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                    env={**os.environ, "TF_CONFIG": json.dumps(
-                        {"cluster": cluster, "task": {"type": "worker", "index": index}})}))
+        processes = _workers(LONG, ["parallel", str(checkpoints)], logs)
         deadline = time.monotonic() + 120
-        while "Epoch 3/" not in logs[0].read_text(errors="replace"):
+        while "Epoch 3/20" not in logs[0].read_text(errors="replace"):
             assert time.monotonic() < deadline, logs[0].read_text(errors="replace")[-3000:]
             assert processes[0].poll() is None, logs[0].read_text(errors="replace")[-3000:]
-            time.sleep(0.5)
+            time.sleep(0.2)
         processes[1].kill()
         killed = time.monotonic()
         code = processes[0].wait(timeout=90)
@@ -186,7 +198,25 @@ def test_a_worker_that_dies_stops_the_other_with_a_clear_error(tmp_path):
         assert "ExecutionEnvironment='parallel': worker 0 lost the other workers" in text, \
             text[-3000:]
         assert "Restart the script on every worker" in text
+        assert "Epoch 20/20" not in text  # stopped mid-run
+        assert (checkpoints / "matkeras_checkpoint.npz").exists()
+        assert (checkpoints / "worker-1" / "matkeras_checkpoint.npz").exists()
         print(f"worker 0 stopped {waited:.1f} s after worker 1 was killed")
+
+        resumed = [tmp_path / f"resumed{index}.txt" for index in range(2)]
+        processes += _workers(LONG, ["parallel", str(checkpoints)], resumed)
+        alone = subprocess.run([sys.executable, "-c", LONG, "cpu", ""], cwd=REPO,
+                               capture_output=True, text=True, timeout=300)
+        assert alone.returncode == 0, alone.stdout[-3000:] + alone.stderr[-3000:]
+        for process, log in zip(processes[2:], resumed, strict=True):
+            assert process.wait(timeout=300) == 0, log.read_text(errors="replace")[-3000:]
+        text = resumed[0].read_text(errors="replace")
+        assert "Epoch 1/20" not in text and "Epoch 20/20" in text  # it resumed
+        got = json.loads(text.strip().splitlines()[-1])
+        expected = json.loads(alone.stdout.strip().splitlines()[-1])
+        difference = _largest_difference(got, expected)
+        assert difference <= tol.FLOAT32_ATOL, difference
+        assert not (checkpoints / "matkeras_checkpoint.npz").exists()  # done: it goes
     finally:
         for process in processes:
             if process.poll() is None:
