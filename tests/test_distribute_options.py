@@ -1,8 +1,9 @@
 """trainingOptions' ExecutionEnvironment on tf.distribute (issue 28, first part): trainNetwork
 and trainnet under a MirroredStrategy over two logical CPU devices give the weights one device
 gives, with mini-batches that do not split evenly across the replicas (MATLAB divides a
-mini-batch's loss by the whole mini-batch's count: matkeras.ops.replicas) and padded sequences;
-'multi-gpu' without a GPU and 'parallel' are refused with what to do instead.
+mini-batch's loss by the whole mini-batch's count: matkeras.ops.replicas) and padded sequences,
+and so does a Keras user's own fit in the strategy's scope with matkeras's layers and solver;
+'multi-gpu' without a GPU and 'parallel' without TF_CONFIG are refused with what to do instead.
 
 TensorFlow fixes its devices when it starts: the training runs are one Python process of their
 own (both runs in it, so that they share the start-up)."""
@@ -44,6 +45,7 @@ rng = np.random.default_rng(0)
 responses = [np.cumsum(x[:, :2], axis=0) * 0.1 for x in X]  # per-step targets, padded
 results = {}
 for where in ("one", "two"):
+    rng = np.random.default_rng(0)
     strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if where == "two"
                 else "cpu")
     common = dict(MaxEpochs=3, MiniBatchSize=27, Verbose=False, Seed=0, Shuffle="never",
@@ -70,6 +72,20 @@ for where in ("one", "two"):
     results[f"trainnet-{where}"] = [w.tolist() for w in as_model(net, "test").get_weights()]
     results[f"trainnet-validation-{where}"] = [float(v) for v in info.ValidationHistory["Loss"]]
     results[f"replicas-{where}"] = 1 if strategy == "cpu" else strategy.num_replicas_in_sync
+    # A Keras user's own model.fit in the strategy's scope (README): Keras's loss averaging and
+    # clipping, with matkeras's layers and solver; 64 rows in batches of 16 split evenly
+    from matkeras import layers as L, optimizers
+    keras.utils.set_random_seed(0)
+    scope = strategy.scope() if where == "two" else tf.distribute.get_strategy().scope()
+    x = rng.normal(size=(64, 12, 3)).astype("float32")
+    y = rng.integers(0, 3, 64)
+    with scope:
+        model = keras.Sequential([
+            keras.Input((None, 3)), L.LSTM(6, output_mode="sequence"),
+            L.GRU(5, output_mode="last"), L.FullyConnected(3), L.Softmax(), L.Classification()])
+        model.compile(optimizers.Adam(0.01, clipnorm=1.0), model.layers[-1].loss)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16), epochs=3, verbose=0)
+    results[f"keras-fit-{where}"] = [w.tolist() for w in model.get_weights()]
 print(json.dumps(results))
 """
 
@@ -87,7 +103,7 @@ def _largest_difference(a, b):
                for x, y in zip(a, b, strict=True))
 
 
-@pytest.mark.parametrize("function", ["trainNetwork", "trainnet", "split"])
+@pytest.mark.parametrize("function", ["trainNetwork", "trainnet", "split", "keras-fit"])
 def test_two_devices_train_the_weights_one_device_trains(trained, function):
     """The replicas' gradients are summed in another order than one device's sums: float32
     rounding, within the float32 tolerance after 3 epochs (6 iterations)."""
