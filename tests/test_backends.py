@@ -326,18 +326,19 @@ LAYER_TESTS = {
 }
 #: At least this many tests pass in each run (what passed when the runs were added, less a
 #: margin for cases merged later), so that a run that selects almost nothing fails.
-LAYER_TESTS_PASSED = {("torch", "layers"): 440, ("torch", "recurrent"): 900,
+LAYER_TESTS_PASSED = {("torch", "layers"): 440, ("torch", "recurrent"): 500,
                       ("jax", "layers"): 440, ("jax", "recurrent"): 500}
 
 
 @pytest.mark.parametrize("group", LAYER_TESTS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_layer_tests_pass_on_another_backend(backend, group):
-    """The layer tests on another backend. JAX compiles each recurrent call anew, so there the
-    recurrent cases run in float64 only, the tighter tolerance (all of them: 131 s measured,
-    against 54 s)."""
+    """The layer tests on another backend. The recurrent cases run in float64 only, the
+    tighter tolerance (JAX compiles each recurrent call anew: all of them 131 s measured there,
+    against 54 s; PyTorch 68-76 s against about 40 s); test_matkeras_on_another_backend checks
+    the float32 recurrent layers (PyTorch's fused kernels included) against the oracle."""
     selection = ["-m", "not tensorflow"]
-    if backend == "jax" and group == "recurrent":
+    if group == "recurrent":  # float32 recurrent layers: test_matkeras_on_another_backend
         selection += ["-k", "float64"]
     # JAX_DISABLE_MOST_OPTIMIZATIONS: XLA compiles each op of these small eager calls about a
     # third faster (measured: 131 -> 106 s for both groups); test_matkeras_on_another_backend
