@@ -16,11 +16,12 @@ import datetime
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 
 import numpy as np
+
+from matkeras.training import local_tf_configs
 
 SCRIPT = r"""
 import json, sys, time
@@ -48,17 +49,6 @@ net = trainNetwork(X, T, layers, options)
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "weights": [w.tolist() for w in net.get_weights()]}))
 """
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for one in sockets:
-            one.bind(("localhost", 0))
-        return [one.getsockname()[1] for one in sockets]
-    finally:
-        for one in sockets:
-            one.close()
 
 
 def _run(modes, epochs, threads=0):
@@ -93,10 +83,8 @@ def main(argv=None):
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     def workers(threads=0):
-        cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
-        return _run([("parallel", {"TF_CONFIG": json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}})})
-            for index in range(2)], args.epochs, threads)
+        return _run([("parallel", {"TF_CONFIG": config}) for config in local_tf_configs(2)],
+                    args.epochs, threads)
 
     one, = _run([("cpu", {})], args.epochs)
     single, = _run([("cpu", {})], args.epochs, threads=1)

@@ -233,16 +233,19 @@ def _check_strategy(value):
 
         if isinstance(value, tf.distribute.Strategy):
             return
-    raise ValueError("trainingOptions: ExecutionEnvironment must be 'auto', 'cpu', 'gpu', "
-                     "'multi-gpu' or a tf.distribute.Strategy (TensorFlow backend); received "
+    raise ValueError("trainingOptions: ExecutionEnvironment must be one of 'auto', 'cpu', "
+                     "'gpu', 'multi-gpu', 'parallel' (-auto, -cpu, -gpu) or a "
+                     "tf.distribute.Strategy (TensorFlow backend); received "
                      f"{type(value).__name__} {value!r}.")
 
 
 def strategy_for(options, function):
     """The ``tf.distribute`` strategy `options` train under: a MirroredStrategy over the local
-    GPUs for ``ExecutionEnvironment="multi-gpu"``, the strategy given instead of a name, or
-    None (one device: 'auto', 'cpu', 'gpu'). Raises, naming `function`, on a backend other than
-    TensorFlow and for 'multi-gpu' on a machine whose TensorFlow sees no GPU."""
+    GPUs for ``ExecutionEnvironment="multi-gpu"``, the MultiWorkerMirroredStrategy of
+    ``TF_CONFIG`` for "parallel", the strategy given instead of a name, or None (one device:
+    'auto', 'cpu', 'gpu'). Raises, naming `function`, on a backend other than TensorFlow, for
+    'multi-gpu' on a machine whose TensorFlow sees no GPU and for 'parallel' without a valid
+    ``TF_CONFIG``."""
     environment = options.ExecutionEnvironment
     if isinstance(environment, str) and environment != "multi-gpu" and \
             not environment.startswith("parallel"):
@@ -274,7 +277,6 @@ def _workers(function, environment):
     """The MultiWorkerMirroredStrategy of ``ExecutionEnvironment="parallel"``: the workers
     ``TF_CONFIG`` names, made once per process (TensorFlow allows one)."""
     import json
-    import os
 
     import tensorflow as tf
 
@@ -310,6 +312,25 @@ def _workers(function, environment):
             "TensorFlow runs anything else in the process: call trainNetwork/trainnet (or "
             "matkeras.training.strategy_for) before other TensorFlow work.") from error
     return _WORKERS[0]
+
+
+def local_tf_configs(count=2):
+    """``TF_CONFIG`` values for `count` workers on this machine (free local ports), one per
+    worker in order: to try ``ExecutionEnvironment="parallel"`` with worker processes here
+    (``TF_CONFIG=<value k> python train.py`` for each k) before a real cluster."""
+    import json
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for one in sockets:
+            one.bind(("localhost", 0))
+        cluster = {"worker": [f"localhost:{one.getsockname()[1]}" for one in sockets]}
+    finally:
+        for one in sockets:
+            one.close()
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            for index in range(count)]
 
 
 def is_chief():

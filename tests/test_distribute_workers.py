@@ -9,13 +9,13 @@ process has a timeout and is killed at teardown, pass or fail."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from matkeras.training import local_tf_configs
 from tests import tolerances as tol
 from tests.conftest import REPO
 
@@ -60,17 +60,6 @@ print(json.dumps({"trainNetwork": [w.tolist() for w in net.get_weights()],
 """
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for one in sockets:
-            one.bind(("localhost", 0))
-        return [one.getsockname()[1] for one in sockets]
-    finally:
-        for one in sockets:
-            one.close()
-
-
 def _start(where, environment, folder):
     folder.mkdir()
     return subprocess.Popen([sys.executable, "-c", SCRIPT, where, str(folder)], cwd=REPO,
@@ -87,11 +76,8 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(folders):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"localhost:{port}" for port in ports]}
-    processes = [_start("parallel", {"TF_CONFIG": json.dumps(
-        {"cluster": cluster, "task": {"type": "worker", "index": index}})}, folders[index])
-        for index in range(2)]
+    processes = [_start("parallel", {"TF_CONFIG": config}, folders[index])
+                 for index, config in enumerate(local_tf_configs(2))]
     processes.append(_start("cpu", {}, folders[2]))
     try:
         results = []
@@ -159,14 +145,12 @@ print(json.dumps([w.tolist() for w in net.get_weights()]))
 
 
 def _workers(script, arguments, logs):
-    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     processes = []
-    for index in range(2):
-        with open(logs[index], "w") as out:
+    for log, config in zip(logs, local_tf_configs(2), strict=True):
+        with open(log, "w") as out:
             processes.append(subprocess.Popen(
                 [sys.executable, "-c", script, *arguments], cwd=REPO, stdout=out,
-                stderr=subprocess.STDOUT, env={**os.environ, "TF_CONFIG": json.dumps(
-                    {"cluster": cluster, "task": {"type": "worker", "index": index}})}))
+                stderr=subprocess.STDOUT, env={**os.environ, "TF_CONFIG": config}))
     return processes
 
 

@@ -39,9 +39,9 @@ def mean_share(total, count):
     context = replica_context()
     if context is None:
         return divide_no_nan(total, count)
-    count = context.all_reduce("sum", count)
+    count, summed = context.all_reduce("sum", [count, ops.stop_gradient(total)])  # one call
     share = divide_no_nan(total, count)
-    whole = divide_no_nan(context.all_reduce("sum", ops.stop_gradient(total)), count)
+    whole = divide_no_nan(summed, count)
     shown = whole / ops.cast(context.num_replicas_in_sync, whole.dtype)
     return share + ops.stop_gradient(shown - share)
 
