@@ -24,6 +24,35 @@ def pytest_configure(config):
         "markers", "tensorflow: needs Keras's TensorFlow backend (TFLite, tf.function, the "
         "speed rule's TensorFlow measurements); left out where test_backends.py runs the layer "
         "tests on PyTorch and JAX")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``MATKERAS_CASE_STRIDE=s`` (test_backends.py's JAX run): each parametrized test keeps
+    about one case in s (at least two), spread over its parameter list with a prime step that
+    does not divide the list's length, so that every level of each parameter still runs."""
+    stride = int(os.environ.get("MATKERAS_CASE_STRIDE", "0"))
+    if stride <= 1:
+        return
+    groups = {}
+    for item in items:
+        groups.setdefault((item.module.__name__, item.originalname), []).append(item)
+    keep = set()
+    for cases in groups.values():
+        count = len(cases)
+        wanted = max(min(count, 2), -(-count // stride))
+        step = next(p for p in range(max(1, count // wanted), count + 2)
+                    if _prime(p) and count % p) if wanted < count else 1
+        keep.update(id(cases[(j * step) % count]) for j in range(wanted))
+    deselected = [item for item in items if id(item) not in keep]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if id(item) in keep]
+
+
+def _prime(number):
+    return number > 1 and all(number % d for d in range(2, int(number ** 0.5) + 1))
+
+
 SHARED_FIXTURES = Path(os.environ.get("MATKERAS_FIXTURES", REPO.parent / "shared" / "fixtures"))
 
 

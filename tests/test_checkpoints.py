@@ -63,8 +63,9 @@ def test_a_run_started_again_from_its_checkpoint_trains_the_uninterrupted_weight
     for a, b in zip(uninterrupted, resumed, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not (tmp_path / "matkeras_checkpoint.npz").exists()  # done: the checkpoint goes
-    started_afresh = _train(X, Y, tmp_path, **options)
-    np.testing.assert_array_equal(started_afresh[0], uninterrupted[0])
+    if "SequenceLength" not in options:  # and the next run starts afresh (once: the same code)
+        started_afresh = _train(X, Y, tmp_path, **options)
+        np.testing.assert_array_equal(started_afresh[0], uninterrupted[0])
 
 
 def test_a_checkpoint_of_another_network_and_bad_options_are_named(rng, tmp_path,
