@@ -7,7 +7,9 @@ features, units) and layer kind it times, interleaved round by round: inference
 (``predict_on_batch``: jit-compiled on JAX, eager under ``no_grad`` on PyTorch) and a training
 step (``train_on_batch``: forward, backward, Adam) of the matkeras layer alone, the stock Keras
 layer (``LSTM``, ``GRU(reset_after=True)``, ``Bidirectional(LSTM)``), and ``torch.nn`` with
-``torch.optim.Adam``; medians and the ratios to torch. Writes
+``torch.optim.Adam``; on PyTorch also the matkeras model called as the ``torch.nn.Module`` it
+is there (``model(x)``, and a plain PyTorch step over ``model.parameters()``), the call
+torch.nn's row makes; medians and the ratios to torch. Writes
 ``benchmarks/results/<date>-<machine>-backends.md``.
 
     python -m benchmarks.backends [--quick] [--out PATH]
@@ -48,7 +50,7 @@ def _child(backend, shapes, rounds):
             else:
                 stock = keras.layers.LSTM(units, return_sequences=True)
                 stock = keras.layers.Bidirectional(stock) if kind == "bilstm" else stock
-            candidates = {}
+            candidates, models = {}, {}
             # stock Keras on PyTorch runs the recurrence as a Python loop of small ops: seconds
             # per step at L, so it is timed at S only there
             pairs = [("matkeras", ours)] + ([] if backend == "torch" and label == "L" else
@@ -57,6 +59,7 @@ def _child(backend, shapes, rounds):
                 inputs = keras.Input((steps, features))
                 model = keras.Model(inputs, layer(inputs))
                 model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+                models[name] = model
                 candidates[name] = (
                     lambda m=model, x=x: m.predict_on_batch(x),
                     lambda m=model, x=x, y=y: m.train_on_batch(x, y))
@@ -75,6 +78,21 @@ def _child(backend, shapes, rounds):
                 loss.backward()
                 optimizer.step()
 
+            if backend == "torch":  # the Keras model as the torch.nn.Module it is there
+                ours_model = models["matkeras"]
+                ours_optimizer = torch.optim.Adam(ours_model.parameters(), 1e-3)
+
+                def module_infer(module=ours_model, xt=xt):
+                    with torch.no_grad():
+                        return module(xt)
+
+                def module_train(module=ours_model, optimizer=ours_optimizer, xt=xt, yt=yt):
+                    optimizer.zero_grad()
+                    loss = torch.nn.functional.mse_loss(module(xt, training=True), yt)
+                    loss.backward()
+                    optimizer.step()
+
+                candidates["matkeras, module call"] = (module_infer, module_train)
             candidates["torch.nn"] = (torch_infer, torch_train)
             times = {(n, m): [] for n in candidates for m in ("infer", "train")}
             for calls in candidates.values():  # warm up: compile, allocate
@@ -139,7 +157,12 @@ def main(argv=None):
               "interleaved rounds at S (3 at L), float32. Stock Keras on PyTorch is timed at S "
               "only (its Python loop takes seconds per step at L). Each backend in its own "
               "process; torch.nn in the same process. Inference: `predict_on_batch` (jit on "
-              "JAX); training: `train_on_batch` (Adam, MSE).", ""]
+              "JAX); training: `train_on_batch` (Adam, MSE). On PyTorch, \"matkeras, module "
+              "call\" is the same model called as the `torch.nn.Module` it is there, as "
+              "torch.nn is: `model(x)` under `no_grad`, and a plain PyTorch step "
+              "(`torch.optim.Adam` over `model.parameters()`, MSE): Keras's "
+              "`predict_on_batch`/`train_on_batch` add their own work around the same call.",
+              ""]
     with open(out, "w") as handle:
         handle.write("\n".join(header + sections))
     print("\n".join(header + sections))

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from matkeras.ops.precision import constants
+from matkeras.ops.precision import constants, maximum, minimum
 from matkeras.ops.replicas import replica_context
 
 __all__ = ["SGDM", "Adam", "RMSProp", "learn_rate_multipliers"]
@@ -65,33 +65,40 @@ class _MatlabSolver(keras.optimizers.Optimizer):
         return rate if factor is None else rate * ops.convert_to_tensor(
             np.asarray(factor), dtype=variable.dtype)
 
-    def apply(self, grads, trainable_variables=None):
-        """Keras's ``apply``; under a ``tf.distribute`` strategy with several replicas and a
-        gradient threshold, the threshold applies to the whole mini-batch's gradient (MATLAB's,
-        one device's), not to each replica's part (Keras clips the parts before it sums them):
-        the parts are summed here, clipped, and handed on as equal shares (Keras's sum of the
-        shares is the clipped sum; its own clipping leaves shares that small unchanged)."""
+    def _clip_gradients(self, grads):
+        """MATLAB's gradient threshold, where Keras's ``apply`` clips (before the update, on
+        every backend), computed in the gradients' dtype: Keras's own clipping takes its
+        maximum in float32 on PyTorch and JAX (1.6e-9 off in float64). Under a
+        ``tf.distribute`` strategy with several replicas the threshold applies to the whole
+        mini-batch's gradient (MATLAB's, one device's), not to each replica's part as Keras's
+        does: the parts are summed, clipped, and handed on as equal shares (the update sums
+        the shares)."""
+        if all(value is None for value in (self.clipnorm, self.clipvalue,
+                                           self.global_clipnorm)):
+            return grads
+        grads = list(grads)
+        present = [k for k, g in enumerate(grads) if g is not None]
         context = replica_context()
-        if context is not None and any(
-                value is not None for value in (self.clipnorm, self.clipvalue,
-                                                self.global_clipnorm)):
-            grads = list(grads)
-            present = [k for k, g in enumerate(grads) if g is not None]
-            summed = context.all_reduce("sum", [grads[k] for k in present])
-            share = 1.0 / context.num_replicas_in_sync
-            for k, value in zip(present, self._clipped(summed), strict=True):
-                grads[k] = value * ops.cast(share, value.dtype)
-        return super().apply(grads, trainable_variables)
+        if context is None:
+            for k, value in zip(present, self._clipped([grads[k] for k in present]),
+                                strict=True):
+                grads[k] = value
+            return grads
+        summed = context.all_reduce("sum", [grads[k] for k in present])
+        share = 1.0 / context.num_replicas_in_sync
+        for k, value in zip(present, self._clipped(summed), strict=True):
+            grads[k] = value * ops.cast(share, value.dtype)
+        return grads
 
     def _clipped(self, grads):
         """MATLAB's gradient thresholds (the Keras argument set) on whole gradients."""
         if self.clipvalue is not None:
-            return [ops.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+            return [minimum(maximum(g, -self.clipvalue), self.clipvalue) for g in grads]
         if self.clipnorm is not None:
-            return [g * ops.minimum(1.0, self.clipnorm / ops.maximum(ops.norm(g), 1e-30))
+            return [g * minimum(self.clipnorm / maximum(ops.sqrt(ops.sum(g * g)), 1e-30), 1.0)
                     for g in grads]
         total = ops.sqrt(sum(ops.sum(g * g) for g in grads))
-        factor = ops.minimum(1.0, self.global_clipnorm / ops.maximum(total, 1e-30))
+        factor = minimum(self.global_clipnorm / maximum(total, 1e-30), 1.0)
         return [g * factor for g in grads]
 
     def get_config(self):

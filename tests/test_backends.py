@@ -72,10 +72,19 @@ SCRIPT = textwrap.dedent("""
                                                     reset_gate_mode=reset)
         kernels["gru-joined-inputs"] = _speed.joined_gru_inputs()
         W, R, b = rng.normal(0, .5, (40, 4)), rng.normal(0, .5, (40, 5)), rng.normal(0, .5, 40)
-        layer = BiLSTM(5, dtype=dtype)
-        layer.set_matlab_weights(input_weights=W, recurrent_weights=R, bias=b)
-        Y, *_ = bilstm_forward(cbt, W, R, b)
-        compare("bilstm", dtype, layer(x.astype(dtype)), np.transpose(Y, (1, 2, 0)))
+        h2, c2 = rng.normal(0, .5, 10), rng.normal(0, .5, 10)
+        for state in ("tanh", "softsign"):  # torch: fused both ways; the loop
+            Y, last, last_step, *_ = bilstm_forward(cbt, W, R, b, h2, c2, state)
+            for mode, reading, expected in (
+                    ("sequence", "final-state", np.transpose(Y, (1, 2, 0))),
+                    ("last", "final-state", last.T), ("last", "last-time-step", last_step.T)):
+                layer = BiLSTM(5, output_mode=mode, backward_last_output=reading,
+                               state_activation=state, dtype=dtype)
+                layer.set_matlab_weights(input_weights=W, recurrent_weights=R, bias=b,
+                                         hidden_state=h2, cell_state=c2)
+                compare(f"bilstm-{state}-{mode}-{reading}", dtype, layer(x.astype(dtype)),
+                        expected)
+            kernels[f"bilstm-{state}"] = _speed.directions((state, "sigmoid"))
 
     # MATLAB's padding values against numpy's modes (Keras's own symmetric mode is wrong on
     # PyTorch: matkeras pads by slices there)
@@ -260,7 +269,7 @@ def _run(backend, folder):
 def _check_recurrent_layers_equal_the_oracle(run):
     report = run[0]
     errors = report["errors"]
-    assert len([k for k in errors if not k.startswith("pieces")]) == 2 * (4 + 3 + 1)
+    assert len([k for k in errors if not k.startswith("pieces")]) == 2 * (4 + 3 + 6)
     for name, error in errors.items():
         if name.startswith("pieces"):
             continue
@@ -276,6 +285,9 @@ def _check_fused_torch_kernels_serve_the_configurations_they_compute_exactly(run
              "gru-before-multiplication": "loop"}
     # JAX's GRU loop joins the inputs to each step's product (the oracle checks above ran it)
     assert kernels.pop("gru-joined-inputs") is (backend == "jax")
+    # a BiLSTM's two directions: one torch.lstm call; one loop of batched products on JAX
+    assert [kernels.pop("bilstm-tanh"), kernels.pop("bilstm-softsign")] == (
+        ["fused", "apart"] if backend == "torch" else ["joined", "joined"])
     assert kernels == (fused if backend == "torch" else dict.fromkeys(fused, "loop"))
 
 
@@ -363,3 +375,7 @@ def test_layer_tests_pass_on_another_backend(backend, group):
 
 def test_the_backend_here_is_tensorflow():
     assert keras.backend.backend() == "tensorflow"
+    from matkeras.ops import _speed
+
+    # TensorFlow runs a BiLSTM's two directions as two loops side by side
+    assert _speed.directions(("tanh", "sigmoid")) == "apart"

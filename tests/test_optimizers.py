@@ -6,6 +6,7 @@ import pytest
 
 from matkeras import layers as L
 from matkeras import optimizers
+from tests import tolerances as tol
 from tests.reference import solvers
 
 SOLVERS = {
@@ -57,16 +58,32 @@ def test_learn_rate_factor_scales_each_gate_block(rng, name):
         np.testing.assert_allclose(got[:, column], want, rtol=1e-12, atol=1e-12)
 
 
-# Keras's own gradient clipping takes its maximum in float32 on PyTorch and JAX (1.6e-9 off
-# here in float64); matkeras leaves clipping to Keras
-@pytest.mark.tensorflow
-def test_clipnorm_is_matlab_l2norm_per_parameter(rng):
-    w0 = rng.normal(0, 1, (3, 3))
-    grads = [rng.normal(0, 3, (3, 3)) for _ in range(3)]
-    got = _run(optimizers.SGDM(0.1, momentum=0.0, clipnorm=1.0), w0, grads)
-    want = solvers.sgdm(w0, [solvers.clip_l2norm(g, 1.0) for g in grads], float(np.float32(0.1)),
-                        momentum=0.0)
-    np.testing.assert_allclose(got[-1], want[-1], rtol=1e-12)
+@pytest.mark.parametrize("method", ["l2norm", "global-l2norm", "absolute-value"])
+def test_gradient_thresholds_are_matlabs(rng, method):
+    """On every backend, in float64 (Keras's own clipping takes its maximum in float32 on
+    PyTorch and JAX: 1.6e-9 off here; matkeras's solvers clip in the gradients' dtype)."""
+    w0 = [rng.normal(0, 1, (3, 3)), rng.normal(0, 1, 4)]
+    steps = [[rng.normal(0, scale, w.shape) for w in w0] for scale in (3, 0.05, 2)]
+    option = {"l2norm": "clipnorm", "global-l2norm": "global_clipnorm",
+              "absolute-value": "clipvalue"}[method]
+    optimizer = optimizers.SGDM(0.1, momentum=0.0, **{option: 1.0})
+    variables = [keras.Variable(w, dtype="float64") for w in w0]
+    want = [w.copy() for w in w0]
+    lr = float(np.float32(0.1))
+    for grads in steps:
+        optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], variables)
+        if method == "l2norm":
+            clipped = [solvers.clip_l2norm(g, 1.0) for g in grads]
+        elif method == "global-l2norm":
+            clipped = solvers.clip_global_l2norm(grads, 1.0)
+        else:
+            clipped = [solvers.clip_absolute_value(g, 1.0) for g in grads]
+        want = [solvers.sgdm(w, [g], lr, momentum=0.0)[-1] for w, g in zip(want, clipped,
+                                                                           strict=True)]
+    assert any(np.max(np.abs(g)) > 1 for g in steps[0])  # the first step is clipped
+    for variable, expected in zip(variables, want, strict=True):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), expected, rtol=0,
+                                   atol=tol.FLOAT64_ATOL)
 
 
 def test_layer_factors_reach_the_optimizer():

@@ -7,7 +7,7 @@ from matkeras.layers import _options
 from matkeras.layers._recurrent import RecurrentLayer
 from matkeras.layers._views import CellStateMixin
 from matkeras.layers.regularizers import DEFAULT_L2_REGULARIZATION
-from matkeras.ops.lstm import matlab_lstm
+from matkeras.ops.lstm import matlab_bilstm
 
 BACKWARD_LAST_OUTPUTS = ("final-state", "last-time-step")
 
@@ -106,31 +106,11 @@ class BiLSTM(CellStateMixin, RecurrentLayer):
         self.backward_last_output = backward_last_output
 
     def _recur(self, sequences, weights, states, mask, training=False):
-        half, gates = self.units, 4 * self.units
-        hidden, cell = states
         options = self._op_options(mask)
-        sequence = options.pop("return_sequences")
         options.pop("go_backwards")
-        directions = []
-        for index, backward in enumerate((False, True)):
-            columns = slice(index * gates, (index + 1) * gates)
-            rows = slice(index * half, (index + 1) * half)
-            directions.append(matlab_lstm(
-                sequences, weights["kernel"][:, columns], weights["recurrent_kernel"][:, columns],
-                weights["bias"][columns], hidden[:, rows], cell[:, rows],
-                return_sequences=sequence or (
-                    backward and self.backward_last_output == "last-time-step"),
-                go_backwards=backward, side_by_side=2, training=training, **options,
-            ))
-        forward, backward = directions
-        if sequence:
-            output = ops.concatenate([forward[0], backward[0]], axis=-1)
-        elif self.backward_last_output == "last-time-step":
-            output = ops.concatenate([forward[0], backward[0][:, -1]], axis=-1)
-        else:
-            output = ops.concatenate([forward[0], backward[1]], axis=-1)
-        return (output, ops.concatenate([forward[1], backward[1]], axis=-1),
-                ops.concatenate([forward[2], backward[2]], axis=-1))
+        return matlab_bilstm(sequences, weights["kernel"], weights["recurrent_kernel"],
+                             weights["bias"], *states, training=training,
+                             backward_last_output=self.backward_last_output, **options)
 
     def _next_carry(self, final_states):
         # MATLAB carries only the forward state: the backward half restarts from the initial

@@ -165,6 +165,23 @@ def kernel(kind, activations, mask=None, projected=False, reset_gate_mode=None,
     return "fused"
 
 
+def directions(activations, mask=None, implementation="auto"):
+    """How a BiLSTM runs its two directions: ``"fused"``, one ``torch.lstm`` call over both
+    (PyTorch, the configurations :func:`kernel` fuses; what ``torch.nn.LSTM(bidirectional=True)``
+    runs); ``"joined"``, one loop whose steps make one batched product for both directions
+    (JAX: XLA runs the two loops of the other way one after the other); else ``"apart"``, two
+    runs of the one-direction op, which TensorFlow runs side by side. Measured on JAX (XLA CPU,
+    lax.scan, batch 32, float32, jit, medians interleaved in one process): 33.8 -> 32.7 ms at
+    (200 steps, 12 features, 128 units) and 847 -> 713 ms at (1000, 123, 320)."""
+    backend = keras.backend.backend()
+    if backend == "torch" and kernel("lstm", activations, mask,
+                                     implementation=implementation) == "fused":
+        return "fused"
+    if backend == "jax" and implementation in ("auto", "scan") and _setting("kernel") != "fused":
+        return "joined"
+    return "apart"
+
+
 def joined_gru_inputs():
     """Whether the GRU's inputs join each step's recurrent product (``[x_t, 1, h] K``, as the
     LSTM's always do) instead of being projected for every step before the loop: on JAX.

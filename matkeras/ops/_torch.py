@@ -29,6 +29,25 @@ def lstm(inputs, kernel, recurrent_kernel, bias, hidden, cell, return_sequences,
     return _finish(outputs, h_last[0], return_sequences, go_backwards), h_last[0], c_last[0]
 
 
+def bilstm(inputs, kernel, recurrent_kernel, bias, hidden, cell, training):
+    """Both directions of MATLAB's default BiLSTM in one ``torch.lstm`` call (bidirectional, as
+    ``torch.nn.LSTM(bidirectional=True)`` runs it): ``[(outputs, h_T, c_T)]`` per direction,
+    the backward outputs in the original time order. Weights as :func:`matkeras.ops.lstm.
+    matlab_bilstm` takes them: columns ``[forward 4H | backward 4H]``, states ``(batch, 2H)``."""
+    import torch
+
+    units = int(recurrent_kernel.shape[0])
+    params = []
+    for half in (slice(0, 4 * units), slice(4 * units, 8 * units)):
+        params += [kernel[:, half].T, recurrent_kernel[:, half].T, bias[half],
+                   torch.zeros_like(bias[half])]
+    starts = tuple(torch.stack([s[:, :units], s[:, units:]]) for s in (hidden, cell))
+    outputs, h_last, c_last = torch.lstm(inputs, starts, params, True, 1, 0.0, bool(training),
+                                         True, True)
+    return [(outputs[..., :units], h_last[0], c_last[0]),
+            (outputs[..., units:], h_last[1], c_last[1])]
+
+
 def gru(inputs, kernel, recurrent_kernel, bias, hidden, recurrent_bias, return_sequences,
         go_backwards, training):
     """``(outputs, h_T)`` of MATLAB's after-multiplication GRU (`recurrent_bias` None) or

@@ -131,6 +131,90 @@ def matlab_lstm(
     return _loop.finish(outputs, final, return_sequences, go_backwards)
 
 
+def matlab_bilstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell, *,
+                  state_activation="tanh", gate_activation="sigmoid", return_sequences=True,
+                  backward_last_output="final-state", mask=None, training=False):
+    """MATLAB's bilstmLayer: :func:`matlab_lstm` forward and backward, outputs side by side.
+
+    Args:
+        inputs: ``(batch, time, C)``.
+        kernel: ``(C, 8H)``: the forward direction's gate blocks i, f, g, o, then the backward
+            one's; recurrent_kernel ``(H, 8H)`` and bias ``(8H,)`` alike.
+        initial_hidden, initial_cell: ``(batch, 2H)``, forward then backward.
+        return_sequences: every step's output, else the last (``OutputMode``).
+        backward_last_output: with ``return_sequences`` False, the backward half of the output:
+            ``"final-state"`` (its state after the whole reversed sequence, MATLAB's) or
+            ``"last-time-step"`` (its output at the last time step).
+        mask, state_activation, gate_activation, training: as :func:`matlab_lstm`'s.
+
+    How the two directions run is the speed rule's choice (:func:`matkeras.ops._speed.
+    directions`); each way computes the same equations.
+
+    Returns:
+        ``(outputs, h_T, c_T)``: outputs ``(batch, time, 2H)`` or ``(batch, 2H)``; the final
+        states ``(batch, 2H)``.
+    """
+    half = int(recurrent_kernel.shape[0])
+    needs_backward_sequence = return_sequences or backward_last_output == "last-time-step"
+    how = _speed.directions((state_activation, gate_activation), mask)
+    if how == "fused":
+        directions = _torch.bilstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
+                                   initial_cell, training)
+        if not return_sequences:
+            directions[0] = (directions[0][1], *directions[0][1:])
+    elif how == "joined":
+        directions = _joined_directions(
+            inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
+            (state_activation, gate_activation), mask, needs_backward_sequence)
+        if not return_sequences:
+            directions[0] = (directions[0][1], *directions[0][1:])
+    else:
+        directions = []
+        for index, backward in enumerate((False, True)):
+            columns = slice(index * 4 * half, (index + 1) * 4 * half)
+            rows = slice(index * half, (index + 1) * half)
+            directions.append(matlab_lstm(
+                inputs, kernel[:, columns], recurrent_kernel[:, columns], bias[columns],
+                initial_hidden[:, rows], initial_cell[:, rows],
+                state_activation=state_activation, gate_activation=gate_activation,
+                return_sequences=return_sequences or (backward and needs_backward_sequence),
+                mask=mask, go_backwards=backward, side_by_side=2, training=training))
+    forward, backward = directions
+    if return_sequences:
+        output = ops.concatenate([forward[0], backward[0]], axis=-1)
+    elif backward_last_output == "last-time-step":
+        output = ops.concatenate([forward[0], backward[0][:, -1]], axis=-1)
+    else:
+        output = ops.concatenate([forward[0], backward[1]], axis=-1)
+    return (output, ops.concatenate([forward[1], backward[1]], axis=-1),
+            ops.concatenate([forward[2], backward[2]], axis=-1))
+
+
+def _joined_directions(inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
+                       activations, mask, sequences):
+    """Both directions in one loop: the step runs on ``(2, batch, .)`` states, direction first,
+    with one batched product ``[x_t, 1, h] [W; b; R]`` per step (the backward direction reads
+    the inputs reversed). ``[(outputs or None, h_T, c_T)]`` per direction, batch first, the
+    backward outputs in the original time order."""
+    half = int(recurrent_kernel.shape[0])
+    inputs, keep = _loop.time_major(inputs, mask, None, False)
+    inputs = ops.concatenate([inputs, ops.ones_like(inputs[..., :1])], axis=-1)
+    inputs = ops.stack([inputs, ops.flip(inputs, axis=0)], axis=1)  # (time, 2, batch, C + 1)
+    if keep is not None:
+        keep = ops.stack([keep, ops.flip(keep, axis=0)], axis=1)
+    kernels = ops.stack([ops.concatenate(
+        [kernel[:, columns], ops.expand_dims(bias[columns], 0), recurrent_kernel[:, columns]],
+        axis=0) for columns in (slice(0, 4 * half), slice(4 * half, 8 * half))])
+    states = tuple(ops.stack([s[:, :half], s[:, half:]]) for s in (initial_hidden, initial_cell))
+    outputs, (hidden, cell) = _loop.run(_lstm_step, inputs, keep, states, ((kernels,), None),
+                                        activations, sequences, "scan")
+    if outputs is None:
+        return [(None, hidden[0], cell[0]), (None, hidden[1], cell[1])]
+    forward = ops.transpose(outputs[:, 0], (1, 0, 2))
+    backward = ops.flip(ops.transpose(outputs[:, 1], (1, 0, 2)), axis=1)
+    return [(forward, hidden[0], cell[0]), (backward, hidden[1], cell[1])]
+
+
 def _lstm_step(x_t, states, weights, config):
     hidden, cell = states
     kernels, output_projector = weights

@@ -44,3 +44,14 @@ def clip_l2norm(g, threshold):
     """MATLAB's 'l2norm' gradient threshold, per learnable."""
     norm = np.sqrt(np.sum(g**2))
     return g * (threshold / norm) if norm > threshold else g
+
+
+def clip_global_l2norm(grads, threshold):
+    """MATLAB's 'global-l2norm' gradient threshold: every learnable scaled by one factor."""
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * (threshold / norm) if norm > threshold else g for g in grads]
+
+
+def clip_absolute_value(g, threshold):
+    """MATLAB's 'absolute-value' gradient threshold, element by element."""
+    return np.clip(g, -threshold, threshold)
