@@ -55,7 +55,8 @@ import numpy as np
 XLA_REPEATS = 512
 XLA_CHOICES = ("auto", "on", "off")
 _ENV = "MATKERAS_XLA"
-#: model -> {(batch, time, xla, input dtype, stateless, speed settings): concrete function}
+#: model -> {(batch, time, xla, input dtype, stateless, feature shape, speed settings):
+#: concrete function}
 _FUNCTIONS = weakref.WeakKeyDictionary()
 
 
@@ -171,7 +172,7 @@ def _compiled(model, layers, x, starts, xla):
     function = _function(model, layers, x, xla, stateless=starts is None)
     flat = [tf.constant(x)] + ([] if starts is None else [tf.constant(s) for s in _flat(starts)])
     try:
-        result = function(*flat)
+        result = _call(function, flat)
     except tf.errors.InvalidArgumentError:
         if not any(facts(model).checks):
             raise
@@ -181,6 +182,26 @@ def _compiled(model, layers, x, starts, xla):
         return result, None
     output, *finals = result
     return output, _nested(layers, finals)
+
+
+def _call(function, flat):
+    """The concrete `function` on the `flat` tensors, which match its signature by construction
+    (made from the same shapes and dtypes as its key): through its atomic function
+    (``inference_fn.call_flat``), which skips the argument binding and type checks of
+    ``ConcreteFunction.__call__`` (measured on a one-step lstm(128) + fc call: 0.64 -> 0.45 ms);
+    the ordinary call where a TensorFlow version has no such attribute."""
+    import tensorflow as tf
+
+    atomic = getattr(function, "inference_fn", None)
+    if atomic is None or not hasattr(atomic, "call_flat"):
+        return function(*flat)
+    outputs = atomic.call_flat(*flat, *function.captured_inputs)
+    structure = function.structured_outputs
+    if isinstance(structure, list) and len(structure) == len(outputs):  # [output, *states]
+        return list(outputs)
+    if len(outputs) == 1 and not isinstance(structure, (list, tuple, dict)):
+        return outputs[0]
+    return tf.nest.pack_sequence_as(structure, outputs)
 
 
 def _state_specs(layers, batch):
@@ -319,7 +340,8 @@ def _function(model, layers, x, xla, stateless=False):
         # XLA drops assertions but compiles each shape anyway: traced at the call's own
         # shape, the layers check the length in Python and raise their ValueError.
         batch, steps = x.shape[:2]
-    key = (batch, steps, bool(xla), str(x.dtype), bool(stateless), speed_settings())
+    key = (batch, steps, bool(xla), str(x.dtype), bool(stateless), tuple(x.shape[2:]),
+           speed_settings())
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         owner = weakref.ref(model)  # the cache must not keep the model alive

@@ -467,7 +467,15 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     solver, L2 regularization and gradient threshold, then runs ``model.fit`` over the
     :class:`~matkeras.data.SequenceDataset` `data` for MaxEpochs (learn-rate schedule, carried
     state between chunks, `callbacks`). Stops early when a callback sets
-    ``model.stop_training``."""
+    ``model.stop_training``. Across workers (``ExecutionEnvironment="parallel"``) each worker
+    makes and reads only its part of every mini-batch."""
+    if _on_workers():
+        with _worker_share(data):
+            return _run_fit(model, data, options, loss, metrics, callbacks)
+    return _run_fit(model, data, options, loss, metrics, callbacks)
+
+
+def _run_fit(model, data, options, loss, metrics, callbacks):
     from matkeras.layers import set_l2_regularization
 
     set_l2_regularization(model, float(options.L2Regularization))
@@ -494,8 +502,9 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     # PyDataset's signature from its first batches there); JAX and PyTorch take the PyDataset
     # itself, so training on them imports no TensorFlow.
     on_workers = _on_workers()
-    source = data if data.chunked or keras.backend.backend() != "tensorflow" else \
-        data.to_tf_dataset()
+    # Across workers each one makes only its part of every mini-batch (fit_on_workers).
+    source = data if data.chunked or on_workers or keras.backend.backend() != "tensorflow" \
+        else data.to_tf_dataset()
     fit = functools.partial(fit_on_workers, model) if on_workers else model.fit
     verbose = 1 if options.Verbose else 0
     if data.chunked and data.shuffle == "every-epoch" and not (
@@ -611,6 +620,37 @@ class Checkpoints(keras.callbacks.Callback):
             os.remove(self._path("npz"))
 
 
+def _worker_part():
+    """``(this worker's index, the number of workers)`` under a
+    ``tf.distribute.MultiWorkerMirroredStrategy`` with one replica per worker, numbered as
+    TensorFlow numbers its input pipelines (the chief first, then the workers); else None."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or \
+            len(strategy.extended.worker_devices) != 1:
+        return None
+    resolver = strategy.cluster_resolver
+    if resolver.task_type == "chief":
+        return 0, strategy.num_replicas_in_sync
+    chief = "chief" in resolver.cluster_spec().jobs
+    return int(resolver.task_id) + chief, strategy.num_replicas_in_sync
+
+
+@contextlib.contextmanager
+def _worker_share(dataset):
+    """Inside, the :class:`~matkeras.data.SequenceDataset` `dataset` makes and reads only this
+    worker's part of each mini-batch (:meth:`~matkeras.data.SequenceDataset.shard`) when
+    :func:`_worker_part` says each worker has one; its part as before afterwards."""
+    part, previous = _worker_part(), dataset.part
+    if part is not None:
+        dataset.shard(*part)
+    try:
+        yield part
+    finally:
+        dataset.shard(*(previous or (0, 1)))
+
+
 def _on_workers():
     if keras.backend.backend() != "tensorflow":
         return False
@@ -625,10 +665,14 @@ def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbac
     callbacks=callbacks)`` under a ``tf.distribute.MultiWorkerMirroredStrategy``
     (Keras 3's own fit stops there: keras-team/keras#20585). Each step runs Keras's
     ``model.train_step`` on every replica (``strategy.run``) on its part of the global
-    mini-batch (tf.data splits each mini-batch of `dataset` across the replicas, and each worker
-    keeps its parts); the logs are the metrics read across all replicas. `dataset` is a
-    ``tf.data.Dataset`` or a :class:`~matkeras.data.SequenceDataset` (its mini-batches in order,
-    its ``on_epoch_end`` after each epoch, as Keras's fit calls a PyDataset's). The callbacks
+    mini-batch; the logs are the metrics read across all replicas. A
+    :class:`~matkeras.data.SequenceDataset` (a ``Datastore`` too) with one replica per worker
+    makes and reads on each worker only that worker's part of every mini-batch
+    (:meth:`~matkeras.data.SequenceDataset.shard`; no sequence is read by two workers); else
+    tf.data splits each mini-batch across the replicas and each worker keeps its parts.
+    `dataset` is a ``tf.data.Dataset`` or a :class:`~matkeras.data.SequenceDataset` (its
+    mini-batches in order, its ``on_epoch_end`` after each epoch, as Keras's fit calls a
+    PyDataset's). The callbacks
     get the calls ``fit`` makes; the progress bar shows on the chief (worker 0) only. Every
     worker runs the same calls in the same order (the collectives need all of them). The order
     of the mini-batches is `dataset`'s (`shuffle` must be False, as trainNetwork passes it)."""
@@ -638,22 +682,46 @@ def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbac
         raise ValueError("fit_on_workers takes the mini-batches in the dataset's order: "
                          "shuffle the dataset itself and pass shuffle=False.")
 
+    if isinstance(dataset, tf.data.Dataset):
+        return _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callbacks)
+    with _worker_share(dataset):
+        return _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callbacks)
+
+
+def _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callbacks):
+    import tensorflow as tf
+
     strategy = tf.distribute.get_strategy()
     chief = strategy.cluster_resolver.task_id in (None, 0)  # not only matkeras's strategy
     if isinstance(dataset, tf.data.Dataset):
         def epoch_data():
-            return dataset
+            return strategy.experimental_distribute_dataset(dataset)
         steps = int(dataset.cardinality()) if int(dataset.cardinality()) > 0 else None
     else:  # a SequenceDataset: its mini-batches in order, its epoch ended after each pass
         signature = dataset.to_tf_dataset().element_spec
         steps = len(dataset)
-        dataset.on_epoch_end()  # as Keras's fit does when it starts (its epoch iterator's reset)
+        if dataset.chunked:
+            # the orders one process trains: Keras's fit signals an epoch end when it starts
+            # (its epoch iterator's reset) on the chunked dataset itself; the unchunked one
+            # goes to it as to_tf_dataset(), which starts in the dataset's order
+            dataset.on_epoch_end()
 
-        def epoch_data():
+        def batches(context=None):
+            if context is not None and dataset.part != (
+                    context.input_pipeline_id, context.num_input_pipelines):
+                raise RuntimeError(  # _worker_part numbers the workers as TensorFlow does
+                    f"matkeras: this worker made part {dataset.part} of each mini-batch but "
+                    f"TensorFlow feeds it as input pipeline {context.input_pipeline_id} of "
+                    f"{context.num_input_pipelines}.")
             return tf.data.Dataset.from_generator(
                 lambda: (dataset[index] for index in range(len(dataset))),
                 output_signature=signature)
-    distributed = strategy.experimental_distribute_dataset(epoch_data())
+
+        def epoch_data():
+            if dataset.part is not None:  # one replica per worker, each making its part
+                return strategy.distribute_datasets_from_function(batches)
+            return strategy.experimental_distribute_dataset(batches())
+    distributed = epoch_data()
 
     @tf.function(input_signature=[distributed.element_spec])  # one trace for every length
     def step(batch):
@@ -686,7 +754,7 @@ def _worker_epochs(model, strategy, distributed, epoch_data, step, dataset, call
         model.reset_metrics()
         callbacks.on_epoch_begin(epoch)
         if epoch > initial_epoch:
-            distributed = strategy.experimental_distribute_dataset(epoch_data())
+            distributed = epoch_data()
         for index, batch in enumerate(distributed):
             callbacks.on_train_batch_begin(index)
             step(batch)

@@ -1,5 +1,6 @@
 """ExecutionEnvironment="parallel" (issue 28): two worker processes on this machine, joined by
-TF_CONFIG on free local ports, train Japanese Vowels with trainNetwork and trainnet and end with
+TF_CONFIG on free local ports, train Japanese Vowels with trainNetwork (sequences in memory and
+in a Datastore of files, of which each worker reads only its part) and trainnet and end with
 the weights one process gets from the same global mini-batches (27 sequences, split 14 and 13
 across the workers): within the float32 tolerance (the all-reduce adds the two workers' parts in
 another order than one process adds the whole: measured 6e-8).
@@ -50,7 +51,24 @@ current, info = trainnet(X, responses, [sequenceInputLayer(12), lstmLayer(6),
                                          OutputNetwork="best-validation",
                                          Plots="training-progress",
                                          PlotsPath=f"{sys.argv[2]}/progress.png", **common))
+# a Datastore of .npy files (sequence-to-sequence responses), each read recorded per epoch
+import tempfile
+from matkeras.data import Datastore
+folder = tempfile.mkdtemp()
+for k, x in enumerate(X):
+    np.save(f"{folder}/obs{k}.npy", x)
+store = Datastore(folder, responses, mini_batch_size=27, shuffle="every-epoch", seed=0,
+                  workers=1)
+reads, read, epoch_end = [[]], store._sequence, store.on_epoch_end
+store._sequence = lambda index: (reads[-1].append(int(index)), read(index))[1]
+store.on_epoch_end = lambda: (reads.append([]), epoch_end())[1]
+keras.utils.set_random_seed(0)
+stored = trainNetwork(store, None, [sequenceInputLayer(12), lstmLayer(6), fullyConnectedLayer(2),
+                                    regressionLayer()],
+                      trainingOptions("adam", InitialLearnRate=0.01, **common))
 print(json.dumps({"trainNetwork": [w.tolist() for w in net.get_weights()],
+                  "datastore": [w.tolist() for w in stored.get_weights()],
+                  "reads": reads,
                   "loss": net.history.history["loss"],
                   "split": [w.tolist() for w in split.get_weights()],
                   "trainnet": [w.tolist() for w in as_model(current, "test").get_weights()],
@@ -98,13 +116,30 @@ def _largest_difference(a, b):
                for x, y in zip(a, b, strict=True))
 
 
-@pytest.mark.parametrize("function", ["trainNetwork", "trainnet", "split"])
+@pytest.mark.parametrize("function", ["trainNetwork", "trainnet", "split", "datastore"])
 def test_two_workers_train_the_weights_one_process_trains(runs, function):
     (chief, _), (other, _), (alone, _) = runs
     assert _largest_difference(chief[function], other[function]) == 0.0  # mirrored
     difference = _largest_difference(chief[function], alone[function])
     assert difference <= tol.FLOAT32_ATOL, difference
     assert max(np.abs(np.asarray(w)).max() for w in alone[function]) > 0.05  # they trained
+
+
+def test_each_worker_reads_only_its_part_of_a_datastore(runs):
+    """Every epoch each of the 59 sequences is read by one worker only, and every one is read:
+    the two workers' reads are disjoint and together all sequences. Epochs after the first read
+    each sequence once; the first also holds the set-up reads (each worker's part of the first
+    mini-batch, for the solver's and the metrics' variables and the input signature)."""
+    (chief, _), (other, _), _ = runs
+    epochs = 3  # the lists: the first epoch with the set-up, the others, after the end
+    assert len(chief["reads"]) == len(other["reads"]) == epochs + 1
+    assert chief["reads"][-1] == other["reads"][-1] == []
+    for epoch, (first, second) in enumerate(zip(chief["reads"][:-1], other["reads"][:-1],
+                                                strict=True)):
+        assert not set(first) & set(second), epoch
+        assert sorted(set(first) | set(second)) == list(range(59)), epoch
+        if epoch > 0:
+            assert len(first) + len(second) == 59, epoch
 
 
 def test_the_losses_are_the_whole_mini_batches_and_only_the_chief_shows_progress(runs):

@@ -92,6 +92,8 @@ class SequenceDataset(keras.utils.PyDataset):
         self._cache, self._cache_lock = collections.OrderedDict(), threading.Lock()
         self._set_order(self._arranged(order if shuffle == "never" else
                                        self._rng.permutation(order)))
+        self._part = None  # (index, count): this process makes only that part of each batch
+        self._template = None  # a batch made, for the shapes of a part with no rows
         self._held = False  # restored: the next epoch's order is set, epoch ends wait for it
         self._pinned = False  # one fit call's epoch: its order stays (pin/unpin)
         self._epoch_state = self.state()
@@ -179,24 +181,74 @@ class SequenceDataset(keras.utils.PyDataset):
         """The observations (indices into `sequences`) of batch `index`."""
         return self._batches[index][0]
 
-    def _pad(self, arrays, value, dtype=None):
-        """The mini-batch padded: ``[(batch, mask)]``, one pair per chunk (one when unsplit)."""
+    def shard(self, index, count):
+        """Makes this process build only part `index` of `count` of each mini-batch (its rows
+        cut into `count` blocks as ``numpy.array_split`` cuts them), reading only those
+        observations, padded and cut into chunks as the whole mini-batch is: for training
+        across workers, where each worker trains on its part of every global mini-batch
+        (``ExecutionEnvironment="parallel"``). ``shard(0, 1)`` makes whole batches again."""
+        if isinstance(index, bool) or isinstance(count, bool) or not (
+                isinstance(index, numbers.Integral) and isinstance(count, numbers.Integral)
+                and 0 <= index < count):
+            raise ValueError(f"shard takes 0 <= index < count (integers); received index "
+                             f"{index!r}, count {count!r}.")
+        self._part = None if count == 1 else (int(index), int(count))
+        with self._cache_lock:
+            self._cache.clear()
+
+    @property
+    def part(self):
+        """``(index, count)`` set by :meth:`shard`, or None (whole mini-batches)."""
+        return self._part
+
+    def _pad(self, arrays, value, dtype=None, steps=None):
+        """The mini-batch padded: ``[(batch, mask)]``, one pair per chunk (one when unsplit);
+        `steps`: the length to pad or cut to (a part of a mini-batch takes the whole one's)."""
         if not self.chunked:
-            return [pad_sequences(arrays, self.sequence_length, self.padding_direction, value,
-                                  dtype=dtype)]
-        return [(batch if dtype is None else batch.astype(dtype), mask) for batch, mask in
-                split_sequences(arrays, self.sequence_length, self.padding_direction, value)]
+            return [pad_sequences(arrays, self.sequence_length if steps is None else steps,
+                                  self.padding_direction, value, dtype=dtype)]
+        pairs = split_sequences(arrays, self.sequence_length, self.padding_direction, value,
+                                steps=steps)
+        return [(batch if dtype is None else batch.astype(dtype), mask) for batch, mask in pairs]
 
     def _make(self, rows):
-        """Every batch of the mini-batch of observations `rows` (one per chunk)."""
+        """Every batch of the mini-batch of observations `rows` (one per chunk); with
+        :meth:`shard`, this process's part of each."""
+        steps = None
+        if self._part is not None:
+            lengths = self._lengths[rows]
+            steps = int(lengths.min() if self.sequence_length == "shortest" else lengths.max())
+            whole, rows = rows, np.array_split(rows, self._part[1])[self._part[0]]
+            if len(rows) == 0:  # fewer rows than parts: an empty batch of the right shapes
+                return self._empty(whole, steps)
+        made = self._made(rows, steps)
+        if self._template is None:
+            self._template = made[0]
+        return made
+
+    def _empty(self, rows, steps):
+        """Every batch of a part with no rows of the mini-batch `rows`: the whole one's shapes
+        with no rows (from a batch made before; else from its first row, read for it)."""
+        if self._template is None:
+            return [tuple(array[:0] for array in batch) for batch in self._made(rows[:1], steps)]
+        span = self.sequence_length if self.chunked else steps
+        chunks = -(-steps // self.sequence_length) if self.chunked else 1
+        per_step = isinstance(self.targets, list)
+        batch = tuple(np.zeros((0, span, *array.shape[2:]) if k == 0 or per_step else
+                               (0, *array.shape[1:]), array.dtype)
+                      for k, array in enumerate(self._template))
+        return [batch] * chunks
+
+    def _made(self, rows, steps):
         xs = [x for x, _ in self._pad([self._sequence(i) for i in rows], self.padding_value,
-                                      "float32")]
+                                      "float32", steps)]
         if self.targets is None:
             return [(x,) for x in xs]
         if not isinstance(self.targets, list):  # sequence-to-label: the label goes with each
             return [(x, self.targets[rows]) for x in xs]
         made = []
-        for x, (y, mask) in zip(xs, self._pad([self.targets[i] for i in rows], 0), strict=True):
+        for x, (y, mask) in zip(xs, self._pad([self.targets[i] for i in rows], 0, None, steps),
+                                strict=True):
             y = y[..., 0] if self.targets[0].ndim == 1 else y
             made.append((x, y, mask.astype("float32")) if self.target_padding == "weighted-out"
                         else (x, y))

@@ -121,7 +121,7 @@ def pad_sequences(sequences, length="longest", direction="right", value=0.0, lay
     return batch, mask
 
 
-def split_sequences(sequences, length, direction="right", value=0.0, layout="TC"):
+def split_sequences(sequences, length, direction="right", value=0.0, layout="TC", steps=None):
     """Cuts one mini-batch into chunks of `length` steps, as MATLAB's integer SequenceLength.
 
     MATLAB pads the mini-batch to its longest sequence, then cuts it into
@@ -132,6 +132,8 @@ def split_sequences(sequences, length, direction="right", value=0.0, layout="TC"
         sequences: list of ``(T_i, ...)`` arrays (``(C, T_i)`` with ``layout="CT"``).
         length: the chunk length L (a positive int).
         direction, value, layout: as :func:`pad_sequences`.
+        steps: pad to this many steps before cutting instead of the longest sequence's (at
+            least that many): a part of a mini-batch cut as the whole one is.
 
     Returns:
         A list of ``(batch, mask)`` pairs, one per chunk, each batch ``(N, L, ...)``.
@@ -145,7 +147,8 @@ def split_sequences(sequences, length, direction="right", value=0.0, layout="TC"
     if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length <= 0:
         raise ValueError("length (MATLAB 'SequenceLength') must be a positive integer to split "
                          f"sequences; received {length!r}.")
-    batch, mask = pad_sequences(sequences, "longest", direction, value, layout)
+    batch, mask = pad_sequences(sequences, "longest" if steps is None else steps, direction,
+                                value, layout)
     chunks = -(-batch.shape[1] // length)
     total = chunks * length
     extra = total - batch.shape[1]

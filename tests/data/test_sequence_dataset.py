@@ -157,3 +157,39 @@ def test_works_with_worker_threads_and_processes(rng):
         assert model.predict(SequenceDataset(sequences, mini_batch_size=5, sequence_length=6,
                                              shuffle="never", **options),
                              verbose=0).shape[0] >= len(sequences)
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(sequence_length="shortest"), dict(padding_direction="left"),
+    dict(sequence_length=3), dict(sequence_length=3, padding_direction="left")],
+    ids=["longest", "shortest", "left", "chunks", "chunks-left"])
+@pytest.mark.parametrize("per_step", [False, True], ids=["labels", "per-step"])
+def test_parts_of_a_mini_batch_put_together_are_the_whole_one(rng, options, per_step):
+    """shard(k, n): each part is padded and cut into chunks as the whole mini-batch is, and
+    reads only its own sequences; 7 rows in 3 parts: 3, 2, 2 (numpy.array_split); a mini-batch
+    of one row leaves two parts empty, with the whole one's shapes."""
+    sequences, labels = _data(rng, 8)
+    targets = [rng.normal(size=(len(s), 2)) for s in sequences] if per_step else labels
+    whole = SequenceDataset(sequences, targets, mini_batch_size=7, shuffle="never", **options)
+    parts = []
+    for index in range(3):
+        part = SequenceDataset(sequences, targets, mini_batch_size=7, shuffle="never",
+                               **options)
+        part.shard(index, 3)
+        assert part.part == (index, 3)
+        read = []
+        original = part._sequence
+        part._sequence = lambda i, original=original, read=read: (read.append(i), original(i))[1]
+        parts.append([part[b] for b in range(len(part))])
+        rows = [np.array_split(whole.batch_indices(b), 3)[index] for b in range(len(whole))]
+        expected_reads = [int(i) for r in rows for i in (r if len(r) else [])]
+        assert sorted(set(read)) == sorted(set(expected_reads)), (read, expected_reads)
+    assert len(parts[0]) == len(whole)
+    for b in range(len(whole)):
+        for k, array in enumerate(whole[b]):
+            joined = np.concatenate([parts[index][b][k] for index in range(3)])
+            np.testing.assert_array_equal(joined, array)
+    last = [parts[index][len(whole) - 1][0] for index in range(3)]
+    assert [len(x) for x in last] == [1, 0, 0] and last[1].shape[1:] == last[0].shape[1:]
+    with pytest.raises(ValueError, match="shard takes 0 <= index < count"):
+        whole.shard(3, 3)
