@@ -335,8 +335,19 @@ def local_tf_configs(count=2):
 
 def is_chief():
     """Whether this process shows progress and writes figures: every process but the workers
-    other than worker 0 of ``ExecutionEnvironment="parallel"``."""
-    return not _WORKERS or _WORKERS[0].cluster_resolver.task_id in (None, 0)
+    of ``ExecutionEnvironment="parallel"`` other than the first (:func:`task_index` 0: the
+    cluster's chief where it names one, else worker 0)."""
+    return not _WORKERS or task_index(_WORKERS[0].cluster_resolver) == 0
+
+
+def task_index(resolver):
+    """This process's number among the training workers of the cluster `resolver` describes
+    (a ``tf.distribute.cluster_resolver.ClusterResolver``), as TensorFlow numbers its input
+    pipelines: the ``"chief"`` task first where the cluster has one, then the ``"worker"``
+    tasks in order; 0 outside a cluster."""
+    if resolver is None or resolver.task_type in (None, "chief"):
+        return 0
+    return int(resolver.task_id) + ("chief" in resolver.cluster_spec().jobs)
 
 
 @contextlib.contextmanager
@@ -551,8 +562,8 @@ class Checkpoints(keras.callbacks.Callback):
 
     def __init__(self, folder, frequency, dataset):
         super().__init__()
-        task = _WORKERS[0].cluster_resolver.task_id if _WORKERS else None
-        self.folder = os.fspath(folder) if task in (None, 0) else os.path.join(
+        task = task_index(_WORKERS[0].cluster_resolver) if _WORKERS else 0
+        self.folder = os.fspath(folder) if task == 0 else os.path.join(
             os.fspath(folder), f"worker-{task}")
         self.frequency, self.dataset = frequency, dataset
         self._held, self._resumed = None, False
@@ -622,19 +633,15 @@ class Checkpoints(keras.callbacks.Callback):
 
 def _worker_part():
     """``(this worker's index, the number of workers)`` under a
-    ``tf.distribute.MultiWorkerMirroredStrategy`` with one replica per worker, numbered as
-    TensorFlow numbers its input pipelines (the chief first, then the workers); else None."""
+    ``tf.distribute.MultiWorkerMirroredStrategy`` with one replica per worker (the index from
+    :func:`task_index`); else None."""
     import tensorflow as tf
 
     strategy = tf.distribute.get_strategy()
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or \
             len(strategy.extended.worker_devices) != 1:
         return None
-    resolver = strategy.cluster_resolver
-    if resolver.task_type == "chief":
-        return 0, strategy.num_replicas_in_sync
-    chief = "chief" in resolver.cluster_spec().jobs
-    return int(resolver.task_id) + chief, strategy.num_replicas_in_sync
+    return task_index(strategy.cluster_resolver), strategy.num_replicas_in_sync
 
 
 @contextlib.contextmanager
@@ -692,7 +699,7 @@ def _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callback
     import tensorflow as tf
 
     strategy = tf.distribute.get_strategy()
-    chief = strategy.cluster_resolver.task_id in (None, 0)  # not only matkeras's strategy
+    chief = task_index(strategy.cluster_resolver) == 0  # not only matkeras's strategy
     if isinstance(dataset, tf.data.Dataset):
         def epoch_data():
             return strategy.experimental_distribute_dataset(dataset)
@@ -738,7 +745,7 @@ def _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callback
             tf.errors.AbortedError) as error:
         first = str(error).strip().splitlines()[0][:400] if str(error).strip() else ""
         raise RuntimeError(
-            f"ExecutionEnvironment='parallel': worker {strategy.cluster_resolver.task_id} "
+            f"ExecutionEnvironment='parallel': worker {task_index(strategy.cluster_resolver)} "
             f"lost the other workers during training ({type(error).__name__}: {first}). A "
             "worker stopped or cannot be reached; training cannot go on without it. Restart "
             "the script on every worker.") from error

@@ -241,3 +241,21 @@ def test_a_worker_that_dies_stops_the_other_and_a_restart_resumes_from_the_check
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+
+def test_workers_are_numbered_as_tensorflow_numbers_its_input_pipelines():
+    """The chief (where the cluster names one) is worker 0: it alone shows progress, writes
+    figures and the checkpoint's main folder, and makes the first part of each mini-batch;
+    then the "worker" tasks in order."""
+    import tensorflow as tf
+
+    from matkeras.training import task_index
+
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver
+    with_chief = tf.train.ClusterSpec({"chief": ["a:1"], "worker": ["b:1", "c:1"]})
+    assert [task_index(resolver(with_chief, task_type=kind, task_id=index))
+            for kind, index in (("chief", 0), ("worker", 0), ("worker", 1))] == [0, 1, 2]
+    workers = tf.train.ClusterSpec({"worker": ["b:1", "c:1"]})
+    assert [task_index(resolver(workers, task_type="worker", task_id=index))
+            for index in (0, 1)] == [0, 1]
+    assert task_index(None) == 0
