@@ -81,15 +81,16 @@ def _recurrent_layers(model):
     return [layer for layer in _all_layers(model) if isinstance(layer, RecurrentLayer)]
 
 
-def run(model, layers, batch, starts, xla=False):
+def run(model, layers, batch, starts, xla=False, known=None):
     """``(output, final states)`` of `model` on the numpy `batch`, the recurrent `layers`
     starting from `starts` (per layer, one numpy ``(rows, width)`` array per state, rows equal
     to the batch's): numpy, the batch in the model's input dtype and each layer's states in
     that layer's compute dtype (:func:`state_dtype`: what its recurrence carries).
 
     ``starts=None``: the layers start from their own initial states and the final states are
-    not wanted (``(output, None)``): the model's plain forward, traced without states."""
-    known = facts(model)
+    not wanted (``(output, None)``): the model's plain forward, traced without states.
+    `known`: the model's :func:`facts`, when the caller has them."""
+    known = known or facts(model)
     x = np.asarray(batch, known.input_dtype)
     if starts is not None:
         starts = [[np.asarray(s, state_dtype(layer)) for s in states]

@@ -302,6 +302,12 @@ def _options(mini_batch_size, sequence_length, padding_value, padding_direction,
             or mini_batch_size < 1:
         raise ValueError("mini_batch_size (MATLAB 'MiniBatchSize') must be a positive integer; "
                          f"received {mini_batch_size!r}.")
+    if padding_direction not in ("right", "left"):
+        raise ValueError("padding_direction (MATLAB 'SequencePaddingDirection') must be "
+                         f"\"right\" or \"left\"; received {padding_direction!r}.")
+    if isinstance(sequence_length, str) and sequence_length not in ("longest", "shortest"):
+        raise ValueError("sequence_length (MATLAB 'SequenceLength') must be \"longest\", "
+                         f"\"shortest\" or a positive integer; received {sequence_length!r}.")
     if not np.isfinite(padding_value):
         raise ValueError("padding_value (MATLAB 'SequencePaddingValue') must be finite; "
                          f"received {padding_value!r}.")
@@ -328,12 +334,13 @@ def _observation_rank(model):
     return 2
 
 
-def observations(model, X, layout):
+def observations(model, X, layout, known=None):
     """(list of time-major arrays, whether X was one sequence); for an image network (an
     :class:`~matkeras.layers.ImageInput`) the list of ``(h, w, c)`` images
     (:func:`matkeras.data.images.as_images`: ``layout`` ``"BSSC"``, ``"SSCB"``, or ``"auto"``,
-    which the sequence layouts' default ``"TC"`` also means there)."""
-    size = _forward.facts(model).image_size
+    which the sequence layouts' default ``"TC"`` also means there). `known`: the model's
+    facts (``matkeras._forward.facts``), when the caller has read them."""
+    size = (known or _forward.facts(model)).image_size
     if size is not None:
         from matkeras.data.images import as_images
 
@@ -420,7 +427,9 @@ def _mini_batches(sequences, order, mini_batch_size, sequence_length, padding_di
     for first in range(0, len(order), mini_batch_size):
         index = order[first:first + mini_batch_size]
         members = [sequences[i] for i in index]
-        if isinstance(sequence_length, str):
+        if isinstance(sequence_length, str) and len(members) == 1:  # nothing to pad
+            yield index, [(members[0][None], None)]
+        elif isinstance(sequence_length, str):
             yield index, [pad_sequences(members, sequence_length, padding_direction,
                                         padding_value)]
         else:
@@ -432,12 +441,13 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
              padding_direction, layout, sort_by_length, xla):
     if not getattr(model, "built", False):
         raise ValueError("The model is not built: call it on data or give it an Input first.")
-    sequences, single = observations(model, X, layout)
-    if _forward.facts(model).image_size is not None and sequence_length != "longest":
+    known = _forward.facts(model)
+    sequences, single = observations(model, X, layout, known)
+    if known.image_size is not None and sequence_length != "longest":
         raise ValueError("sequence_length (MATLAB 'SequenceLength') applies to sequences; this "
                          f"is an image network. Leave it at 'longest'; received "
                          f"{sequence_length!r}.")
-    layers = _stateful_layers(model)
+    layers = known.stateful
     if update and not layers:
         raise ValueError("predict_and_update_state needs a network with at least one recurrent "
                          "layer whose state it can update (layers with has_state_inputs take "
@@ -448,7 +458,7 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
     order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(count)
     if results > count:
         order = np.zeros(1, int)
-    if isinstance(sequence_length, str) and _forward.facts(model).image_size is None and \
+    if isinstance(sequence_length, str) and known.image_size is None and \
             _dense(X, _observation_rank(model), layout):  # slices of X: no padding to do
         batches = [(index, [(X[index], None)]) for index in (
             order[first:first + mini_batch_size] for first in range(0, len(order),
@@ -479,7 +489,7 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
             xla_here = compiled[batch.shape]
             if len(batch) < len(rows):  # one sequence from every stored row (MATLAB)
                 batch = np.broadcast_to(batch, (len(rows), *batch.shape[1:]))
-            output, carried = _forward.run(model, layers, batch, carried, xla_here)
+            output, carried = _forward.run(model, layers, batch, carried, xla_here, known)
             pieces.append(output)
         sequence_model = pieces[0].ndim >= 3 and pieces[0].shape[1] == chunks[0][0].shape[1]
         output = np.concatenate(pieces, axis=1) if sequence_model else pieces[-1]

@@ -294,6 +294,8 @@ def test_bad_input_gets_clear_errors(rng):
         inference.predict(model, np.zeros((4, C)), mini_batch_size=0)
     with pytest.raises(ValueError, match="SequencePaddingDirection"):
         inference.predict(model, [np.zeros((4, C))], padding_direction="up")
+    with pytest.raises(ValueError, match="SequenceLength"):  # one sequence: no padding to do
+        inference.predict_and_update_state(model, np.zeros((4, C)), sequence_length="long")
     with pytest.raises(ValueError, match="same feature shape"):
         inference.predict(model, [np.zeros((4, C)), np.zeros((C, 4))])
 
