@@ -68,9 +68,13 @@ SCRIPT = textwrap.dedent("""
                                      hidden_state=h0)
             Y, _ = gru_forward(cbt, W, R, b, h0, reset)
             compare(f"gru-{reset}", dtype, layer(x.astype(dtype)), np.transpose(Y, (1, 2, 0)))
+            # training runs the other input path on JAX (_speed.joined_gru_inputs)
+            compare(f"gru-{reset}-training", dtype, layer(x.astype(dtype), training=True),
+                    np.transpose(Y, (1, 2, 0)))
             kernels[f"gru-{reset}"] = _speed.kernel("gru", ("tanh", "sigmoid"),
                                                     reset_gate_mode=reset)
         kernels["gru-joined-inputs"] = _speed.joined_gru_inputs()
+        kernels["gru-joined-inputs-training"] = _speed.joined_gru_inputs(training=True)
         W, R, b = rng.normal(0, .5, (40, 4)), rng.normal(0, .5, (40, 5)), rng.normal(0, .5, 40)
         h2, c2 = rng.normal(0, .5, 10), rng.normal(0, .5, 10)
         for state in ("tanh", "softsign"):  # torch: fused both ways; the loop
@@ -269,7 +273,7 @@ def _run(backend, folder):
 def _check_recurrent_layers_equal_the_oracle(run):
     report = run[0]
     errors = report["errors"]
-    assert len([k for k in errors if not k.startswith("pieces")]) == 2 * (4 + 3 + 6)
+    assert len([k for k in errors if not k.startswith("pieces")]) == 2 * (4 + 3 + 3 + 6)
     for name, error in errors.items():
         if name.startswith("pieces"):
             continue
@@ -285,6 +289,7 @@ def _check_fused_torch_kernels_serve_the_configurations_they_compute_exactly(run
              "gru-before-multiplication": "loop"}
     # JAX's GRU loop joins the inputs to each step's product (the oracle checks above ran it)
     assert kernels.pop("gru-joined-inputs") is (backend == "jax")
+    assert kernels.pop("gru-joined-inputs-training") is False
     # a BiLSTM's two directions: one torch.lstm call; one loop of batched products on JAX
     assert [kernels.pop("bilstm-tanh"), kernels.pop("bilstm-softsign")] == (
         ["fused", "apart"] if backend == "torch" else ["joined", "joined"])

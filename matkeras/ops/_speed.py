@@ -182,13 +182,16 @@ def directions(activations, mask=None, implementation="auto"):
     return "apart"
 
 
-def joined_gru_inputs():
+def joined_gru_inputs(training=False):
     """Whether the GRU's inputs join each step's recurrent product (``[x_t, 1, h] K``, as the
-    LSTM's always do) instead of being projected for every step before the loop: on JAX.
-    Measured there (XLA CPU, lax.scan, batch 32, float32): 29.8 -> 15.3 ms at (200 steps, 12
-    features, 128 units) and 599 -> 368 ms at (1000, 123, 320); TensorFlow keeps the rule
-    above, which was measured with the inputs projected first."""
-    return keras.backend.backend() == "jax"
+    LSTM's always do) instead of being projected for every step before the loop: on JAX, in
+    inference. Measured there (XLA CPU, lax.scan, batch 32, float32): inference 29.8 -> 15.3
+    ms at (200 steps, 12 features, 128 units) and 599 -> 368 ms at (1000, 123, 320); a
+    training step (Adam, MSE) 67.9 -> 68.7 ms and 1273 -> 1449 ms (the backward pass runs
+    through the joined kernel's zero blocks; stock Keras: 71.6 and 1356 ms), so training
+    projects first. TensorFlow keeps the rule above, which was measured with the inputs
+    projected first."""
+    return keras.backend.backend() == "jax" and not training
 
 
 def splittable(batch, steps, implementation="auto"):

@@ -89,7 +89,7 @@ def matlab_gru(
             implementation=implementation, side_by_side=side_by_side,
             training=training, batch_parts=1,
         ), parts, inputs, (initial_hidden,), mask)
-    if _speed.joined_gru_inputs():
+    if _speed.joined_gru_inputs(training):
         return _joined_gru(inputs, kernel, recurrent_kernel, bias, initial_hidden,
                            reset_gate_mode, (state_activation, gate_activation),
                            return_sequences, mask, go_backwards, input_projector,
