@@ -77,6 +77,12 @@ class _MatlabSolver(keras.optimizers.Optimizer):
                                            self.global_clipnorm)):
             return grads
         grads = list(grads)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            # dense, as MATLAB's gradients are (TensorFlow gives an embedding's gradient as
+            # tf.IndexedSlices, which has no arithmetic)
+            grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
         present = [k for k, g in enumerate(grads) if g is not None]
         context = replica_context()
         if context is None:

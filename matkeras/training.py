@@ -761,6 +761,8 @@ def _worker_epochs(model, strategy, distributed, epoch_data, step, dataset, call
         model.reset_metrics()
         callbacks.on_epoch_begin(epoch)
         if epoch > initial_epoch:
+            if not isinstance(dataset, tf.data.Dataset) and not dataset.chunked:
+                dataset.on_epoch_end()  # as to_tf_dataset() does at each pass after the first
             distributed = epoch_data()
         for index, batch in enumerate(distributed):
             callbacks.on_train_batch_begin(index)
@@ -769,8 +771,8 @@ def _worker_epochs(model, strategy, distributed, epoch_data, step, dataset, call
             callbacks.on_train_batch_end(index, logs)
             if model.stop_training:
                 break
-        if not isinstance(dataset, tf.data.Dataset):
-            dataset.on_epoch_end()
+        if not isinstance(dataset, tf.data.Dataset) and dataset.chunked:
+            dataset.on_epoch_end()  # as Keras's fit does after each epoch of a PyDataset
         callbacks.on_epoch_end(epoch, dict(logs))
         if model.stop_training:
             break

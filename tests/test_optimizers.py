@@ -121,3 +121,30 @@ def test_a_model_with_a_matlab_optimizer_saves_and_loads(rng, tmp_path, gradient
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.optimizer, optimizers.RMSProp)
     assert loaded.optimizer.clipnorm == 1.0
+
+
+@pytest.mark.parametrize("method", ["l2norm", "global-l2norm", "absolute-value"])
+def test_gradient_thresholds_cover_an_embeddings_gradient(method, gradients):
+    """A word embedding's gradient (tf.IndexedSlices on TensorFlow) is clipped like every
+    other: one SGD step of `fit` moves the weights by exactly the learning rate times the
+    threshold (the gradients are far above it)."""
+    option = {"l2norm": "clipnorm", "global-l2norm": "global_clipnorm",
+              "absolute-value": "clipvalue"}[method]
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None,))
+    hidden = keras.layers.GlobalAveragePooling1D()(L.WordEmbedding(4, 10)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.compile(optimizer=optimizers.SGDM(0.5, momentum=0.0, **{option: 1e-3}), loss="mse")
+    before = [np.array(w) for w in model.get_weights()]
+    x = np.random.default_rng(0).integers(1, 11, (8, 5)).astype("float32")
+    model.fit(x, np.full((8, 1), 50.0), epochs=1, batch_size=8, verbose=0)
+    steps = [np.array(w, np.float64) - b for w, b in zip(model.get_weights(), before,
+                                                         strict=True)]
+    limit = 0.5 * float(np.float32(1e-3))
+    if method == "l2norm":
+        np.testing.assert_allclose([np.linalg.norm(s) for s in steps], limit, rtol=1e-4)
+    elif method == "global-l2norm":
+        np.testing.assert_allclose(np.sqrt(sum(np.sum(s * s) for s in steps)), limit,
+                                   rtol=1e-4)
+    else:
+        np.testing.assert_allclose([np.max(np.abs(s)) for s in steps], limit, rtol=1e-4)

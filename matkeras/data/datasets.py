@@ -186,7 +186,10 @@ class SequenceDataset(keras.utils.PyDataset):
         cut into `count` blocks as ``numpy.array_split`` cuts them), reading only those
         observations, padded and cut into chunks as the whole mini-batch is: for training
         across workers, where each worker trains on its part of every global mini-batch
-        (``ExecutionEnvironment="parallel"``). ``shard(0, 1)`` makes whole batches again."""
+        (``ExecutionEnvironment="parallel"``). A part with no rows (a mini-batch smaller than
+        `count`) is empty arrays of the whole mini-batch's shapes, taken from a batch this
+        process made before, else from the mini-batch's first sequence, read for them.
+        ``shard(0, 1)`` makes whole batches again."""
         if isinstance(index, bool) or isinstance(count, bool) or not (
                 isinstance(index, numbers.Integral) and isinstance(count, numbers.Integral)
                 and 0 <= index < count):
