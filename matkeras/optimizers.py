@@ -84,16 +84,16 @@ class _MatlabSolver(keras.optimizers.Optimizer):
             # tf.IndexedSlices, which has no arithmetic)
             grads = [g if g is None else tf.convert_to_tensor(g) for g in grads]
         present = [k for k, g in enumerate(grads) if g is not None]
+        parts = [grads[k] for k in present]
         context = replica_context()
-        if context is None:
-            for k, value in zip(present, self._clipped([grads[k] for k in present]),
-                                strict=True):
-                grads[k] = value
-            return grads
-        summed = context.all_reduce("sum", [grads[k] for k in present])
-        share = 1.0 / context.num_replicas_in_sync
-        for k, value in zip(present, self._clipped(summed), strict=True):
-            grads[k] = value * ops.cast(share, value.dtype)
+        if context is not None:
+            parts = context.all_reduce("sum", parts)
+        clipped = self._clipped(parts)
+        if context is not None:
+            share = 1.0 / context.num_replicas_in_sync
+            clipped = [value * ops.cast(share, value.dtype) for value in clipped]
+        for k, value in zip(present, clipped, strict=True):
+            grads[k] = value
         return grads
 
     def _clipped(self, grads):

@@ -480,10 +480,8 @@ def run_fit(model, data, options, loss, metrics, callbacks=()):
     state between chunks, `callbacks`). Stops early when a callback sets
     ``model.stop_training``. Across workers (``ExecutionEnvironment="parallel"``) each worker
     makes and reads only its part of every mini-batch."""
-    if _on_workers():
-        with _worker_share(data):
-            return _run_fit(model, data, options, loss, metrics, callbacks)
-    return _run_fit(model, data, options, loss, metrics, callbacks)
+    with _worker_share(data):
+        return _run_fit(model, data, options, loss, metrics, callbacks)
 
 
 def _run_fit(model, data, options, loss, metrics, callbacks):
@@ -634,12 +632,13 @@ class Checkpoints(keras.callbacks.Callback):
 def _worker_part():
     """``(this worker's index, the number of workers)`` under a
     ``tf.distribute.MultiWorkerMirroredStrategy`` with one replica per worker (the index from
-    :func:`task_index`); else None."""
+    :func:`task_index`); else None (another backend imports no TensorFlow here)."""
+    if not _on_workers():
+        return None
     import tensorflow as tf
 
     strategy = tf.distribute.get_strategy()
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or \
-            len(strategy.extended.worker_devices) != 1:
+    if len(strategy.extended.worker_devices) != 1:
         return None
     return task_index(strategy.cluster_resolver), strategy.num_replicas_in_sync
 
@@ -678,9 +677,10 @@ def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbac
     (:meth:`~matkeras.data.SequenceDataset.shard`; no sequence is read by two workers); else
     tf.data splits each mini-batch across the replicas and each worker keeps its parts.
     `dataset` is a ``tf.data.Dataset`` or a :class:`~matkeras.data.SequenceDataset` (its
-    mini-batches in order, its ``on_epoch_end`` after each epoch, as Keras's fit calls a
-    PyDataset's). The callbacks
-    get the calls ``fit`` makes; the progress bar shows on the chief (worker 0) only. Every
+    mini-batches in order, its epochs ended where one process's would end them: after each
+    epoch for a chunked one, as Keras's fit does for a PyDataset; at the start of each later
+    epoch otherwise, as its ``to_tf_dataset()`` does). The callbacks get the calls ``fit``
+    makes; the progress bar shows on the chief only. Every
     worker runs the same calls in the same order (the collectives need all of them). The order
     of the mini-batches is `dataset`'s (`shuffle` must be False, as trainNetwork passes it)."""
     import tensorflow as tf
@@ -689,9 +689,8 @@ def fit_on_workers(model, dataset, epochs=1, initial_epoch=0, verbose=0, callbac
         raise ValueError("fit_on_workers takes the mini-batches in the dataset's order: "
                          "shuffle the dataset itself and pass shuffle=False.")
 
-    if isinstance(dataset, tf.data.Dataset):
-        return _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callbacks)
-    with _worker_share(dataset):
+    with (contextlib.nullcontext() if isinstance(dataset, tf.data.Dataset) else
+          _worker_share(dataset)):
         return _fit_across_workers(model, dataset, epochs, initial_epoch, verbose, callbacks)
 
 

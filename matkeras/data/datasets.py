@@ -195,9 +195,11 @@ class SequenceDataset(keras.utils.PyDataset):
                 and 0 <= index < count):
             raise ValueError(f"shard takes 0 <= index < count (integers); received index "
                              f"{index!r}, count {count!r}.")
-        self._part = None if count == 1 else (int(index), int(count))
-        with self._cache_lock:
-            self._cache.clear()
+        part = None if count == 1 else (int(index), int(count))
+        if part != self._part:
+            self._part = part
+            with self._cache_lock:
+                self._cache.clear()
 
     @property
     def part(self):

@@ -165,7 +165,7 @@ def kernel(kind, activations, mask=None, projected=False, reset_gate_mode=None,
     return "fused"
 
 
-def directions(activations, mask=None, implementation="auto"):
+def directions(activations, mask=None):
     """How a BiLSTM runs its two directions: ``"fused"``, one ``torch.lstm`` call over both
     (PyTorch, the configurations :func:`kernel` fuses; what ``torch.nn.LSTM(bidirectional=True)``
     runs); ``"joined"``, one loop whose steps make one batched product for both directions
@@ -174,12 +174,9 @@ def directions(activations, mask=None, implementation="auto"):
     lax.scan, batch 32, float32, jit, medians interleaved in one process): 33.8 -> 32.7 ms at
     (200 steps, 12 features, 128 units) and 847 -> 713 ms at (1000, 123, 320)."""
     backend = keras.backend.backend()
-    if backend == "torch" and kernel("lstm", activations, mask,
-                                     implementation=implementation) == "fused":
+    if backend == "torch" and kernel("lstm", activations, mask) == "fused":
         return "fused"
-    if backend == "jax" and implementation in ("auto", "scan") and _setting("kernel") != "fused":
-        return "joined"
-    return "apart"
+    return "joined" if backend == "jax" else "apart"
 
 
 def joined_gru_inputs(training=False):

@@ -157,13 +157,10 @@ def matlab_bilstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initia
     half = int(recurrent_kernel.shape[0])
     needs_backward_sequence = return_sequences or backward_last_output == "last-time-step"
     how = _speed.directions((state_activation, gate_activation), mask)
-    if how == "fused":
-        directions = _torch.bilstm(inputs, kernel, recurrent_kernel, bias, initial_hidden,
-                                   initial_cell, training)
-        if not return_sequences:
-            directions[0] = (directions[0][1], *directions[0][1:])
-    elif how == "joined":
-        directions = _joined_directions(
+    if how != "apart":  # one call for both: the forward output is its final state when "last"
+        directions = _torch.bilstm(
+            inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell, training,
+        ) if how == "fused" else _joined_directions(
             inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
             (state_activation, gate_activation), mask, needs_backward_sequence)
         if not return_sequences:
