@@ -1,5 +1,7 @@
 """Shared test helpers: fixtures from ../shared (which must exist: tests never skip on them)."""
 
+import gc
+import itertools
 import os
 from pathlib import Path
 
@@ -47,6 +49,25 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if id(item) in keep]
+
+
+#: Garbage collection in a long test process: TFLite's converter runs a full ``gc.collect()``
+#: at each conversion, and Python's own full collections traverse every object the process
+#: holds (some millions after a few hundred tests: about 1 s a collection). At the start of each
+#: test module the objects alive are frozen (``gc.freeze``), so that later collections traverse
+#: only what later modules made; every FULL_COLLECTION_EVERY-th module they are unfrozen and
+#: collected with the rest, so that no garbage is kept for long.
+FULL_COLLECTION_EVERY = 4
+_MODULES = itertools.count()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _frozen_survivors():
+    if next(_MODULES) % FULL_COLLECTION_EVERY == 0:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+    yield
 
 
 def _prime(number):
