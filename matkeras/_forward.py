@@ -109,6 +109,26 @@ def run(model, layers, batch, starts, xla=False, known=None):
             [[keras.ops.convert_to_numpy(s) for s in states] for states in finals])
 
 
+def run_stored(model, layers, x, known):
+    """``(output, final states)`` of the traced call on the numpy one-row batch `x`, the
+    recurrent `layers` starting from their stored states (:meth:`RecurrentLayer.stored_tensors`
+    where a call left them, else ``start_state_values``): the output numpy, the final states
+    tensors (per layer), for :meth:`RecurrentLayer.store_state`. TensorFlow, traceable models
+    (``known.traceable``), without XLA: the same function and bits as :func:`run`."""
+    import tensorflow as tf
+
+    starts = []
+    for layer in layers:
+        kept = layer.stored_tensors()
+        starts.append(kept if kept is not None else [
+            tf.constant(np.asarray(s, state_dtype(layer))) for s in layer.start_state_values()])
+    output, finals = _compiled(model, layers, np.asarray(x, known.input_dtype), starts, False)
+    if isinstance(output, (list, tuple, dict)):
+        raise ValueError("matkeras.inference handles single-output models; this model returns "
+                         f"{len(output)} outputs.")
+    return output.numpy(), finals
+
+
 def closed_loop(model, layers, x, starts, steps):
     """``(outputs, final states)`` of `steps` one-step calls of `model`, each output fed back
     as the next input, from the numpy ``(rows, 1, C)`` `x` and `starts` (as :func:`run`):
@@ -171,7 +191,8 @@ def _compiled(model, layers, x, starts, xla):
     import tensorflow as tf
 
     function = _function(model, layers, x, xla, stateless=starts is None)
-    flat = [tf.constant(x)] + ([] if starts is None else [tf.constant(s) for s in _flat(starts)])
+    flat = [tf.constant(x)] + ([] if starts is None else [
+        s if isinstance(s, tf.Tensor) else tf.constant(s) for s in _flat(starts)])
     try:
         result = _call(function, flat)
     except tf.errors.InvalidArgumentError:

@@ -87,6 +87,62 @@ def test_update_state_in_float32_matches_one_predict(rng):
     assert np.max(np.abs(_pieces(model, x) - whole)) <= 1e-6
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_one_sequence_calls_equal_the_general_path_bit_for_bit(rng, dtype):
+    """One numpy sequence takes inference's one-sequence path (the final states kept as
+    tensors for the next call); a list of one sequence takes the general path. Both give the
+    same outputs and stored states, bit for bit, step by step and in pieces, from the initial
+    state and from a stored one, on float and integer (WordEmbedding) inputs."""
+    if dtype == "int32":
+        layer = L.LSTM(5)
+        model = keras.Sequential([keras.Input((None,), dtype="int32"), L.WordEmbedding(4, 10),
+                                  layer, L.FullyConnected(2)])
+        x = rng.integers(1, 11, 12).astype("int32")
+    else:
+        model, layer = _lstm_model(rng, dtype=dtype)
+        x = rng.normal(0, 1, (12, C)).astype(dtype)
+    pieces = [(0, 1), (1, 2), (2, 7), (7, 8), (8, 12)]
+    results = {}
+    for way in ("one", "general"):
+        inference.reset_state(model)
+        outputs, states = [], []
+        for a, b in pieces:
+            piece = x[a:b] if way == "one" else [x[a:b]]
+            outputs.append(_first(inference.predict_and_update_state(model, piece)))
+            kept = layer.stored_tensors()
+            assert (kept is not None) == (way == "one")  # which path ran
+            states.append([np.array(s) for s in layer.stored_state])
+        outputs.append(_first(inference.predict(model, x[:3] if way == "one" else [x[:3]])))
+        results[way] = (outputs, states)
+    for got, expected in zip(*(results[w][0] for w in ("one", "general")), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    for got, expected in zip(*(results[w][1] for w in ("one", "general")), strict=True):
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+    inference.reset_state(model)  # from the initial state: the plain forward on both paths
+    np.testing.assert_array_equal(inference.predict(model, x), inference.predict(model, [x])[0])
+
+
+def _first(result):
+    """The one sequence's output: a list of one sequence gives a list of one output."""
+    return result[0] if isinstance(result, list) else result
+
+
+def test_stored_state_arrays_are_read_only_copies(rng):
+    model, layer = _lstm_model(rng)
+    inference.predict_and_update_state(model, rng.normal(0, 1, (4, C)))
+    assert layer.stored_tensors() is not None
+    with pytest.raises(ValueError, match="read-only"):
+        layer.stored_state[0][0, 0] = 1.0  # the kept tensors cannot fall out of step
+    mine = [rng.normal(0, 1, (1, 5)), rng.normal(0, 1, (1, 5))]
+    layer.stored_state = mine
+    assert layer.stored_tensors() is None  # a new stored state: the next call converts it
+    mine[0][0, 0] = 7.0  # the caller's arrays stay theirs and writable
+    assert layer.stored_state[0][0, 0] != 7.0
+    x = rng.normal(0, 1, (3, C))
+    np.testing.assert_array_equal(inference.predict(model, x), inference.predict(model, [x])[0])
+
+
 def test_stored_state_is_the_oracle_final_state(rng):
     params = random_lstm_params(rng, C, 5)
     layer = L.LSTM(5, dtype="float64")

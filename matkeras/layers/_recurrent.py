@@ -361,7 +361,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         if value is None:
             self._remember(None)
             return
-        arrays = [np.asarray(v, dtype=np.float64) for v in value]
+        arrays = [np.array(v, dtype=np.float64) for v in value]  # copies: kept read-only
         arrays = [a[None, :] if a.ndim == 1 else a for a in arrays]
         if len(arrays) != len(self._STATES) or any(
                 a.ndim != 2 or a.shape[1] != self.state_width or not np.all(np.isfinite(a))
@@ -378,10 +378,33 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
             return
         super().__setattr__(name, value)
 
-    def _remember(self, arrays):
+    def _remember(self, arrays, tensors=None):
         # a plain attribute: Keras's attribute tracking (it wraps lists, about 0.1 ms a call)
-        # has nothing to track in numpy arrays; they are saved by save_own_variables
+        # has nothing to track in numpy arrays; they are saved by save_own_variables. Read-only,
+        # so that `tensors` (the same values as the backend's tensors the last call left, which
+        # the next call starts from: stored_tensors) cannot fall out of step with them.
+        for array in arrays or ():
+            array.flags.writeable = False
         object.__setattr__(self, "_remembered", arrays)
+        object.__setattr__(self, "_stored_tensors", None if tensors is None else (arrays, tensors))
+
+    _stored_tensors = None
+
+    def store_state(self, tensors):
+        """Stores the final states of a stateful call (one backend ``(rows, D*H)`` tensor per
+        state, in the layer's compute dtype) as :attr:`stored_state`, checked as its setter
+        checks, and keeps the tensors for the next call to start from (:meth:`stored_tensors`:
+        the same values, without converting them back)."""
+        arrays = [np.asarray(t, dtype=np.float64) for t in tensors]
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            self.stored_state = arrays  # raises the setter's error
+        self._remember(arrays, list(tensors))
+
+    def stored_tensors(self):
+        """The stored state as the tensors a stateful call left (in the layer's compute dtype),
+        or None when none are kept for the present :attr:`stored_state`."""
+        kept = self._stored_tensors
+        return kept[1] if kept is not None and kept[0] is self._remembered else None
 
     def initial_state_values(self):
         """The initial states as numpy ``(D*H,)`` arrays (``HiddenState``, ``CellState``)."""
