@@ -353,7 +353,8 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         """The state MATLAB's stateful prediction left in the layer: one numpy ``(rows, D*H)``
         array per state (rows 1 or one per observation), or None: the initial states (MATLAB's
         ``HiddenState``/``CellState`` as set or trained). Saved with the model; set it to
-        continue from a known state (None resets)."""
+        continue from a known state (None resets). The arrays are read-only copies: assign new
+        arrays to change the state, never write into these."""
         return self._remembered
 
     @stored_state.setter
