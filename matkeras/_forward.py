@@ -102,9 +102,7 @@ def run(model, layers, batch, starts, xla=False, known=None):
             warnings.warn(_NO_XLA.format(known.checks[1]), stacklevel=3)
             xla = False
         output, finals = _compiled(model, layers, x, starts, xla)
-    if isinstance(output, (list, tuple, dict)):
-        raise ValueError("matkeras.inference handles single-output models; this model returns "
-                         f"{len(output)} outputs.")
+    _check_single_output(output)
     return (keras.ops.convert_to_numpy(output), None if finals is None else
             [[keras.ops.convert_to_numpy(s) for s in states] for states in finals])
 
@@ -123,10 +121,14 @@ def run_stored(model, layers, x, known):
         starts.append(kept if kept is not None else [
             tf.constant(np.asarray(s, state_dtype(layer))) for s in layer.start_state_values()])
     output, finals = _compiled(model, layers, np.asarray(x, known.input_dtype), starts, False)
+    _check_single_output(output)
+    return output.numpy(), finals
+
+
+def _check_single_output(output):
     if isinstance(output, (list, tuple, dict)):
         raise ValueError("matkeras.inference handles single-output models; this model returns "
                          f"{len(output)} outputs.")
-    return output.numpy(), finals
 
 
 def closed_loop(model, layers, x, starts, steps):

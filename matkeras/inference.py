@@ -437,16 +437,16 @@ def _mini_batches(sequences, order, mini_batch_size, sequence_length, padding_di
                                          padding_value)
 
 
-_NOTHING_TO_UPDATE = (
-    "predict_and_update_state needs a network with at least one recurrent layer whose state it "
-    "can update (layers with has_state_inputs take their state from their inputs instead).")
-
-
 def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
              padding_direction, layout, sort_by_length, xla):
     if not getattr(model, "built", False):
         raise ValueError("The model is not built: call it on data or give it an Input first.")
     known = _forward.facts(model)
+    layers = known.stateful
+    if update and not layers:
+        raise ValueError("predict_and_update_state needs a network with at least one recurrent "
+                         "layer whose state it can update (layers with has_state_inputs take "
+                         "their state from their inputs instead).")
     if _one_sequence(model, X, known, layout, sequence_length, xla):
         return _predict_one(model, X, update, known)
     sequences, single = observations(model, X, layout, known)
@@ -454,9 +454,6 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
         raise ValueError("sequence_length (MATLAB 'SequenceLength') applies to sequences; this "
                          f"is an image network. Leave it at 'longest'; received "
                          f"{sequence_length!r}.")
-    layers = known.stateful
-    if update and not layers:
-        raise ValueError(_NOTHING_TO_UPDATE)
     count = len(sequences)
     results = _check_rows(layers, count)  # > count when one sequence runs from N stored rows
     lengths = np.array([len(s) for s in sequences])
@@ -496,7 +493,7 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
                 batch = np.broadcast_to(batch, (len(rows), *batch.shape[1:]))
             output, carried = _forward.run(model, layers, batch, carried, xla_here, known)
             pieces.append(output)
-        sequence_model = pieces[0].ndim >= 3 and pieces[0].shape[1] == chunks[0][0].shape[1]
+        sequence_model = _sequence_output(pieces[0], chunks[0][0])
         output = np.concatenate(pieces, axis=1) if sequence_model else pieces[-1]
         padded = sum(c[0].shape[1] for c in chunks)
         for row, position in enumerate(rows):
@@ -536,8 +533,6 @@ def _predict_one(model, X, update, known):
     same checks, the same traced function and bits, and the final states kept as tensors for the
     next call to start from."""
     layers = known.stateful
-    if update and not layers:
-        raise ValueError(_NOTHING_TO_UPDATE)
     _check_feature_shape(model, [X], "TC")
     _check_finite([X], "Sequence")
     if update or any(layer.stored_state is not None for layer in layers):
@@ -547,8 +542,12 @@ def _predict_one(model, X, update, known):
     if update:
         for layer, states in zip(layers, finals, strict=True):
             layer.store_state(states)
-    sequence_model = output.ndim >= 3 and output.shape[1] == X.shape[0]
-    return output[0] if sequence_model else output
+    return output[0] if _sequence_output(output, X[None]) else output
+
+
+def _sequence_output(output, batch):
+    """Whether `output` has one step per step of the `batch` it came from (sequence output)."""
+    return output.ndim >= 3 and output.shape[1] == batch.shape[1]
 
 
 def _trim(output, kept, span, direction):
