@@ -265,8 +265,7 @@ def _steps(model, layers, current, steps, mode, futures, xla):
             _check_finite(list(step), "Sequence")  # a prediction fed back
             current, carried = _forward.run(model, layers, step, carried, xla)
             forecasts.append(current)
-    for layer, states in zip(layers, carried, strict=True):
-        layer.stored_state = states
+    _store(layers, carried)
     return forecasts
 
 
@@ -507,9 +506,9 @@ def _predict(model, X, update, mini_batch_size, sequence_length, padding_value,
                 for which, states in enumerate(carried):
                     finals[which][position] = [s[row] for s in states]
     if update:
-        for which, layer in enumerate(layers):
-            layer.stored_state = [np.stack([f[k] for f in finals[which]])
-                                  for k in range(len(layer.state_names))]
+        _store(layers, [[np.stack([f[k] for f in finals[which]])
+                         for k in range(len(layer.state_names))]
+                        for which, layer in enumerate(layers)])
     if sequence_model:
         return outputs[0] if single and results == 1 else outputs
     return np.stack(outputs)
@@ -540,9 +539,25 @@ def _predict_one(model, X, update, known):
     else:  # from the initial states, none wanted back: the plain forward, as _predict runs it
         output, finals = _forward.run(model, layers, X[None], None, False, known)
     if update:
-        for layer, states in zip(layers, finals, strict=True):
-            layer.store_state(states)
+        _store(layers, finals, tensors=True)
     return output[0] if _sequence_output(output, X[None]) else output
+
+
+def _store(layers, finals, tensors=False):
+    """Each recurrent layer's final states stored (numpy, through ``stored_state``; or the
+    call's tensors, :meth:`RecurrentLayer.store_state`), all or none: a state that is not finite
+    raises the layer's error, and every layer keeps the state it had."""
+    previous = [layer.stored_state for layer in layers]
+    try:
+        for layer, states in zip(layers, finals, strict=True):
+            if tensors:
+                layer.store_state(states)
+            else:
+                layer.stored_state = states
+    except ValueError:
+        for layer, states in zip(layers, previous, strict=True):
+            layer.stored_state = states
+        raise
 
 
 def _sequence_output(output, batch):

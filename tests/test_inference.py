@@ -143,6 +143,30 @@ def test_stored_state_arrays_are_read_only_copies(rng):
     np.testing.assert_array_equal(inference.predict(model, x), inference.predict(model, [x])[0])
 
 
+@pytest.mark.parametrize("rows", [1, 2], ids=["one-sequence", "mini-batch"])
+def test_an_overflowing_state_is_refused_by_name_and_no_layer_changes(rng, rows):
+    """A float32 relu LSTM with huge weights overflows to Inf within two steps: the stateful
+    call says so (not a shape error about arrays the user never set), and both layers keep the
+    state the previous call left, the first layer (finite) included: all or none."""
+    first, second = (L.LSTM(5, state_activation="relu", dtype="float32") for _ in range(2))
+    model = _model(first, second)
+    first.set_matlab_weights(**random_lstm_params(rng, C, 5))
+    huge = random_lstm_params(rng, 5, 5)
+    second.set_matlab_weights(**{k: np.abs(v) * 1e30 for k, v in huge.items()})
+    x = [rng.normal(0, 1, (6, C)).astype("float32") for _ in range(rows)]
+    model_input = x[0] if rows == 1 else x
+    inference.predict_and_update_state(model, [s[:1] for s in x] if rows > 1 else x[0][:1])
+    before = [[np.array(a) for a in layer.stored_state] for layer in (first, second)]
+    with pytest.raises(ValueError, match=r"state to store is not finite \(hidden_state and "
+                                         r"cell_state hold Inf or NaN\).*reset_state"):
+        inference.predict_and_update_state(model, model_input)
+    for layer, kept in zip((first, second), before, strict=True):
+        for got, expected in zip(layer.stored_state, kept, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    inference.reset_state(model)
+    assert first.stored_state is None and second.stored_state is None
+
+
 def test_stored_state_is_the_oracle_final_state(rng):
     params = random_lstm_params(rng, C, 5)
     layer = L.LSTM(5, dtype="float64")

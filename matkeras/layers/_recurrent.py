@@ -365,13 +365,25 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         arrays = [np.array(v, dtype=np.float64) for v in value]  # copies: kept read-only
         arrays = [a[None, :] if a.ndim == 1 else a for a in arrays]
         if len(arrays) != len(self._STATES) or any(
-                a.ndim != 2 or a.shape[1] != self.state_width or not np.all(np.isfinite(a))
+                a.ndim != 2 or a.shape[1] != self.state_width
                 for a in arrays) or len({a.shape[0] for a in arrays}) > 1:
             raise ValueError(
                 f"{self._where}: stored_state takes {len(self._STATES)} finite arrays "
                 f"({', '.join(a for a, _ in self._STATES)}) of one shape (rows, "
                 f"{self.state_width}); received shapes {[np.shape(v) for v in value]}.")
+        self._check_finite(arrays)
         self._remember(arrays)
+
+    def _check_finite(self, arrays):
+        bad = [argument for (argument, _), a in zip(self._STATES, arrays, strict=True)
+               if not np.all(np.isfinite(a))]
+        if bad:
+            raise ValueError(
+                f"{self._where}: the state to store is not finite ({' and '.join(bad)} hold "
+                "Inf or NaN). A stateful prediction whose recurrence overflowed leaves such a "
+                "state, and every later output would be NaN: the layer keeps the state it had. "
+                "reset_state() goes back to the initial states; inputs on a smaller scale or a "
+                "float64 network keep the recurrence finite.")
 
     def __setattr__(self, name, value):
         if name == "stored_state":  # straight to the setter: Keras's tracking of every
@@ -397,8 +409,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         checks, and keeps the tensors for the next call to start from (:meth:`stored_tensors`:
         the same values, without converting them back)."""
         arrays = [np.asarray(t, dtype=np.float64) for t in tensors]
-        if not all(np.all(np.isfinite(a)) for a in arrays):
-            self.stored_state = arrays  # raises the setter's error
+        self._check_finite(arrays)
         self._remember(arrays, list(tensors))
 
     def stored_tensors(self):
