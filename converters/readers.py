@@ -267,8 +267,10 @@ def _cross_channel(record):
 
 def _layer_norm(record):
     f = record.fields
-    return _set_saved(L.LayerNormalization(epsilon=float(scalar(f, "Epsilon", 1e-5)),
-                                           name=record.name), record)
+    # OperationDimension: files from releases before it existed hold none ("auto")
+    return _set_saved(L.LayerNormalization(
+        epsilon=float(scalar(f, "Epsilon", 1e-5)),
+        operation_dimension=text(f, "OperationDimension", "auto"), name=record.name), record)
 
 
 def _word_embedding(record):

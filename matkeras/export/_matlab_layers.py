@@ -181,7 +181,9 @@ CONSTRUCTORS = {
                                       (_option("Epsilon", "epsilon", 1e-5),),
                                       shapes=dict.fromkeys(_NORMALIZED, _per_channel)),
     L.LayerNormalization: Constructor("layerNormalizationLayer", "R2021a", (),
-                                      (_option("Epsilon", "epsilon", 1e-5),),
+                                      (_option("Epsilon", "epsilon", 1e-5),
+                                       _option("OperationDimension", "operation_dimension",
+                                               "auto", "R2023a")),
                                       shapes=dict.fromkeys(_NORMALIZED, _per_channel)),
     L.CrossChannelNormalization: Constructor(
         "crossChannelNormalizationLayer", "R2016a", (("WindowChannelSize",

@@ -138,12 +138,18 @@ class BatchNormalization(_MatlabViews, keras.layers.BatchNormalization):
 
 @keras.saving.register_keras_serializable(package="matkeras")
 class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
-    """MATLAB's ``layerNormalizationLayer``: over the channels of each time step (MATLAB's
-    'auto'/'channel-only' on sequences), ``y = Scale * (x - mean) / sqrt(var + Epsilon) +
-    Offset``.
+    """MATLAB's ``layerNormalizationLayer``: ``y = Scale * (x - mean) / sqrt(var + Epsilon) +
+    Offset``, the mean and variance of each observation taken over the dimensions MATLAB's
+    ``OperationDimension`` names (:meth:`normalized_axes`), ``Scale`` and ``Offset`` one value
+    per channel.
 
     Args:
         epsilon: ``Epsilon`` (1e-5).
+        operation_dimension: ``OperationDimension``: ``"auto"`` (the channels of each time step
+            of sequences and features; the spatial dimensions and channels of 2-D images),
+            ``"channel-only"``, ``"spatial-channel"`` (the spatial dimensions and channels;
+            the channels where the input has no spatial dimension) or ``"batch-excluded"``
+            (every dimension but the batch: on sequences, the time steps and channels).
         **kwargs: ``keras.layers.LayerNormalization`` arguments.
 
     MATLAB properties: ``offset``, ``matlab_scale`` (``set_matlab_weights(offset=, scale=)``).
@@ -153,22 +159,52 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
     MATLAB_CLASS = "nnet.cnn.layer.LayerNormalizationLayer"
     MATLAB_PROPERTIES = (("Offset", "offset", "offset", "learnable"),
                          ("Scale", "scale", "matlab_scale", "learnable"))
+    OPERATION_DIMENSIONS = ("auto", "channel-only", "spatial-channel", "batch-excluded")
 
-    def __init__(self, epsilon=MATLAB_EPSILON, **kwargs):
+    def __init__(self, epsilon=MATLAB_EPSILON, operation_dimension="auto", **kwargs):
         super().__init__(epsilon=_check_epsilon(epsilon, "LayerNormalization",
                                                 kwargs.get("name")), **kwargs)
+        self.operation_dimension = _options.choose(
+            operation_dimension, self.OPERATION_DIMENSIONS, argument="operation_dimension",
+            matlab_property="OperationDimension",
+            where=_options.layer_label("LayerNormalization", kwargs.get("name")))
+
+    def normalized_axes(self, rank):
+        """The axes of an input of `rank` (batch first, channels last: ``(N, C)``, ``(N, T, C)``,
+        ``(N, H, W, C)``, ``(N, T, H, W, C)``) that the statistics are taken over, as MATLAB
+        chooses them from ``OperationDimension`` (MathWorks' TensorFlow exporter,
+        ``ConverterForLayerNormalizationLayer``): ``"auto"`` is ``"spatial-channel"`` where the
+        input has two spatial dimensions and ``"channel-only"`` otherwise."""
+        spatial = {4: [1, 2], 5: [2, 3]}.get(rank, [])
+        mode = self.operation_dimension
+        if mode == "batch-excluded":
+            return list(range(1, rank))
+        if mode == "spatial-channel" or (mode == "auto" and len(spatial) > 1):
+            return spatial + [rank - 1]
+        return [rank - 1]
 
     def call(self, inputs):
         rank = len(inputs.shape)
-        if not demoted(inputs) or [axis % rank for axis in np.ravel(self.axis)] != [rank - 1] \
-                or self.rms_scaling:
-            return super().call(inputs)
-        # float64 on PyTorch/JAX, where Keras's layer computes in float32
-        mean, variance = ops.moments(inputs, [-1], keepdims=True)
-        out = (inputs - mean) * ops.rsqrt(variance + self.epsilon)
+        axes = self.normalized_axes(rank)
+        if [axis % rank for axis in np.ravel(self.axis)] != [rank - 1] or self.rms_scaling or (
+                axes == [rank - 1] and not demoted(inputs)):
+            return super().call(inputs)  # Keras's own: the channels (or the axes it was given)
+        # float64 on PyTorch/JAX, where Keras's layer computes in float32; and MATLAB's wider
+        # statistics, one Scale and Offset per channel (Keras's layer would take one per
+        # element of the normalized axes). Half precision computes in float32, as Keras does.
+        dtype = inputs.dtype
+        half = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
+        x = ops.cast(inputs, "float32") if half else inputs
+        mean, variance = ops.moments(x, axes, keepdims=True)
+        out = (x - mean) * ops.rsqrt(variance + self.epsilon)
         if self.scale:
-            out = out * self.gamma
-        return out + self.beta if self.center else out
+            out = out * ops.cast(self.gamma, out.dtype)
+        if self.center:
+            out = out + ops.cast(self.beta, out.dtype)
+        return ops.cast(out, dtype) if half else out
+
+    def get_config(self):
+        return {**super().get_config(), "operation_dimension": self.operation_dimension}
 
 
 @keras.saving.register_keras_serializable(package="matkeras")

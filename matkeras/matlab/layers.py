@@ -217,8 +217,9 @@ def dropoutLayer(*args, **kwargs):
                    {"Probability": "probability"})
 
 
-def _normalization(function, cls, args, kwargs, views):
-    values = parse_arguments(function, args, kwargs, (), {"Epsilon": "epsilon", **views},
+def _normalization(function, cls, args, kwargs, views, options=None):
+    values = parse_arguments(function, args, kwargs, (),
+                             {"Epsilon": "epsilon", **(options or {}), **views},
                     unsupported=("OffsetLearnRateFactor", "ScaleLearnRateFactor"))
     matlab = {key: values.pop(key) for key in list(values) if key in views.values()}
     layer = cls(**values)
@@ -237,7 +238,8 @@ def batchNormalizationLayer(*args, **kwargs):
 def layerNormalizationLayer(*args, **kwargs):
     """``layerNormalizationLayer(Name=Value)`` -> ``matkeras.layers.LayerNormalization``."""
     return _normalization("layerNormalizationLayer", L.LayerNormalization, args, kwargs,
-                          {"Offset": "offset", "Scale": "scale"})
+                          {"Offset": "offset", "Scale": "scale"},
+                          {"OperationDimension": "operation_dimension"})
 
 
 def classificationLayer(*args, **kwargs):

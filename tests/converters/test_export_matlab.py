@@ -30,6 +30,7 @@ from matkeras.matlab import (
     featureInputLayer,
     fullyConnectedLayer,
     gruLayer,
+    layerNormalizationLayer,
     lstmLayer,
     lstmProjectedLayer,
     regressionLayer,
@@ -377,6 +378,21 @@ def test_projected_layers_keep_their_projectors_and_need_r2022b(tmp_path, rng):
     for prop in ("InputProjector", "OutputProjector"):
         np.testing.assert_array_equal(layers[1][prop], layer.matlab_properties()[prop])
     back = load_matlab_network(written["mat"])
+    x = rng.normal(size=(2, 5, 4)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(model(x)))
+
+
+def test_layer_normalization_keeps_its_operation_dimension_and_needs_r2023a(tmp_path, rng):
+    layer = layerNormalizationLayer("Name", "ln", "OperationDimension", "batch-excluded",
+                                    "Offset", rng.normal(size=(4, 1)),
+                                    "Scale", rng.normal(size=(4, 1)))
+    model = assemble_network([sequenceInputLayer(4), layer, fullyConnectedLayer(3)],
+                             compile=False)
+    written = export_matlab(model, tmp_path / "normalized")
+    assert written["release"] == "R2023a"
+    assert "'OperationDimension', 'batch-excluded'" in open(written["build"]).read()
+    back = load_matlab_network(written["mat"])
+    assert [a.operation_dimension for a in back.layers if a.name == "ln"] == ["batch-excluded"]
     x = rng.normal(size=(2, 5, 4)).astype("float32")
     np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(model(x)))
 

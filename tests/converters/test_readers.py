@@ -77,6 +77,15 @@ def _cases(rng):
             "LayerNormalizationLayer",
             {"Epsilon": _a(1e-4), "Offset": rng.standard_normal((4, 1)),
              "Scale": rng.standard_normal((4, 1))}, None, (2, 9, 4)),
+        "layernorm-batch-excluded": (  # the time steps and the channels of each sequence
+            "LayerNormalizationLayer",
+            {"Epsilon": _a(1e-4), "OperationDimension": _s("batch-excluded"),
+             "Offset": rng.standard_normal((4, 1)), "Scale": rng.standard_normal((4, 1))},
+            None, (2, 9, 4)),
+        "layernorm-image": (  # no OperationDimension ('auto'): a 2-D image's H, W and C
+            "LayerNormalizationLayer",
+            {"Epsilon": _a(1e-4), "Offset": rng.standard_normal((1, 1, 4)),
+             "Scale": rng.standard_normal((1, 1, 4))}, None, (2, 5, 3, 4)),
         "word-embedding": (
             "WordEmbeddingLayer",
             {"Dimension": _a(3), "NumWords": _a(7), "Weights": embed,
@@ -132,9 +141,11 @@ def test_reader_builds_what_the_constructor_builds(case, rng):
 
 def _check_by_hand(case, fields, layer, x, got):
     """Layers whose MATLAB constructor takes their trained values in another form."""
-    if case == "layernorm":
-        mean = x.mean(axis=-1, keepdims=True)
-        var = x.var(axis=-1, keepdims=True)
+    if case.startswith("layernorm"):
+        axes = {"layernorm": -1, "layernorm-batch-excluded": (1, 2),
+                "layernorm-image": (1, 2, 3)}[case]
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
         want = (np.ravel(fields["Scale"]) * (x - mean) / np.sqrt(var + 1e-4)
                 + np.ravel(fields["Offset"]))
         assert layer.epsilon == 1e-4

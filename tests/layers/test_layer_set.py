@@ -201,6 +201,33 @@ class TestNormalizationLayers:
         x = rng.normal(size=(2, 5, 4)) * 1e-3  # small variance: epsilon matters
         _close(_np(layer(x)), ref.layer_norm(x, layer.offset, layer.matlab_scale))
 
+    @pytest.mark.parametrize("kind, shape", [("sequence", (3, 6, 4)), ("image", (2, 5, 3, 4)),
+                                             ("image-sequence", (2, 3, 4, 2, 4))])
+    @pytest.mark.parametrize("dimension", L.LayerNormalization.OPERATION_DIMENSIONS)
+    def test_layer_normalization_over_matlabs_operation_dimension(self, rng, kind, shape,
+                                                                  dimension):
+        """Each OperationDimension on sequences (N, T, C), 2-D images (N, H, W, C) and image
+        sequences (N, T, H, W, C), float64 and float32, one Scale and Offset per channel."""
+        values = {"offset": rng.normal(size=4), "scale": rng.normal(size=4)}
+        x = rng.normal(size=shape) * rng.uniform(0.5, 3, size=shape[-1]) + rng.normal(size=4)
+        expected = ref.layer_norm(x, values["offset"], values["scale"],
+                                  axes=ref.LAYER_NORM_AXES[kind][dimension])
+        for dtype, atol in (("float64", tol.FLOAT64_ATOL), ("float32", tol.FLOAT32_ATOL)):
+            layer = L.LayerNormalization(operation_dimension=dimension, dtype=dtype)
+            layer.set_matlab_weights(**values)
+            got = _np(layer(x.astype(dtype)))
+            assert np.max(np.abs(got - expected)) <= atol, (dtype, np.max(np.abs(got - expected)))
+        assert layer.gamma.shape == (4,)
+        config = layer.get_config()
+        assert config["operation_dimension"] == dimension
+        assert type(layer).from_config(config).operation_dimension == dimension
+
+    def test_layer_normalization_names_a_bad_operation_dimension(self):
+        with pytest.raises(ValueError, match=r"operation_dimension \(MATLAB 'OperationDimension'"
+                                             r"\) must be one of .*\"batch-excluded\"; "
+                                             r"received 'time'"):
+            L.LayerNormalization(operation_dimension="time")
+
     def test_epsilon_below_matlab_minimum_is_rejected(self):
         with pytest.raises(ValueError, match="at least 1e-05"):
             L.BatchNormalization(epsilon=1e-6)

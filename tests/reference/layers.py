@@ -104,10 +104,27 @@ def batch_norm_training(x, offset, scale, mean, variance, decay=0.1, epsilon=1e-
             (1 - decay) * mean + decay * mu, (1 - decay) * variance + decay * var)
 
 
-def layer_norm(x, offset, scale, epsilon=1e-5):
-    mu = x.mean(axis=-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+def layer_norm(x, offset, scale, epsilon=1e-5, axes=(-1,)):
+    """MATLAB's layer normalization of batch-first, channels-last `x` over `axes` (the
+    channels by default), one offset and scale per channel."""
+    mu = x.mean(axis=axes, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
     return scale * (x - mu) / np.sqrt(var + epsilon) + offset
+
+
+#: layerNormalizationLayer's OperationDimension -> the axes of a batch-first, channels-last
+#: input it normalizes over, per input kind (MathWorks' TensorFlow exporter,
+#: ConverterForLayerNormalizationLayer: "auto" takes the spatial dimensions too where there are
+#: two of them; "spatial-channel" where there is any; "batch-excluded" everything but the
+#: batch).
+LAYER_NORM_AXES = {
+    "sequence": {"auto": (2,), "channel-only": (2,), "spatial-channel": (2,),
+                 "batch-excluded": (1, 2)},
+    "image": {"auto": (1, 2, 3), "channel-only": (3,), "spatial-channel": (1, 2, 3),
+              "batch-excluded": (1, 2, 3)},
+    "image-sequence": {"auto": (2, 3, 4), "channel-only": (4,), "spatial-channel": (2, 3, 4),
+                       "batch-excluded": (1, 2, 3, 4)},
+}
 
 
 # Activation layers (MATLAB's documented formulas, elementwise).
