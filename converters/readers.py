@@ -120,7 +120,8 @@ def has_learnable_values(record):
 
 def _normalization_options(f):
     kind = text(f, "Normalization.Type", text(f, "Normalization", "none")) or "none"
-    options = {}
+    # SplitComplexInputs: the input layers refuse true by name (complex data, 2C channels out)
+    options = {"split_complex_inputs": _flag(f, "SplitComplexInputs")}
     if kind != "none":
         options["normalization"] = kind
         # Older image input layers keep the zerocenter mean as Normalization.AverageImage.
@@ -161,6 +162,19 @@ def _image_input(record):
 
 def _fully_connected(record):
     f = record.fields
+    # OperationDimension (R2026a): a number makes the layer multiply along that one dimension
+    # of MATLAB's data (a fully connected layer on each pixel of an image, for one), where
+    # matkeras, as MATLAB before R2026a, flattens the spatial dimensions and the channels
+    # ('auto', 'spatial-channel': the same where the data has no unknown 'U' dimension).
+    saved = f.get("OperationDimension")
+    dimension = (text(f, "OperationDimension") if saved is None or saved.dtype.kind in "US"
+                 else f"{np.ravel(saved)[0]:g}" if saved.size else "") or "auto"
+    if dimension not in ("auto", "spatial-channel"):
+        raise ValueError(
+            f"fully connected layer '{record.name}': OperationDimension = {dimension} (multiply "
+            "along that one dimension of the data, R2026a) is not supported; matkeras flattens "
+            "the spatial dimensions and the channels, as OperationDimension 'auto' and "
+            "'spatial-channel' do.")
     # OutputSize is a number, or [1 1 K] in older SeriesNetworks after spatial layers.
     return L.FullyConnected(int(np.ravel(value(f, "OutputSize"))[-1]),
                             weights=value(f, "Weights"),

@@ -158,6 +158,34 @@ def _check_by_hand(case, fields, layer, x, got):
         raise AssertionError(case)
 
 
+def test_fully_connected_operation_dimension_is_read(rng):
+    """R2026a's OperationDimension: 'auto' and 'spatial-channel' are the flattening matkeras
+    does (the same layer, the same numbers); a dimension number is refused by name."""
+    fields = {"OutputSize": _a(3), "Weights": rng.standard_normal((3, 4)),
+              "Bias": rng.standard_normal((3, 1))}
+    x = rng.standard_normal((2, 5, 4)).astype("float32")
+    plain = READERS[P + "FullyConnectedLayer"](_record("FullyConnectedLayer", fields))
+    for dimension in (_s("auto"), _s("spatial-channel")):
+        layer = READERS[P + "FullyConnectedLayer"](_record(
+            "FullyConnectedLayer", {**fields, "OperationDimension": dimension}))
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)),
+                                      keras.ops.convert_to_numpy(plain(x)))
+    with pytest.raises(ValueError, match=r"fully connected layer 'layer': OperationDimension = "
+                                         r"3 \(multiply along that one dimension"):
+        READERS[P + "FullyConnectedLayer"](_record(
+            "FullyConnectedLayer", {**fields, "OperationDimension": _a(3)}))
+
+
+@pytest.mark.parametrize("cls, size", [("SequenceInputLayer", _a(4)),
+                                       ("FeatureInputLayer", _a(4)),
+                                       ("ImageInputLayer", _a(5, 3, 4))])
+def test_split_complex_inputs_is_read_and_refused_by_name(cls, size):
+    fields = {"InputSize": size, "Normalization": _s("none")}
+    READERS[P + cls](_record(cls, {**fields, "SplitComplexInputs": _a(0)}))
+    with pytest.raises(ValueError, match="SplitComplexInputs = true"):
+        READERS[P + cls](_record(cls, {**fields, "SplitComplexInputs": _a(1)}))
+
+
 def test_every_matkeras_layer_class_has_a_reader():
     import matkeras.layers as L
 
