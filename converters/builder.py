@@ -261,6 +261,25 @@ def load_matlab_network(path, variable=None, compile=True, custom_layers=None): 
                          custom_layers=custom_layers)
 
 
+def _image_concatenations(layers):
+    """MATLAB's concatenationLayer reads its Dim in the format of the data it gets, which the
+    file does not save: where the network's inputs are 2-D images or 2-D image sequences (and
+    vectors), every rank-4 tensor is SSCB and every rank-5 one SSCBT, so its concatenation
+    layers read their Dim so (``data_format="images"``); other networks keep ``"auto"``."""
+    import matkeras.layers as L
+
+    spatial = set()
+    for layer in layers:
+        if isinstance(layer, (L.ImageInput, L.SequenceInput)):
+            spatial.add(len(layer.input_size) - 1)
+        elif isinstance(layer, L.FeatureInput):
+            spatial.add(0)
+    if 2 in spatial and spatial <= {0, 2}:
+        for layer in layers:
+            if isinstance(layer, L.Concatenation) and layer.data_format == "auto":
+                layer.data_format = "images"
+
+
 def build_network(saved, compile=True, custom_layers=None):  # noqa: A002
     """The ``keras.Model`` of a :class:`SavedNetwork` (see :func:`load_matlab_network`)."""
     custom_layers = dict(custom_layers or {})
@@ -283,6 +302,7 @@ def build_network(saved, compile=True, custom_layers=None):  # noqa: A002
         record.matlab_name, record.name = record.name, mapping[record.name]
         record.network_class = saved.network_class
     layers = build_layers(path, saved.layers, custom_layers)
+    _image_concatenations(layers)
     if saved.connections is None:
         graph = LayerGraph(layers)
     else:

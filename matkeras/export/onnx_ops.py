@@ -181,7 +181,7 @@ def merge(builder, layer, tensors):
     else:
         config = layer.get_config()
         data_format = config["data_format"]
-        if data_format == "auto":
+        if data_format in ("auto", "images"):  # what the layer reads at these ranks
             data_format = {2: "CB", 3: "CBT", 4: "SSCB"}[len(layout)]
         axis_name = keras_layout[keras_axis(config["dim"], data_format, layer.name)]
     return builder.node("Concat", names, axis=layout.index(axis_name)), layout

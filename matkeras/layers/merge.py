@@ -25,7 +25,10 @@ The batch (B) and time (T) dimensions are refused: MATLAB before R2026a concaten
 and spatial dimensions only (its documentation), and matkeras does not confirm what R2026a does
 there. A rank-2 input is read as CB and a rank-3 input as CBT (matkeras's feature and vector
 sequence data); higher ranks are ambiguous (``(batch, time, h, c)`` or ``(batch, h, w, c)``?)
-and need ``data_format``. The format-order reading of ``Dim`` is inferred from MATLAB's
+and need ``data_format``, or ``data_format="images"`` where the spatial data are 2-D images
+(rank 4 SSCB, rank 5 SSCBT: what :func:`matkeras.converters.load_matlab_network` gives the
+concatenation layers of networks whose inputs are 2-D images or 2-D image sequences). The
+format-order reading of ``Dim`` is inferred from MATLAB's
 documentation (its example concatenates 3-D images' channels with ``Dim`` 4) and the data
 formats it documents; it is not checked against MATLAB itself.
 """
@@ -35,8 +38,11 @@ from keras import ops
 
 from matkeras.layers import _options
 
-DATA_FORMATS = ("auto", "CB", "CBT", "SCB", "SSCB", "SSSCB", "SCBT", "SSCBT", "SSSCBT")
+DATA_FORMATS = ("auto", "images", "CB", "CBT", "SCB", "SSCB", "SSSCB", "SCBT", "SSCBT",
+                "SSSCBT")
 _AUTO_FORMATS = {2: "CB", 3: "CBT"}
+#: ``data_format="images"``: the formats by rank where every spatial input is a 2-D image.
+_IMAGE_FORMATS = {**_AUTO_FORMATS, 4: "SSCB", 5: "SSCBT"}
 
 
 def _shapes_text(shapes):
@@ -259,8 +265,9 @@ class Concatenation(_Concatenate):
         num_inputs: ``NumInputs`` (at least 2): the inputs ``in1`` .. ``inN``.
         data_format: MATLAB's format of the inputs (``"auto"``: ``"CB"`` for rank 2, ``"CBT"``
             for rank 3; higher ranks need one of ``"SCB"``, ``"SSCB"``, ``"SSSCB"``,
-            ``"SCBT"``, ``"SSCBT"``, ``"SSSCBT"``). Not a MATLAB property: MATLAB reads it from
-            the data.
+            ``"SCBT"``, ``"SSCBT"``, ``"SSSCBT"``, or ``"images"``: as ``"auto"``, and rank 4
+            ``"SSCB"``, rank 5 ``"SSCBT"``, where every spatial input is a 2-D image). Not a
+            MATLAB property: MATLAB reads it from the data.
         **kwargs: Keras layer arguments.
 
     Input shape: a list of ``num_inputs`` tensors. Output shape: their shape with the
@@ -284,15 +291,18 @@ class Concatenation(_Concatenate):
             raise ValueError(
                 f"{where}: data_format must be one of {', '.join(DATA_FORMATS)}; received "
                 f"{data_format!r}.")
-        data_format = "auto" if data_format.lower() == "auto" else data_format.upper()
-        if data_format != "auto":
+        data_format = data_format.lower() if data_format.lower() in ("auto", "images") else \
+            data_format.upper()
+        if data_format not in ("auto", "images"):
             keras_axis(dim, data_format, where)
         super().__init__(num_inputs, **kwargs)
         self.dim = dim
         self.data_format = data_format
 
     def _format(self, rank):
-        if self.data_format == "auto":
+        if self.data_format == "images" and rank in _IMAGE_FORMATS:
+            return _IMAGE_FORMATS[rank]
+        if self.data_format in ("auto", "images"):
             if rank not in _AUTO_FORMATS:
                 raise ValueError(
                     f"{self._where}: inputs of rank {rank} do not say their MATLAB data format "

@@ -186,6 +186,38 @@ def test_split_complex_inputs_is_read_and_refused_by_name(cls, size):
         READERS[P + cls](_record(cls, {**fields, "SplitComplexInputs": _a(1)}))
 
 
+@pytest.mark.parametrize("dim, axis", [(3, 3), (1, 1), (2, 2)], ids=["C", "H", "W"])
+def test_concatenation_in_an_image_network_reads_dim_in_sscb(tmp_path, rng, dim, axis):
+    """concatenationLayer(dim, 2) after a 2-D image input: Dim counts H, W, C (MATLAB's SSCB),
+    which the file does not save; the loaded network says so and keeps it when saved."""
+    from matkeras.converters.builder import build_network
+    from matkeras.converters.matlab_network import SavedNetwork
+
+    records = [SavedLayer(1, "in", P + "ImageInputLayer",
+                          {"InputSize": _a(4, 5, 3), "Normalization": _s("none")}),
+               SavedLayer(2, "a", P + "ReLULayer", {}), SavedLayer(3, "b", P + "TanhLayer", {}),
+               SavedLayer(4, "cat", P + "ConcatenationLayer", {"Dim": _a(dim),
+                                                              "NumInputs": _a(2)})]
+    saved = SavedNetwork("net.mat", "DAGNetwork", "net", records,
+                         [("in", "a"), ("in", "b"), ("a", "cat/in1"), ("b", "cat/in2")],
+                         output_names=["cat"])
+    model = build_network(saved, compile=False)
+    x = rng.standard_normal((2, 4, 5, 3)).astype("float32")
+    expected = np.concatenate([np.maximum(x, 0), np.tanh(x)], axis=axis)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-6)
+    model.save(tmp_path / "net.keras")
+    reloaded = keras.models.load_model(tmp_path / "net.keras")
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
+    import onnxruntime
+
+    from matkeras.export import export_onnx
+
+    session = onnxruntime.InferenceSession(export_onnx(model, tmp_path / "net.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_every_matkeras_layer_class_has_a_reader():
     import matkeras.layers as L
 
