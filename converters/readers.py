@@ -329,7 +329,10 @@ def _attention_options(record):
 def _self_attention(record):
     f = record.fields
     layer = L.SelfAttention(
-        int(scalar(f, "NumHeads")), int(scalar(f, "NumKeyChannels")),
+        # the query and key channels are one number (their products need it); some MATLAB
+        # documentation pages name it NumQueryChannels
+        int(scalar(f, "NumHeads")), int(scalar(f, "NumKeyChannels",
+                                               scalar(f, "NumQueryChannels"))),
         num_value_channels=_auto(f, "NumValueChannels"), output_size=_auto(f, "OutputSize"),
         **_attention_options(record),
         **_factors(f, [("weights", "QueryWeights", 1.0), ("bias", "QueryBias", 0.0)]))

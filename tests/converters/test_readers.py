@@ -109,6 +109,13 @@ def _cases(rng):
             M.selfAttentionLayer(2, 8, NumValueChannels=6, OutputSize=5, AttentionMask="causal",
                                  **attention),
             (2, 9, 4)),
+        "self-attention-query-channels": (  # the name some documentation pages give
+            "SelfAttentionLayer",
+            {"NumHeads": _a(2), "NumQueryChannels": _a(8), "NumValueChannels": _a(6),
+             "OutputSize": _a(5), "AttentionMask": _s("none"), "DropoutProbability": _a(0),
+             "HasPaddingMaskInput": _a(0), "HasScoresOutput": _a(0), **attention},
+            M.selfAttentionLayer(2, 8, NumValueChannels=6, OutputSize=5, **attention),
+            (2, 9, 4)),
         "sinusoidal": ("SinusoidalPositionEncodingLayer",
                        {"OutputSize": _a(4), "Positions": _s("auto")},
                        M.sinusoidalPositionEncodingLayer(4), (2, 9, 4)),
