@@ -423,6 +423,8 @@ READERS = {
     _P + "FullyConnectedLayer": _fully_connected,
     _P + "BatchNormalizationLayer": _batch_norm,
     _P + "LayerNormalizationLayer": _layer_norm,
+    _P + "SpatialDropoutLayer": lambda r: L.SpatialDropout(
+        float(scalar(r.fields, "Probability", 0.5)), name=r.name),
     _P + "DropoutLayer": lambda r: L.Dropout(float(scalar(r.fields, "Probability", 0.5)),
                                              name=r.name),
     _P + "SoftmaxLayer": _named(L.Softmax),

@@ -24,6 +24,7 @@ from matkeras.layers import (
     ReLU,
     SequenceInput,
     Softmax,
+    SpatialDropout,
 )
 from tests import tolerances as tol
 from tests.conftest import fixture_path
@@ -68,7 +69,8 @@ def _network(recurrent, rng, normalization="zscore"):
     h = SequenceInput(3, normalization=normalization, **stats)(inputs)
     for layer in recurrent:
         h = layer(h)
-    model = keras.Model(inputs, Softmax()(FullyConnected(4)(Dropout(0.2)(ReLU()(h)))))
+    h = SpatialDropout(0.1)(ReLU()(h))  # the dropouts: identities at prediction
+    model = keras.Model(inputs, Softmax()(FullyConnected(4)(Dropout(0.2)(h))))
     _randomize(model, rng)
     return model
 

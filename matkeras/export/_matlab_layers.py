@@ -162,6 +162,8 @@ CONSTRUCTORS = {
     L.FullyConnected: Constructor("fullyConnectedLayer", "R2016a",
                                   (("OutputSize", "output_size"),), _FACTORS["weighted"]),
     L.Dropout: Constructor("dropoutLayer", "R2016a", (("Probability", "probability"),)),
+    L.SpatialDropout: Constructor("spatialDropoutLayer", "R2024a", (),
+                                  (_option("Probability", "probability", 0.5),)),
     L.ReLU: _plain("reluLayer", "R2016a"),
     L.Sigmoid: _plain("sigmoidLayer", "R2020b"),
     L.Tanh: _plain("tanhLayer", "R2019a"),

@@ -143,7 +143,7 @@ class _Builder:
         for kinds, function in _OPS:
             if isinstance(layer, kinds):
                 return function(self, layer, inputs if function is ops.merge else current)
-        if isinstance(layer, (L.Dropout, L.Classification, L.Regression)):
+        if isinstance(layer, (L.Dropout, L.Classification, L.Regression)):  # SpatialDropout too
             return current  # identities at prediction
         refuse(layer, "has no ONNX mapping here yet")
 

@@ -20,6 +20,7 @@ from matkeras.layers.basic import (
     ReLU,
     Sigmoid,
     Softmax,
+    SpatialDropout,
     Swish,
     Tanh,
 )
@@ -81,7 +82,7 @@ __all__ = [
     "MatlabMapping", "RecurrentLayer",
     "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "Multiplication", "ReLU",
     "Regression", "SequenceFolding", "SequenceInput", "SequenceUnfolding", "Sigmoid", "Softmax",
-    "StateCarry",
+    "SpatialDropout", "StateCarry",
     "Swish", "Tanh", "WordEmbedding", "activations", "initializers", "set_l2_regularization",
     "stateful_layers",
     # image layers

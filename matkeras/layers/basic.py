@@ -213,6 +213,29 @@ class Dropout(keras.layers.Dropout):
         return config
 
 
+@keras.saving.register_keras_serializable(package="matkeras")
+class SpatialDropout(Dropout):
+    """MATLAB's ``spatialDropoutLayer(Probability)`` (R2024a): while training, whole channels
+    are dropped: one draw per observation and channel, kept for every time step and spatial
+    position, the kept channels scaled by 1/(1-p); identity at prediction.
+
+    Args:
+        probability: ``Probability`` (0.5).
+
+    Input shape: ``(batch, ..., channels)``. Output shape: the same.
+    """
+
+    MATLAB_CLASS = "nnet.cnn.layer.SpatialDropoutLayer"
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        shape = ops.shape(inputs)
+        noise = (shape[0],) + (1,) * (len(inputs.shape) - 2) + (shape[-1],)
+        return keras.random.dropout(inputs, self.rate, noise_shape=noise,
+                                    seed=self.seed_generator)
+
+
 class _Elementwise(keras.layers.Layer):
     """A layer without weights whose output has its input's shape; one input, one output."""
 

@@ -90,6 +90,7 @@ from matkeras.matlab.layers import (
     sequenceUnfoldingLayer,
     sigmoidLayer,
     softmaxLayer,
+    spatialDropoutLayer,
     swishLayer,
     tanhLayer,
     wordEmbeddingLayer,
@@ -115,7 +116,8 @@ __all__ = [
     "positionEmbeddingLayer", "predict", "predictAndUpdateState", "regressionLayer", "reluLayer",
     "removeLayers", "replaceLayer", "resetState", "selfAttentionLayer", "sequenceFoldingLayer",
     "sequenceInputLayer", "sequenceUnfoldingLayer", "sigmoidLayer",
-    "sinusoidalPositionEncodingLayer", "softmaxLayer", "swishLayer", "tanhLayer",
+    "sinusoidalPositionEncodingLayer", "softmaxLayer", "spatialDropoutLayer", "swishLayer",
+    "tanhLayer",
     "trainingOptions", "trainNetwork", "wordEmbeddingLayer",
     # 2-D image layers
     "averagePooling2dLayer", "clippedReluLayer", "crossChannelNormalizationLayer", "eluLayer",

@@ -217,6 +217,13 @@ def dropoutLayer(*args, **kwargs):
                    {"Probability": "probability"})
 
 
+def spatialDropoutLayer(*args, **kwargs):
+    """``spatialDropoutLayer(Probability=p)`` (default 0.5; R2024a) ->
+    :class:`matkeras.layers.SpatialDropout`."""
+    return _simple("spatialDropoutLayer", L.SpatialDropout, args, kwargs, (),
+                   {"Probability": "probability"})
+
+
 def _normalization(function, cls, args, kwargs, views, options=None):
     values = parse_arguments(function, args, kwargs, (),
                              {"Epsilon": "epsilon", **(options or {}), **views},

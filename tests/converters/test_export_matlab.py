@@ -38,6 +38,7 @@ from matkeras.matlab import (
     sequenceInputLayer,
     sigmoidLayer,
     softmaxLayer,
+    spatialDropoutLayer,
     tanhLayer,
 )
 from matkeras.network import assemble_network
@@ -395,6 +396,19 @@ def test_layer_normalization_keeps_its_operation_dimension_and_needs_r2023a(tmp_
     assert [a.operation_dimension for a in back.layers if a.name == "ln"] == ["batch-excluded"]
     x = rng.normal(size=(2, 5, 4)).astype("float32")
     np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(model(x)))
+
+
+def test_spatial_dropout_is_written_with_its_probability_and_needs_r2024a(tmp_path):
+    model = assemble_network([sequenceInputLayer(4), spatialDropoutLayer(Probability=0.3,
+                                                                          Name="drop"),
+                              fullyConnectedLayer(3)], compile=False)
+    written = export_matlab(model, tmp_path / "dropped")
+    assert written["release"] == "R2024a"
+    assert "spatialDropoutLayer('Name', 'drop', 'Probability', 0.3)" in open(
+        written["build"]).read()
+    back = load_matlab_network(written["mat"])
+    assert [(type(a).__name__, a.probability) for a in back.layers if a.name == "drop"] == [
+        ("SpatialDropout", 0.3)]
 
 
 class TestRefusals:

@@ -116,6 +116,9 @@ def _cases(rng):
              "HasPaddingMaskInput": _a(0), "HasScoresOutput": _a(0), **attention},
             M.selfAttentionLayer(2, 8, NumValueChannels=6, OutputSize=5, **attention),
             (2, 9, 4)),
+        "spatial-dropout": (
+            "SpatialDropoutLayer", {"Probability": _a(0.3)},
+            M.spatialDropoutLayer(Probability=0.3), (2, 9, 4)),
         "sinusoidal": ("SinusoidalPositionEncodingLayer",
                        {"OutputSize": _a(4), "Positions": _s("auto")},
                        M.sinusoidalPositionEncodingLayer(4), (2, 9, 4)),

@@ -273,6 +273,24 @@ def test_dropout_is_inverted_and_identity_at_prediction(rng):
     assert 0.15 < dropped.mean() < 0.35
 
 
+@pytest.mark.parametrize("shape", [(6, 40, 8), (6, 5, 4, 8), (6, 3, 4, 2, 8)],
+                         ids=["sequence", "image", "image-sequence"])
+def test_spatial_dropout_drops_whole_channels_and_is_identity_at_prediction(rng, shape):
+    """spatialDropoutLayer: each observation's channel is dropped or kept whole (every time
+    step and position), the kept ones scaled by 1/(1-p); nothing changes at prediction."""
+    layer = L.SpatialDropout(0.25, dtype="float64")
+    x = rng.uniform(1, 2, size=shape)
+    _close(_np(layer(x, training=False)), x, 0)
+    got = _np(layer(x, training=True))
+    channels = np.moveaxis(got, -1, 1).reshape(shape[0], shape[-1], -1)  # (N, C, the rest)
+    dropped = np.all(channels == 0, axis=-1)
+    assert np.all(dropped | np.all(channels != 0, axis=-1))  # whole channels only
+    kept = ~np.broadcast_to(dropped.reshape(shape[0], *[1] * (len(shape) - 2), shape[-1]), shape)
+    np.testing.assert_allclose(got[kept], x[kept] / 0.75, rtol=1e-12)
+    assert 0 < dropped.mean() < 0.6  # 48 draws at p = 0.25
+    assert L.SpatialDropout(0.3).get_config()["probability"] == 0.3
+
+
 def test_relu_and_softmax(rng):
     x = rng.normal(size=(2, 3, 5))
     _close(_np(L.ReLU(dtype="float64")(x)), np.maximum(x, 0))
@@ -288,7 +306,8 @@ def test_relu_and_softmax(rng):
     L.AveragePooling1D(3, padding=1, padding_value="mean"), L.GlobalMaxPooling1D(),
     L.GlobalAveragePooling1D(), L.SequenceFolding(), L.SequenceUnfolding(), L.Flatten(),
     L.WordEmbedding(3, 10, oov_mode="error"), L.FullyConnected(5, bias_l2_factor=1.0),
-    L.Dropout(0.3), L.BatchNormalization(epsilon=1e-4), L.LayerNormalization(), L.ReLU(),
+    L.Dropout(0.3), L.SpatialDropout(0.2), L.BatchNormalization(epsilon=1e-4),
+    L.LayerNormalization(operation_dimension="batch-excluded"), L.ReLU(),
     L.Softmax(), L.Classification(class_weights=[1, 2], classes=["a", "b"]),
     L.Regression(response_names=["y"]),
 ], ids=lambda layer: type(layer).__name__)
