@@ -287,6 +287,18 @@ def _layer_norm(record):
         operation_dimension=text(f, "OperationDimension", "auto"), name=record.name), record)
 
 
+def _group_norm(record):
+    f = record.fields
+    groups = text(f, "NumGroups") or int(scalar(f, "NumGroups"))
+    return _set_saved(L.GroupNormalization(groups, epsilon=float(scalar(f, "Epsilon", 1e-5)),
+                                           name=record.name), record)
+
+
+def _instance_norm(record):
+    return _set_saved(L.InstanceNormalization(
+        epsilon=float(scalar(record.fields, "Epsilon", 1e-5)), name=record.name), record)
+
+
 def _word_embedding(record):
     f = record.fields
     return L.WordEmbedding(int(scalar(f, "Dimension")), int(scalar(f, "NumWords")),
@@ -423,6 +435,8 @@ READERS = {
     _P + "FullyConnectedLayer": _fully_connected,
     _P + "BatchNormalizationLayer": _batch_norm,
     _P + "LayerNormalizationLayer": _layer_norm,
+    _P + "GroupNormalizationLayer": _group_norm,
+    _P + "InstanceNormalizationLayer": _instance_norm,
     _P + "SpatialDropoutLayer": lambda r: L.SpatialDropout(
         float(scalar(r.fields, "Probability", 0.5)), name=r.name),
     _P + "DropoutLayer": lambda r: L.Dropout(float(scalar(r.fields, "Probability", 0.5)),

@@ -19,6 +19,7 @@ from matkeras.matlab import (
     classificationLayer,
     convolution1dLayer,
     fullyConnectedLayer,
+    groupNormalizationLayer,
     gruLayer,
     gruProjectedLayer,
     layerNormalizationLayer,
@@ -29,6 +30,7 @@ from matkeras.matlab import (
     reluLayer,
     sequenceInputLayer,
     softmaxLayer,
+    spatialDropoutLayer,
 )
 from tests.conftest import fixture_path
 
@@ -69,12 +71,14 @@ def _matlab_activations():
 
 
 def _every_layer():
-    """Normalization, convolution, pooling, projected layers, relu: the rest of the layer set."""
+    """Normalization (batch, layer, group), convolution, pooling, projected layers, relu,
+    spatial dropout: the rest of the layer set."""
     net = assemble_network([
         sequenceInputLayer(4, Normalization="zscore", Mean=[0.1, 0.2, -0.1, 0.0],
                            StandardDeviation=[1.0, 2.0, 0.5, 1.5]),
         convolution1dLayer(3, 6, Padding="causal"), batchNormalizationLayer(), reluLayer(),
-        maxPooling1dLayer(2, Padding="same"), layerNormalizationLayer(),
+        spatialDropoutLayer(), maxPooling1dLayer(2, Padding="same"), layerNormalizationLayer(),
+        groupNormalizationLayer(3),
         lstmProjectedLayer(8, 3, 2),
         gruProjectedLayer(6, 3, 2, ResetGateMode="recurrent-bias-after-multiplication"),
         fullyConnectedLayer(2), regressionLayer()])

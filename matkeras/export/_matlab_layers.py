@@ -187,6 +187,13 @@ CONSTRUCTORS = {
                                        _option("OperationDimension", "operation_dimension",
                                                "auto", "R2023a")),
                                       shapes=dict.fromkeys(_NORMALIZED, _per_channel)),
+    L.GroupNormalization: Constructor("groupNormalizationLayer", "R2020b",
+                                      (("NumGroups", "num_groups"),),
+                                      (_option("Epsilon", "epsilon", 1e-5),),
+                                      shapes=dict.fromkeys(_NORMALIZED, _per_channel)),
+    L.InstanceNormalization: Constructor("instanceNormalizationLayer", "R2021a", (),
+                                         (_option("Epsilon", "epsilon", 1e-5),),
+                                         shapes=dict.fromkeys(_NORMALIZED, _per_channel)),
     L.CrossChannelNormalization: Constructor(
         "crossChannelNormalizationLayer", "R2016a", (("WindowChannelSize",
                                                       "window_channel_size"),),

@@ -37,6 +37,8 @@ from matkeras.layers.merge import Addition, Concatenation, DepthConcatenation, M
 from matkeras.layers.normalization import (
     BatchNormalization,
     CrossChannelNormalization,
+    GroupNormalization,
+    InstanceNormalization,
     LayerNormalization,
 )
 from matkeras.layers.onnx_import import (
@@ -77,7 +79,8 @@ from matkeras.layers.stateful import StateCarry, stateful_layers
 __all__ = [
     "GELU", "GRU", "LSTM", "Addition", "AveragePooling1D", "BatchNormalization", "BiLSTM",
     "Classification", "Concatenation", "Conv1D", "Conv2D", "DepthConcatenation", "Dropout",
-    "FeatureInput", "Flatten", "FullyConnected", "GRUProjected", "GlobalAveragePooling1D",
+    "FeatureInput", "Flatten", "FullyConnected", "GRUProjected", "GroupNormalization",
+    "InstanceNormalization", "GlobalAveragePooling1D",
     "GlobalMaxPooling1D", "LSTMProjected", "LayerNormalization", "MatlabCrossEntropy",
     "MatlabMapping", "RecurrentLayer",
     "MatlabHalfMeanSquaredError", "MatlabL2", "MaxPooling1D", "Multiplication", "ReLU",

@@ -208,6 +208,95 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
 
 
 @keras.saving.register_keras_serializable(package="matkeras")
+class GroupNormalization(_MatlabViews, keras.layers.GroupNormalization):
+    """MATLAB's ``groupNormalizationLayer(numGroups)``: the channels split into `num_groups`
+    contiguous groups; each observation's values normalized over every dimension but the batch
+    within each group (spatial dimensions, time steps and the group's channels), then
+    ``Scale * xhat + Offset`` per channel (MathWorks' TensorFlow exporter,
+    ``ConverterForGroupNormalizationLayer``, maps it to such a group normalization).
+
+    Args:
+        num_groups: ``NumGroups``: a positive int dividing the channels, ``"all-channels"``
+            (one group) or ``"channel-wise"`` (a group per channel: instance normalization).
+        epsilon: ``Epsilon`` (1e-5).
+        **kwargs: ``keras.layers.GroupNormalization`` arguments but ``groups``.
+
+    MATLAB properties: ``offset``, ``matlab_scale`` (``set_matlab_weights(offset=, scale=)``).
+    """
+
+    _VIEWS = {"offset": "beta", "scale": "gamma"}
+    MATLAB_CLASS = "nnet.cnn.layer.GroupNormalizationLayer"
+    MATLAB_PROPERTIES = LayerNormalization.MATLAB_PROPERTIES
+    _KIND = "GroupNormalization"
+
+    def __init__(self, num_groups, epsilon=MATLAB_EPSILON, **kwargs):
+        where = _options.layer_label(self._KIND, kwargs.get("name"))
+        if isinstance(num_groups, str):
+            num_groups = _options.choose(num_groups, ("all-channels", "channel-wise"),
+                                         argument="num_groups", matlab_property="NumGroups",
+                                         where=where)
+            groups = 1 if num_groups == "all-channels" else -1
+        else:
+            num_groups = groups = _options.positive_int(
+                num_groups, argument="num_groups", matlab_property="NumGroups", where=where)
+        kwargs.pop("groups", None)
+        super().__init__(groups=groups, epsilon=_check_epsilon(epsilon, self._KIND,
+                                                               kwargs.get("name")), **kwargs)
+        self.num_groups = num_groups
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # any rank with these channels: the MATLAB values may be set (set_matlab_weights)
+        # before the layer meets its sequences or images
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
+
+    def call(self, inputs):
+        # Keras's own computes in float32 on PyTorch and JAX; here each backend keeps float64
+        # (half precision computes in float32, as Keras's does)
+        dtype = inputs.dtype
+        half = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
+        x = ops.cast(inputs, "float32") if half else inputs
+        shape = ops.shape(x)
+        channels = inputs.shape[-1]
+        grouped = ops.reshape(x, (shape[0], -1, self.groups, channels // self.groups))
+        mean, variance = ops.moments(grouped, [1, 3], keepdims=True)
+        out = ops.reshape((grouped - mean) * ops.rsqrt(variance + self.epsilon), shape)
+        if self.scale:
+            out = out * ops.cast(self.gamma, out.dtype)
+        if self.center:
+            out = out + ops.cast(self.beta, out.dtype)
+        return ops.cast(out, dtype) if half else out
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("groups", None)
+        return {**config, "num_groups": self.num_groups}
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
+class InstanceNormalization(GroupNormalization):
+    """MATLAB's ``instanceNormalizationLayer``: :class:`GroupNormalization` with a group per
+    channel (each observation's channel normalized over its spatial dimensions or time steps).
+
+    Args:
+        epsilon: ``Epsilon`` (1e-5).
+        **kwargs: ``keras.layers.GroupNormalization`` arguments but ``groups``.
+    """
+
+    MATLAB_CLASS = "nnet.cnn.layer.InstanceNormalizationLayer"
+    _KIND = "InstanceNormalization"
+
+    def __init__(self, epsilon=MATLAB_EPSILON, **kwargs):
+        kwargs.pop("num_groups", None)
+        super().__init__("channel-wise", epsilon, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("num_groups")
+        return config
+
+
+@keras.saving.register_keras_serializable(package="matkeras")
 class CrossChannelNormalization(keras.layers.Layer):
     """MATLAB's ``crossChannelNormalizationLayer(windowChannelSize)``: local response
     normalization across channels.

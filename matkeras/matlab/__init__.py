@@ -73,8 +73,10 @@ from matkeras.matlab.layers import (
     geluLayer,
     globalAveragePooling1dLayer,
     globalMaxPooling1dLayer,
+    groupNormalizationLayer,
     gruLayer,
     gruProjectedLayer,
+    instanceNormalizationLayer,
     layerGraph,
     layerNormalizationLayer,
     lstmLayer,
@@ -123,6 +125,8 @@ __all__ = [
     "averagePooling2dLayer", "clippedReluLayer", "crossChannelNormalizationLayer", "eluLayer",
     "globalAveragePooling2dLayer", "globalMaxPooling2dLayer", "groupedConvolution2dLayer",
     "imageInputLayer", "leakyReluLayer", "maxPooling2dLayer",
+    # normalization over groups of channels (sequences and images)
+    "groupNormalizationLayer", "instanceNormalizationLayer",
     # the current (R2024a+) workflow: dlnetwork, trainnet, minibatchpredict, ...
     "accuracyMetric", "dlnetwork", "fScoreMetric", "initialize", "minibatchpredict",
     "onehotdecode", "onehotencode", "precisionMetric", "recallMetric", "rmseMetric",

@@ -224,8 +224,8 @@ def spatialDropoutLayer(*args, **kwargs):
                    {"Probability": "probability"})
 
 
-def _normalization(function, cls, args, kwargs, views, options=None):
-    values = parse_arguments(function, args, kwargs, (),
+def _normalization(function, cls, args, kwargs, views, options=None, positional=()):
+    values = parse_arguments(function, args, kwargs, positional,
                              {"Epsilon": "epsilon", **(options or {}), **views},
                     unsupported=("OffsetLearnRateFactor", "ScaleLearnRateFactor"))
     matlab = {key: values.pop(key) for key in list(values) if key in views.values()}
@@ -247,6 +247,20 @@ def layerNormalizationLayer(*args, **kwargs):
     return _normalization("layerNormalizationLayer", L.LayerNormalization, args, kwargs,
                           {"Offset": "offset", "Scale": "scale"},
                           {"OperationDimension": "operation_dimension"})
+
+
+def groupNormalizationLayer(numGroups, *args, **kwargs):
+    """``groupNormalizationLayer(numGroups, Name=Value)`` (a positive int, "all-channels" or
+    "channel-wise") -> ``matkeras.layers.GroupNormalization``."""
+    return _normalization("groupNormalizationLayer", L.GroupNormalization, (numGroups, *args),
+                          kwargs, {"Offset": "offset", "Scale": "scale"},
+                          positional=("num_groups",))
+
+
+def instanceNormalizationLayer(*args, **kwargs):
+    """``instanceNormalizationLayer(Name=Value)`` -> ``matkeras.layers.InstanceNormalization``."""
+    return _normalization("instanceNormalizationLayer", L.InstanceNormalization, args, kwargs,
+                          {"Offset": "offset", "Scale": "scale"})
 
 
 def classificationLayer(*args, **kwargs):

@@ -29,7 +29,9 @@ from matkeras.matlab import (
     classificationLayer,
     featureInputLayer,
     fullyConnectedLayer,
+    groupNormalizationLayer,
     gruLayer,
+    instanceNormalizationLayer,
     layerNormalizationLayer,
     lstmLayer,
     lstmProjectedLayer,
@@ -395,6 +397,25 @@ def test_layer_normalization_keeps_its_operation_dimension_and_needs_r2023a(tmp_
     back = load_matlab_network(written["mat"])
     assert [a.operation_dimension for a in back.layers if a.name == "ln"] == ["batch-excluded"]
     x = rng.normal(size=(2, 5, 4)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(model(x)))
+
+
+def test_group_normalization_is_written_with_its_groups(tmp_path, rng):
+    values = {"Offset": rng.normal(size=(6, 1)), "Scale": rng.normal(size=(6, 1))}
+    model = assemble_network([sequenceInputLayer(6),
+                              groupNormalizationLayer(3, Name="gn", Epsilon=1e-4, **values),
+                              groupNormalizationLayer("all-channels", Name="one", **values),
+                              instanceNormalizationLayer(Name="each", **values),
+                              fullyConnectedLayer(2)], compile=False)
+    written = export_matlab(model, tmp_path / "grouped")
+    assert written["release"] == "R2021a"
+    text = open(written["build"]).read()
+    for start in ("groupNormalizationLayer(3, 'Name', 'gn'",
+                  "groupNormalizationLayer('all-channels', 'Name', 'one'",
+                  "instanceNormalizationLayer('Name', 'each'"):
+        assert start in text, start
+    back = load_matlab_network(written["mat"])
+    x = rng.normal(size=(2, 5, 6)).astype("float32")
     np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(model(x)))
 
 

@@ -34,6 +34,7 @@ def _cases(rng):
     b2 = rng.standard_normal((1, 1, 5))
     W1 = rng.standard_normal((3, 4, 6))
     embed = rng.standard_normal((3, 8))
+    norm = {"offset": rng.standard_normal((4, 1)), "scale": rng.standard_normal((4, 1))}
     proj = {"W": rng.standard_normal((12, 2)), "R": rng.standard_normal((12, 2)),
             "b": rng.standard_normal((12, 1)), "Qi": rng.standard_normal((4, 2)),
             "Qo": rng.standard_normal((3, 2))}
@@ -116,6 +117,23 @@ def _cases(rng):
              "HasPaddingMaskInput": _a(0), "HasScoresOutput": _a(0), **attention},
             M.selfAttentionLayer(2, 8, NumValueChannels=6, OutputSize=5, **attention),
             (2, 9, 4)),
+        "groupnorm": (
+            "GroupNormalizationLayer",
+            {"NumGroups": _a(2), "Epsilon": _a(1e-4), "Offset": norm["offset"],
+             "Scale": norm["scale"]},
+            M.groupNormalizationLayer(2, Epsilon=1e-4, Offset=norm["offset"],
+                                      Scale=norm["scale"]), (2, 9, 4)),
+        "groupnorm-channel-wise-image": (
+            "GroupNormalizationLayer",
+            {"NumGroups": _s("channel-wise"), "Offset": norm["offset"].reshape(1, 1, 4),
+             "Scale": norm["scale"].reshape(1, 1, 4)},
+            M.instanceNormalizationLayer(Offset=norm["offset"], Scale=norm["scale"]),
+            (2, 5, 3, 4)),
+        "instancenorm": (
+            "InstanceNormalizationLayer",
+            {"Epsilon": _a(1e-3), "Offset": norm["offset"], "Scale": norm["scale"]},
+            M.groupNormalizationLayer("channel-wise", Epsilon=1e-3, Offset=norm["offset"],
+                                      Scale=norm["scale"]), (2, 9, 4)),
         "spatial-dropout": (
             "SpatialDropoutLayer", {"Probability": _a(0.3)},
             M.spatialDropoutLayer(Probability=0.3), (2, 9, 4)),

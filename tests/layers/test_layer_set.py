@@ -222,6 +222,33 @@ class TestNormalizationLayers:
         assert config["operation_dimension"] == dimension
         assert type(layer).from_config(config).operation_dimension == dimension
 
+    @pytest.mark.parametrize("shape", [(3, 6, 6), (2, 5, 3, 6), (2, 3, 4, 2, 6)],
+                             ids=["sequence", "image", "image-sequence"])
+    @pytest.mark.parametrize("groups", ["all-channels", 2, 3, "channel-wise"])
+    def test_group_normalization_is_the_oracle(self, rng, shape, groups):
+        values = {"offset": rng.normal(size=6), "scale": rng.normal(size=6)}
+        x = rng.normal(size=shape) * rng.uniform(0.5, 3, size=6) + rng.normal(size=6)
+        count = {"all-channels": 1, "channel-wise": 6}.get(groups, groups)
+        expected = ref.group_norm(x, values["offset"], values["scale"], count)
+        kinds = [L.GroupNormalization(groups, dtype=d) for d in ("float64", "float32")]
+        if groups == "channel-wise":
+            kinds += [L.InstanceNormalization(dtype=d) for d in ("float64", "float32")]
+        for layer in kinds:
+            layer.set_matlab_weights(**values)
+            atol = tol.FLOAT64_ATOL if layer.dtype == "float64" else tol.FLOAT32_ATOL
+            error = np.max(np.abs(_np(layer(x.astype(layer.dtype))) - expected))
+            assert error <= atol, (type(layer).__name__, layer.dtype, error)
+            restored = type(layer).from_config(layer.get_config())
+            assert restored.get_config() == layer.get_config()
+        assert kinds[0].get_config()["num_groups"] == groups
+
+    def test_group_normalization_names_bad_groups(self):
+        with pytest.raises(ValueError, match=r"num_groups \(MATLAB 'NumGroups'\) must be one of "
+                                             r"\"all-channels\", \"channel-wise\""):
+            L.GroupNormalization("rows")
+        with pytest.raises(ValueError, match="must be a multiple"):
+            L.GroupNormalization(4)(np.zeros((1, 3, 6)))
+
     def test_layer_normalization_names_a_bad_operation_dimension(self):
         with pytest.raises(ValueError, match=r"operation_dimension \(MATLAB 'OperationDimension'"
                                              r"\) must be one of .*\"batch-excluded\"; "

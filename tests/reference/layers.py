@@ -112,6 +112,16 @@ def layer_norm(x, offset, scale, epsilon=1e-5, axes=(-1,)):
     return scale * (x - mu) / np.sqrt(var + epsilon) + offset
 
 
+def group_norm(x, offset, scale, groups, epsilon=1e-5):
+    """MATLAB's group normalization of batch-first, channels-last `x`: per observation and
+    group of `groups` contiguous channel blocks, over every other dimension."""
+    n, c = x.shape[0], x.shape[-1]
+    g = x.reshape(n, -1, groups, c // groups)  # (N, time and spatial, group, its channels)
+    mu = g.mean(axis=(1, 3), keepdims=True)
+    var = ((g - mu) ** 2).mean(axis=(1, 3), keepdims=True)
+    return scale * ((g - mu) / np.sqrt(var + epsilon)).reshape(x.shape) + offset
+
+
 #: layerNormalizationLayer's OperationDimension -> the axes of a batch-first, channels-last
 #: input it normalizes over, per input kind (MathWorks' TensorFlow exporter,
 #: ConverterForLayerNormalizationLayer: "auto" takes the spatial dimensions too where there are
