@@ -23,6 +23,23 @@ def _check_epsilon(epsilon, layer, name):
     return value
 
 
+def _widened(inputs):
+    """`inputs` in float32 when half precision (normalization statistics overflow there, so
+    Keras's layers compute them in float32 too), else as they are."""
+    if keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16"):
+        return ops.cast(inputs, "float32")
+    return inputs
+
+
+def _scale_and_offset(layer, normalized, dtype):
+    """``Scale * normalized + Offset`` per channel (those the layer has), in `dtype`."""
+    if layer.scale:
+        normalized = normalized * ops.cast(layer.gamma, normalized.dtype)
+    if layer.center:
+        normalized = normalized + ops.cast(layer.beta, normalized.dtype)
+    return ops.cast(normalized, dtype)
+
+
 class _MatlabViews(MatlabMapping):
     """Reads and writes Keras normalization variables under MATLAB's property names."""
 
@@ -192,16 +209,10 @@ class LayerNormalization(_MatlabViews, keras.layers.LayerNormalization):
         # float64 on PyTorch/JAX, where Keras's layer computes in float32; and MATLAB's wider
         # statistics, one Scale and Offset per channel (Keras's layer would take one per
         # element of the normalized axes). Half precision computes in float32, as Keras does.
-        dtype = inputs.dtype
-        half = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
-        x = ops.cast(inputs, "float32") if half else inputs
+        x = _widened(inputs)
         mean, variance = ops.moments(x, axes, keepdims=True)
-        out = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        if self.scale:
-            out = out * ops.cast(self.gamma, out.dtype)
-        if self.center:
-            out = out + ops.cast(self.beta, out.dtype)
-        return ops.cast(out, dtype) if half else out
+        return _scale_and_offset(self, (x - mean) * ops.rsqrt(variance + self.epsilon),
+                                 inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "operation_dimension": self.operation_dimension}
@@ -253,19 +264,13 @@ class GroupNormalization(_MatlabViews, keras.layers.GroupNormalization):
     def call(self, inputs):
         # Keras's own computes in float32 on PyTorch and JAX; here each backend keeps float64
         # (half precision computes in float32, as Keras's does)
-        dtype = inputs.dtype
-        half = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
-        x = ops.cast(inputs, "float32") if half else inputs
+        x = _widened(inputs)
         shape = ops.shape(x)
         channels = inputs.shape[-1]
         grouped = ops.reshape(x, (shape[0], -1, self.groups, channels // self.groups))
         mean, variance = ops.moments(grouped, [1, 3], keepdims=True)
-        out = ops.reshape((grouped - mean) * ops.rsqrt(variance + self.epsilon), shape)
-        if self.scale:
-            out = out * ops.cast(self.gamma, out.dtype)
-        if self.center:
-            out = out + ops.cast(self.beta, out.dtype)
-        return ops.cast(out, dtype) if half else out
+        return _scale_and_offset(self, ops.reshape(
+            (grouped - mean) * ops.rsqrt(variance + self.epsilon), shape), inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
