@@ -166,12 +166,11 @@ def _fully_connected(record):
     # of MATLAB's data (a fully connected layer on each pixel of an image, for one), where
     # matkeras, as MATLAB before R2026a, flattens the spatial dimensions and the channels
     # ('auto', 'spatial-channel': the same where the data has no unknown 'U' dimension).
-    saved = f.get("OperationDimension")
-    dimension = (text(f, "OperationDimension") if saved is None or saved.dtype.kind in "US"
-                 else f"{np.ravel(saved)[0]:g}" if saved.size else "") or "auto"
+    dimension = text(f, "OperationDimension") or scalar(f, "OperationDimension", "auto")
     if dimension not in ("auto", "spatial-channel"):
+        shown = dimension if isinstance(dimension, str) else f"{dimension:g}"
         raise ValueError(
-            f"fully connected layer '{record.name}': OperationDimension = {dimension} (multiply "
+            f"fully connected layer '{record.name}': OperationDimension = {shown} (multiply "
             "along that one dimension of the data, R2026a) is not supported; matkeras flattens "
             "the spatial dimensions and the channels, as OperationDimension 'auto' and "
             "'spatial-channel' do.")

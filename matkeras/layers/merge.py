@@ -300,16 +300,15 @@ class Concatenation(_Concatenate):
         self.data_format = data_format
 
     def _format(self, rank):
-        if self.data_format == "images" and rank in _IMAGE_FORMATS:
-            return _IMAGE_FORMATS[rank]
         if self.data_format in ("auto", "images"):
-            if rank not in _AUTO_FORMATS:
+            formats = _IMAGE_FORMATS if self.data_format == "images" else _AUTO_FORMATS
+            if rank not in formats:
                 raise ValueError(
                     f"{self._where}: inputs of rank {rank} do not say their MATLAB data format "
                     "(image sequences (batch, time, h, ..., c) or images (batch, h, ..., c)?); "
                     "give data_format, e.g. 'SSCB' for (batch, h, w, c) or 'SCBT' for "
                     "(batch, time, h, c).")
-            return _AUTO_FORMATS[rank]
+            return formats[rank]
         if len(self.data_format) != rank:
             raise ValueError(
                 f"{self._where}: data_format {self.data_format!r} has {len(self.data_format)} "
