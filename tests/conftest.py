@@ -11,6 +11,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import matkeras  # noqa: E402, F401  (first: its TensorFlow settings apply to every test)
 
+if os.environ.get("MATKERAS_BLOCK_TENSORFLOW") == "1":
+    # test_backends.py's layer runs on PyTorch and JAX: Keras's serialization imports TensorFlow
+    # wherever it is installed (6-9 s a process); the tests these runs select need none of it,
+    # so Keras sees the install a user without TensorFlow has
+    import sys
+
+    sys.modules["tensorflow"] = None
 if os.environ.get("KERAS_BACKEND") == "torch":  # the layer tests on PyTorch (test_backends.py)
     import torch
 

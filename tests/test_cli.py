@@ -1,5 +1,9 @@
 """The ``matkeras`` command line, run as a user would (a subprocess, with the environment a user
-has: no TF_CPP_MIN_LOG_LEVEL)."""
+has: no TF_CPP_MIN_LOG_LEVEL) where what is checked is a fresh process's (TensorFlow's start-up
+lines, what gets imported); the conversions' other checks call ``matkeras.cli.main`` in this
+process (each fresh process costs TensorFlow's import, 6-9 s here), their output read from the
+file descriptors (``capfd``: TensorFlow's C++ logging included). ``make test-installed`` runs the
+installed ``matkeras`` command too."""
 
 import os
 import re
@@ -9,6 +13,7 @@ import textwrap
 
 import keras
 import numpy as np
+import pytest
 import scipy.io
 
 from tests.conftest import fixture_path
@@ -25,6 +30,26 @@ USER_ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "matkeras.cli", *args], capture_output=True,
                           text=True, timeout=300, env=USER_ENVIRONMENT)
+
+
+@pytest.fixture
+def cli_main(capfd, monkeypatch):
+    """``cli_main(*args)``: (exit code, stdout, stderr) of ``matkeras.cli.main(args)`` in this
+    process; the environment variable it sets (TF_CPP_MIN_LOG_LEVEL) is put back after."""
+    from matkeras import cli
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+
+    def call(*args):
+        capfd.readouterr()
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit:
+            code = exit.code
+        out, err = capfd.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return call
 
 
 def _modules_after(code):
@@ -84,7 +109,7 @@ def test_bad_tflite_sizes_exit_2_before_loading_anything(tmp_path):
         assert option in result.stderr
 
 
-def test_convert_verifies_and_saves_and_never_overwrites(tmp_path):
+def test_convert_verifies_and_saves_and_never_overwrites(tmp_path, cli_main):
     inputs = rossler_trajectory()[0][:200]
     from matkeras.converters import load_matlab_network
 
@@ -99,7 +124,7 @@ def test_convert_verifies_and_saves_and_never_overwrites(tmp_path):
     model = keras.models.load_model(output)
     np.testing.assert_array_equal(model.predict(inputs[None].astype("float32"), verbose=0),
                                   expected)
-    again = _run("convert", ROSSLER, "-o", str(output))
+    again = cli_main("convert", ROSSLER, "-o", str(output))
     assert again.returncode == 4 and "--force" in again.stderr
     forced = _run("convert", ROSSLER, "-o", str(output), "--force", "--verbose")
     assert forced.returncode == 0, forced.stderr
@@ -107,10 +132,10 @@ def test_convert_verifies_and_saves_and_never_overwrites(tmp_path):
     assert TF_LOG_LINE.search(forced.stderr), forced.stderr
 
 
-def test_verify_mismatch_fails_with_code_3(tmp_path):
+def test_verify_mismatch_fails_with_code_3(tmp_path, cli_main):
     inputs = rossler_trajectory()[0][:50]
     scipy.io.savemat(tmp_path / "wrong.mat", {"X": inputs.T, "Y": np.zeros((3, 50))})  # fc(3)
-    result = _run("convert", ROSSLER, "-o", str(tmp_path / "m.keras"), "--verify",
+    result = cli_main("convert", ROSSLER, "-o", str(tmp_path / "m.keras"), "--verify",
                   str(tmp_path / "wrong.mat"))
     assert result.returncode == 3 and "--verify failed" in result.stderr
     assert not (tmp_path / "m.keras").exists()
@@ -124,7 +149,7 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_convert_to_tflite_and_saved_model(tmp_path):
+def test_convert_to_tflite_and_saved_model(tmp_path, cli_main):
     import tensorflow as tf
 
     from matkeras import export
@@ -133,7 +158,7 @@ def test_convert_to_tflite_and_saved_model(tmp_path):
     inputs = rossler_trajectory()[0][:50][None].astype("float32")
     expected = load_matlab_network(ROSSLER).predict(inputs, verbose=0)
     lite = tmp_path / "rossler.tflite"
-    result = _run("convert", ROSSLER, "-o", str(lite))  # the format from the extension
+    result = cli_main("convert", ROSSLER, "-o", str(lite))  # the format from the extension
     assert result.returncode == 0, result.stderr
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in result.stderr  # the op list is printed
     assert re.search(rf"wrote {re.escape(str(lite))} \(\d+\.\d kB\)", result.stderr)
@@ -141,15 +166,15 @@ def test_convert_to_tflite_and_saved_model(tmp_path):
         result.stderr  # and nothing of TensorFlow's converter
     np.testing.assert_allclose(export.tflite_runner(lite)(inputs)["y"], expected, atol=1e-5)
     saved = tmp_path / "rossler_saved"
-    folder = _run("convert", ROSSLER, "-o", str(saved), "--streaming")  # no extension
+    folder = cli_main("convert", ROSSLER, "-o", str(saved), "--streaming")  # no extension
     assert folder.returncode == 0, folder.stderr
     assert re.search(r"wrote .*rossler_saved/ \(\d+ files, ", folder.stderr)
     loaded = tf.saved_model.load(str(saved))
     assert set(loaded.signatures) == {"serving_default", "streaming"}
     np.testing.assert_allclose(loaded.signatures["serving_default"](x=tf.constant(inputs))[
         "y"].numpy(), expected, atol=1e-5)
-    assert _run("convert", ROSSLER, "-o", str(lite), "--to", "tflite").returncode == 4
-    wrong = _run("convert", ROSSLER, "-o", str(tmp_path / "x.keras"), "--to", "tflite")
+    assert cli_main("convert", ROSSLER, "-o", str(lite), "--to", "tflite").returncode == 4
+    wrong = cli_main("convert", ROSSLER, "-o", str(tmp_path / "x.keras"), "--to", "tflite")
     assert wrong.returncode == 2 and "writes a .tflite file" in wrong.stderr
 
 
@@ -177,13 +202,13 @@ def test_argument_errors_come_before_tensorflow_loads(tmp_path):
         """) == "False False", arguments
 
 
-def test_convert_to_onnx_from_the_extension(tmp_path):
+def test_convert_to_onnx_from_the_extension(tmp_path, cli_main):
     import onnxruntime
 
     from matkeras.converters import load_matlab_network
 
     output = tmp_path / "rossler.onnx"
-    result = _run("convert", ROSSLER, "-o", str(output))
+    result = cli_main("convert", ROSSLER, "-o", str(output))
     assert result.returncode == 0, result.stderr
     assert f"wrote {output}" in result.stderr
     x = rossler_trajectory()[0][:40][None].astype("float32")
@@ -192,7 +217,7 @@ def test_convert_to_onnx_from_the_extension(tmp_path):
     np.testing.assert_allclose(session.run(None, {"x": x})[0], expected, atol=1e-5)
 
 
-def test_convert_a_keras_file_to_matlab(tmp_path):
+def test_convert_a_keras_file_to_matlab(tmp_path, cli_main):
     """``matkeras convert net.keras --to matlab -o folder``: the folder export_matlab writes,
     named in the output, with what to run in MATLAB; an existing folder needs --force."""
     from matkeras.converters import load_matlab_network
@@ -200,7 +225,7 @@ def test_convert_a_keras_file_to_matlab(tmp_path):
     model = load_matlab_network(ROSSLER)
     model.save(tmp_path / "net.keras")
     output = tmp_path / "for_matlab"
-    result = _run("convert", str(tmp_path / "net.keras"), "--to", "matlab", "-o", str(output))
+    result = cli_main("convert", str(tmp_path / "net.keras"), "--to", "matlab", "-o", str(output))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in output.iterdir()) == [
         "build_for_matlab.m", "check_for_matlab.m", "check_for_matlab.mat", "for_matlab.mat"]
@@ -209,5 +234,5 @@ def test_convert_a_keras_file_to_matlab(tmp_path):
     back = load_matlab_network(output / "for_matlab.mat")
     x = rossler_trajectory()[0][:30][None].astype("float32")
     np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
-    again = _run("convert", str(tmp_path / "net.keras"), "--to", "matlab", "-o", str(output))
+    again = cli_main("convert", str(tmp_path / "net.keras"), "--to", "matlab", "-o", str(output))
     assert again.returncode == 4 and "--force" in again.stderr

@@ -1,6 +1,7 @@
 """What MATLAB's attention and indexing layers share: padding-mask inputs, attention masks,
 multi-input port names, and run-time checks that raise in eager calls and assert in graphs."""
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -50,14 +51,16 @@ def runtime_check(condition, message, value):
     """`value`, after checking the bool tensor `condition`: ValueError(`message`) at once in
     eager calls; in a traced graph an assertion op that `value` depends on, so that nothing
     computed from `value` runs before the check (and fails first with a less helpful error)."""
-    import tensorflow as tf
+    if keras.backend.backend() == "tensorflow":  # the other backends never import TensorFlow
+        import tensorflow as tf
 
-    if tf.executing_eagerly():
-        if not bool(ops.convert_to_numpy(ops.all(condition))):
-            raise ValueError(message)
-        return value
-    with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(condition), [message])]):
-        return tf.identity(value)
+        if not tf.executing_eagerly():
+            with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(condition),
+                                                              [message])]):
+                return tf.identity(value)
+    if not bool(ops.convert_to_numpy(ops.all(condition))):
+        raise ValueError(message)
+    return value
 
 
 def static_length(tensor, axis=1):

@@ -86,13 +86,14 @@ class WordEmbedding(MatlabMapping, keras.layers.Layer):
         message = (f"{self._where}: an index is 0 or above NumWords = {self.num_words} "
                    "(out of vocabulary) and OOVMode is 'error'; use oov_mode='map-to-last' to "
                    "map such words to the last column.")
-        import tensorflow as tf
+        if keras.backend.backend() == "tensorflow":  # the other backends never import it
+            import tensorflow as tf
 
-        if tf.executing_eagerly():
-            if bool(ops.convert_to_numpy(ops.any(oov))):
-                raise ValueError(message)
-        else:
-            tf.debugging.assert_equal(tf.reduce_any(oov), False, message=message)
+            if not tf.executing_eagerly():
+                tf.debugging.assert_equal(tf.reduce_any(oov), False, message=message)
+                return
+        if bool(ops.convert_to_numpy(ops.any(oov))):
+            raise ValueError(message)
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[:-1] if len(input_shape) == 3 else input_shape

@@ -4,7 +4,6 @@ indexing1dLayer against the float64 numpy oracle (tests/reference/position.py)."
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from matkeras import layers as L
 from tests import tolerances as tol
@@ -33,6 +32,8 @@ class TestPositionEmbedding:
 
     @pytest.mark.tensorflow
     def test_longer_than_max_position_fails_in_a_traced_graph_too(self):
+        import tensorflow as tf  # here: the PyTorch and JAX runs of this module load none
+
         layer = L.PositionEmbedding(3, 8, name="pos")
         layer.build((None, None, 3))
         run = tf.function(layer, input_signature=[tf.TensorSpec((None, None, 3))])
