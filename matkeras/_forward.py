@@ -364,8 +364,7 @@ def _function(model, layers, x, xla, stateless=False):
         # XLA drops assertions but compiles each shape anyway: traced at the call's own
         # shape, the layers check the length in Python and raise their ValueError.
         batch, steps = x.shape[:2]
-    key = (batch, steps, bool(xla), str(x.dtype), bool(stateless), tuple(x.shape[2:]),
-           speed_settings())
+    key = (batch, steps, bool(xla), x.dtype, bool(stateless), x.shape[2:], speed_settings())
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         owner = weakref.ref(model)  # the cache must not keep the model alive

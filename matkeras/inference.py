@@ -374,7 +374,7 @@ def _dense(X, rank, layout):
 
 def _check_finite(arrays, what):
     for index, array in enumerate(arrays):
-        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise ValueError(f"{what} {index} contains NaN or Inf values; MATLAB's predict "
                              "would propagate them into the results. Fill or remove them "
                              "first (e.g. fillmissing in MATLAB, numpy.nan_to_num here).")

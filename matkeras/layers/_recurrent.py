@@ -376,7 +376,7 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
 
     def _check_finite(self, arrays):
         bad = [argument for (argument, _), a in zip(self._STATES, arrays, strict=True)
-               if not np.all(np.isfinite(a))]
+               if not np.isfinite(a).all()]
         if bad:
             raise ValueError(
                 f"{self._where}: the state to store is not finite ({' and '.join(bad)} hold "

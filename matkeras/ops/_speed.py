@@ -200,15 +200,22 @@ def splittable(batch, steps, implementation="auto"):
 def settings():
     """Every choice's forcing value (:func:`forced`, else the environment, else None): what a
     trace made now depends on besides its inputs, for the caches of traced functions."""
-    return tuple(sorted((name, _setting(name)) for name in CHOICES))
+    forced = _FORCED.get() or {}
+    return tuple((name, _setting(name, forced)) for name in _NAMES)
 
 
-def _setting(name):
+_NAMES = tuple(sorted(CHOICES))
+
+
+def _setting(name, forced=None):
     """The value forcing choice `name`: :func:`forced`, else its environment variable, else
     None (the rule)."""
-    value = (_FORCED.get() or {}).get(name)
+    value = (_FORCED.get() or {} if forced is None else forced).get(name)
     if value is None:
-        value = os.environ.get(_ENV[name], "auto").strip().lower() or "auto"
+        value = os.environ.get(_ENV[name])
+        if value is None:  # the common case, first (a one-step call reads all four)
+            return None
+        value = value.strip().lower() or "auto"
         if value not in CHOICES[name]:
             raise ValueError(f"{_ENV[name]} must be one of {CHOICES[name]}; received {value!r}.")
     return None if value == "auto" else str(value)

@@ -112,6 +112,17 @@ def matlab_lstm(
             side_by_side=side_by_side, training=training, batch_parts=1,
         ), parts, inputs, (initial_hidden, initial_cell), mask)
     inputs, keep = _loop.time_major(inputs, mask, input_projector, go_backwards)
+    if inputs.shape[0] == 1:
+        # One step known when tracing (streaming one step at a time): two products and the
+        # bias, W x + R h + b. The joined kernel below is made once per call, which a loop of
+        # steps shares and one step does not: a (C + 1 + H, 4H) copy and its split, each call
+        # (lstm(128) + fc, one step: the compiled call 0.32 -> 0.21 ms, predict_and_update_state
+        # 0.54 -> 0.40 ms).
+        outputs, final = _loop.run(
+            _lstm_one_step, inputs, keep, (initial_hidden, initial_cell),
+            (kernel, recurrent_kernel, bias, output_projector),
+            (state_activation, gate_activation), return_sequences, implementation)
+        return _loop.finish(outputs, final, return_sequences, go_backwards)
     # The bias joins the product as a row of the kernel, met by a column of ones in the inputs:
     # one op less per step (see the module docstring).
     inputs = ops.concatenate([inputs, ops.ones_like(inputs[..., :1])], axis=-1)
@@ -219,6 +230,17 @@ def _lstm_step(x_t, states, weights, config):
     recurrent_in = hidden if output_projector is None else matmul(hidden, output_projector)
     joined = ops.concatenate([x_t, recurrent_in], axis=-1)  # x_t ends in the bias row's 1
     g_i, g_f, g_g, g_o = _blocks.products(joined, kernels, 4)
+    new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
+    return sigma(g_o) * phi(new_cell), new_cell
+
+
+def _lstm_one_step(x_t, states, weights, config):
+    hidden, cell = states
+    kernel, recurrent_kernel, bias, output_projector = weights
+    phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
+    recurrent_in = hidden if output_projector is None else matmul(hidden, output_projector)
+    g_i, g_f, g_g, g_o = ops.split(
+        matmul(x_t, kernel) + matmul(recurrent_in, recurrent_kernel) + bias, 4, axis=-1)
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
     return sigma(g_o) * phi(new_cell), new_cell
 
