@@ -21,7 +21,8 @@ path: eagerly at once; in the traced function their assertion stops the call, wh
 again eagerly to raise that ValueError with its numbers; under XLA, which drops assertions, such
 models are traced at each call's own shape (XLA compiles each shape anyway), so the layers check
 the length in Python while tracing. Checks on data values (an indexing layer's k-th data step
-under a padding mask: ``checks_data``) cannot run under XLA, so those models never take it.
+under a padding mask, a word embedding's out-of-vocabulary words under OOVMode 'error':
+``checks_data``) cannot run under XLA, so those models never take it.
 
 XLA (``jit_compile``) compiles the traced function again for each concrete input shape. Measured
 on the 2-core EPYC (interleaved in one process, ``benchmarks/results``): for unidirectional LSTM
@@ -303,8 +304,8 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
-_NO_XLA = ("xla=True: layers {} check their padding mask while running, which XLA cannot do "
-           "(it drops the check); this call runs without XLA.")
+_NO_XLA = ("xla=True: layers {} check their padding mask or their words while running, which "
+           "XLA cannot do (it drops the check); this call runs without XLA.")
 
 
 def state_dtype(layer):

@@ -145,6 +145,20 @@ class TestRunTimeChecks:
         fine = rng.normal(0, 1, (6 if check != "position" else 5, x.shape[1])).astype("float32")
         assert np.all(np.isfinite(I.predict(model, fine, xla=PATHS[path]["xla"])))
 
+    @pytest.mark.parametrize("path", sorted(PATHS))
+    def test_an_out_of_vocabulary_word_raises_the_layers_value_error(self, path):
+        """OOVMode 'error' (a check on data values): never the out-of-vocabulary column,
+        under XLA neither (the model stays off XLA)."""
+        keras.utils.set_random_seed(6)
+        model = _model(keras.Input((None, 1), dtype="int32"), WordEmbedding(3, 5, oov_mode="error"),
+                       LSTM(4), FullyConnected(2), eager=PATHS[path]["eager"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # xla=True: "runs without XLA"
+            with pytest.raises(ValueError, match=r"an index is 0 or above NumWords = 5 \(out of "):
+                I.predict(model, np.array([[1], [2], [9]], "int32"), xla=PATHS[path]["xla"])
+            assert I.predict(model, np.array([[1], [5], [3]], "int32"),
+                             xla=PATHS[path]["xla"]).shape == (3, 2)
+
     def test_after_a_good_call_a_bad_length_still_raises(self, rng):
         """The traced function of the good call (free time axis) meets the bad length."""
         model = _indexing_network(eager=False)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from matkeras.layers import _options
+from matkeras.layers import _masks, _options
 from matkeras.layers._matlab import MatlabMapping
 
 OOV_MODES = ("map-to-last", "error")
@@ -78,22 +78,19 @@ class WordEmbedding(MatlabMapping, keras.layers.Layer):
         indices = ops.cast(ops.round(ops.cast(inputs, "float32")), "int32")
         oov = ops.logical_or(indices < 1, indices > self.num_words)
         if self.oov_mode == "error":
-            self._raise_on(oov)
+            indices = _masks.runtime_check(
+                ops.logical_not(ops.any(oov)),
+                f"{self._where}: an index is 0 or above NumWords = {self.num_words} (out of "
+                "vocabulary) and OOVMode is 'error'; use oov_mode='map-to-last' to map such "
+                "words to the last column.", indices)
         indices = ops.where(oov, self.num_words + 1, indices)
         return ops.take(ops.cast(self.embeddings, self.compute_dtype), indices - 1, axis=0)
 
-    def _raise_on(self, oov):
-        message = (f"{self._where}: an index is 0 or above NumWords = {self.num_words} "
-                   "(out of vocabulary) and OOVMode is 'error'; use oov_mode='map-to-last' to "
-                   "map such words to the last column.")
-        if keras.backend.backend() == "tensorflow":  # the other backends never import it
-            import tensorflow as tf
-
-            if not tf.executing_eagerly():
-                tf.debugging.assert_equal(tf.reduce_any(oov), False, message=message)
-                return
-        if bool(ops.convert_to_numpy(ops.any(oov))):
-            raise ValueError(message)
+    @property
+    def checks_data(self):
+        """OOVMode 'error' checks the words while running (``matkeras._forward`` never runs
+        such a model under XLA, which drops the check)."""
+        return self.oov_mode == "error"
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[:-1] if len(input_shape) == 3 else input_shape
