@@ -3,6 +3,7 @@
 import gc
 import itertools
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,6 @@ if os.environ.get("MATKERAS_BLOCK_TENSORFLOW") == "1":
     # test_backends.py's layer runs on PyTorch and JAX: Keras's serialization imports TensorFlow
     # wherever it is installed (6-9 s a process); the tests these runs select need none of it,
     # so Keras sees the install a user without TensorFlow has
-    import sys
-
     sys.modules["tensorflow"] = None
 if os.environ.get("KERAS_BACKEND") == "torch":  # the layer tests on PyTorch (test_backends.py)
     import torch

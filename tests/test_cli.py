@@ -34,8 +34,9 @@ def _run(*args):
 
 @pytest.fixture
 def cli_main(capfd, monkeypatch):
-    """``cli_main(*args)``: (exit code, stdout, stderr) of ``matkeras.cli.main(args)`` in this
-    process; the environment variable it sets (TF_CPP_MIN_LOG_LEVEL) is put back after."""
+    """``cli_main(*args)``: ``matkeras.cli.main(args)`` run in this process, its exit code and
+    output as ``_run`` gives them; the environment variable it sets (TF_CPP_MIN_LOG_LEVEL) is put
+    back after."""
     from matkeras import cli
 
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))

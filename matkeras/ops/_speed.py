@@ -123,7 +123,7 @@ def plan(rows, columns, batch, directions=1, training=False, sequence_backward=F
         ``Plan(layout, parts, backward)``: ``"whole"``/``"gates"``, 1/2, ``"steps"``/
         ``"sequence"``.
     """
-    forced = {name: _setting(name) for name in CHOICES}
+    forced = dict(settings())
     if keras.backend.backend() != "tensorflow":
         return Plan("whole", 1, "steps")
     size = int(rows) * int(columns)
@@ -210,7 +210,9 @@ _NAMES = tuple(sorted(CHOICES))
 def _setting(name, forced=None):
     """The value forcing choice `name`: :func:`forced`, else its environment variable, else
     None (the rule)."""
-    value = (_FORCED.get() or {} if forced is None else forced).get(name)
+    if forced is None:
+        forced = _FORCED.get() or {}
+    value = forced.get(name)
     if value is None:
         value = os.environ.get(_ENV[name])
         if value is None:  # the common case, first (a one-step call reads all four)

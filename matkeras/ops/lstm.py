@@ -226,21 +226,27 @@ def _joined_directions(inputs, kernel, recurrent_kernel, bias, initial_hidden, i
 def _lstm_step(x_t, states, weights, config):
     hidden, cell = states
     kernels, output_projector = weights
-    phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
-    recurrent_in = hidden if output_projector is None else matmul(hidden, output_projector)
-    joined = ops.concatenate([x_t, recurrent_in], axis=-1)  # x_t ends in the bias row's 1
-    g_i, g_f, g_g, g_o = _blocks.products(joined, kernels, 4)
-    new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
-    return sigma(g_o) * phi(new_cell), new_cell
+    # x_t ends in the bias row's 1
+    joined = ops.concatenate([x_t, _recurrent_in(hidden, output_projector)], axis=-1)
+    return _lstm_update(_blocks.products(joined, kernels, 4), cell, config)
 
 
 def _lstm_one_step(x_t, states, weights, config):
     hidden, cell = states
     kernel, recurrent_kernel, bias, output_projector = weights
+    gates = (matmul(x_t, kernel) + matmul(_recurrent_in(hidden, output_projector),
+                                          recurrent_kernel) + bias)
+    return _lstm_update(ops.split(gates, 4, axis=-1), cell, config)
+
+
+def _recurrent_in(hidden, output_projector):
+    return hidden if output_projector is None else matmul(hidden, output_projector)
+
+
+def _lstm_update(gates, cell, config):
+    """MATLAB's LSTM equations from the gate pre-activations i, f, g, o: ``(h_t, c_t)``."""
     phi, sigma = STATE_ACTIVATIONS[config[0]], GATE_ACTIVATIONS[config[1]]
-    recurrent_in = hidden if output_projector is None else matmul(hidden, output_projector)
-    g_i, g_f, g_g, g_o = ops.split(
-        matmul(x_t, kernel) + matmul(recurrent_in, recurrent_kernel) + bias, 4, axis=-1)
+    g_i, g_f, g_g, g_o = gates
     new_cell = sigma(g_f) * cell + sigma(g_i) * phi(g_g)
     return sigma(g_o) * phi(new_cell), new_cell
 
