@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.tflite
 	$(PY) -m benchmarks.attention
 	$(PY) -m benchmarks.distribute
+	$(PY) -m benchmarks.unroll
 
 bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick

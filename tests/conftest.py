@@ -81,6 +81,39 @@ def _frozen_survivors():
     yield
 
 
+#: TensorFlow's time loop: steps per iteration (matkeras.ops._speed's "unroll"). The suite
+#: traces hundreds of small layers once each, and a loop of 4 steps per iteration (the default
+#: for small layers) is about three times the graph of one step to build and optimize, for the
+#: same output bits (tests/layers/test_unrolled_loop.py checks that for every layer kind). So the
+#: test modules run with MATKERAS_LOOP_UNROLL=1 (the processes they start inherit it), except
+#: those below, which check what a user's default builds: the unrolled loop itself, SavedModel,
+#: TFLite and ONNX export (the converters lower the unrolled loop), XLA, repeatable bits in fresh
+#: processes, real MATLAB networks and the command line. Measured on 2 cores, the whole suite
+#: with 2 workers: 652-689 s -> 445 s (test_forward 40 -> 11 s, test_recurrent_family 66 ->
+#: 27 s, the notebooks 76 -> 55 s). MATKERAS_LOOP_UNROLL set when pytest starts (``auto``: the
+#: rule) holds for every module but test_unrolled_loop.
+DEFAULT_UNROLL = ("tests.layers.test_unrolled_loop", "tests.test_export",
+                  "tests.test_export_attention", "tests.test_export_onnx",
+                  "tests.test_inference_xla", "tests.test_determinism", "tests.test_cli",
+                  "tests.converters.", "tests.fixtures.")
+_UNROLL_GIVEN = os.environ.get("MATKERAS_LOOP_UNROLL")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _loop_unroll(request):
+    if _UNROLL_GIVEN is not None:
+        yield
+        return
+    if request.module.__name__.startswith(DEFAULT_UNROLL):
+        os.environ.pop("MATKERAS_LOOP_UNROLL", None)
+    else:
+        os.environ["MATKERAS_LOOP_UNROLL"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("MATKERAS_LOOP_UNROLL", None)
+
+
 def _prime(number):
     return number > 1 and all(number % d for d in range(2, int(number ** 0.5) + 1))
 

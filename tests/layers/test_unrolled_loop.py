@@ -23,8 +23,15 @@ from tests.layers.family_specs import SPECS, C, Spec
 from tests.layers.lstm_helpers import from_hnt, to_cbt
 
 _loop = importlib.import_module("matkeras.ops._loop")
+_speed = importlib.import_module("matkeras.ops._speed")
 ALL_SPECS = [Spec("lstm", LSTM, 4), *SPECS]
 LENGTHS = [3, 8, 19]  # below, at and past a multiple of the unroll (4)
+
+
+@pytest.fixture(autouse=True)
+def _default_unroll(monkeypatch):
+    """These tests are about the rule's unrolled loop: no MATKERAS_LOOP_UNROLL."""
+    monkeypatch.delenv("MATKERAS_LOOP_UNROLL", raising=False)
 
 
 def _max_diff(a, b):
@@ -85,6 +92,42 @@ def test_unrolled_while_reads_tensor_arrays_and_returns_them_unstacked(rng):
 def test_small_products_unroll_large_ones_do_not():
     assert _loop.unroll_for(140, 512) == _loop.UNROLL == 4  # 12 features, 128 units
     assert _loop.unroll_for(443, 1280) == 1  # 123 features, 320 units
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=repr)
+def test_every_unroll_setting_gives_the_same_bits(rng, spec):
+    """MATKERAS_LOOP_UNROLL (the test suite runs most modules with 1) changes the graph, not the
+    numbers: the same ops run per step, so outputs and final states are the same bits for a
+    length known when tracing and one known only when running (19 steps: whole chunks of 4 and
+    the rest)."""
+    x = tf.constant(rng.normal(0, 1, (2, 19, C)).astype("float32"))
+    layer = spec.make(dtype="float32", output_mode="sequence", has_state_outputs=True)
+    layer(x)
+    layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    results = {}
+    for unroll in ("1", "4"):  # what the suite runs, and the rule's choice here
+        with _speed.forced(unroll=unroll):
+            assert _loop.unroll_for(140, 512) == int(unroll)
+            free = tf.function(layer, input_signature=[tf.TensorSpec((None, None, C))])
+            results[unroll] = [keras.ops.convert_to_numpy(t)
+                               for call in (free, tf.function(layer)) for t in call(x)]
+    for unroll, outputs in results.items():
+        for got, expected in zip(outputs, results["4"], strict=True):
+            np.testing.assert_array_equal(got, expected, err_msg=unroll)
+
+
+def test_the_unroll_setting_is_checked_and_keys_the_traces(monkeypatch):
+    monkeypatch.setenv("MATKERAS_LOOP_UNROLL", "3")
+    with pytest.raises(ValueError, match=r"MATKERAS_LOOP_UNROLL must be one of .*'1', '2', '4', "
+                                         r"'8'.*received '3'"):
+        _loop.unroll_for(140, 512)
+    monkeypatch.setenv("MATKERAS_LOOP_UNROLL", "auto")
+    assert _loop.unroll_for(140, 512) == 4
+    with pytest.raises(ValueError, match="forced: unroll=3"):
+        with _speed.forced(unroll=3):
+            pass
+    monkeypatch.setenv("MATKERAS_LOOP_UNROLL", "1")
+    assert ("unroll", "1") in _speed.settings()  # in every traced function's cache key
 
 
 def _layer(spec, rng, **options):
