@@ -34,13 +34,19 @@ octave:
 	    exit 1; \
 	  fi; }
 
-# ruff; the sdist and wheel; the whole suite (its packaging test reads that wheel); then the
-# wheel installed in a fresh venv outside the tree and used as a user would (test-installed).
+# ruff; the sdist and wheel; the whole suite (its packaging test reads that wheel) and, beside
+# it, the wheel installed in a fresh venv outside the tree and used as a user would
+# (test-installed: mostly pip's downloads and unpacking, about a minute; its output is shown
+# when the suite ends, and kept in build/installed.log). Either failing fails `make test`.
 test: $(VENV)/.installed-test octave
 	$(PY) -m ruff check .
 	$(MAKE) dist
-	MATKERAS_DIST=$(DIST) $(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
-	$(MAKE) test-installed
+	@$(PY) tests/installed/run.py $(DIST) > build/installed.log 2>&1 & installed=$$!; \
+	MATKERAS_DIST=$(DIST) $(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15; suite=$$?; \
+	wait $$installed; check=$$?; cat build/installed.log; \
+	if [ $$check -ne 0 ]; then echo "make test: the installed-package check failed" \
+	  "(exit code $$check; build/installed.log)" >&2; fi; \
+	if [ $$suite -ne 0 ]; then exit $$suite; fi; exit $$check
 
 dist: $(VENV)/.installed-test
 	rm -rf $(DIST) matkeras.egg-info && mkdir -p build  # no stale SOURCES.txt in the sdist

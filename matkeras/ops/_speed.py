@@ -82,11 +82,11 @@ iteration where the recurrent product is small (up to 2^18 weights), else one.
 ``MATKERAS_LOOP_UNROLL=1|2|4|8`` (or ``forced(unroll=1)``) sets the steps per iteration for every
 loop: the outputs are the same bits whatever the setting (the same ops per step; TensorFlow's
 own gradient of a loop, which only the GRU takes, sums its weight gradients in another order),
-and only the graph's size and the speed change. Measured (2 cores, batch 32, 200 steps, 12
-features, 128 units), 1 against 4: the first ``inference.predict`` 0.18-0.25 against
-0.26-0.29 s and a first ``train_on_batch`` 0.58 against 0.96 s (a third of the graph to build),
-but each later LSTM inference 16.5 against 14.9 ms and training step 32.9 against 26.3 ms. A
-short script that predicts once may take 1; the test suite does (``tests/conftest.py``).
+and only the graph's size and the speed change. Measured (``benchmarks/unroll.py``, 2 cores,
+batch 32, 200 steps, 12 features, 128 units), 1 against 4: a first call in 0.5x (inference) to
+0.6-0.8x (``train_on_batch``) the time, a third of the graph to build; each later call 1.0-1.1x
+(inference) and 0.9-1.3x (training: LSTM 1.3x) as long. A short script that predicts once may
+take 1; the test suite does (``tests/conftest.py``).
 """
 
 import collections
