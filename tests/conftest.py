@@ -84,7 +84,8 @@ def _frozen_survivors():
 #: TensorFlow's time loop: steps per iteration (matkeras.ops._speed's "unroll"). The suite
 #: traces hundreds of small layers once each, and a loop of 4 steps per iteration (the default
 #: for small layers) is about three times the graph of one step to build and optimize, for the
-#: same output bits (tests/layers/test_unrolled_loop.py checks that for every layer kind). So the
+#: same output bits (tests/layers/test_unrolled_loop.py checks that for every layer kind, and the
+#: same gradient bits through the LSTM's whole-sequence backward pass). So the
 #: test modules run with MATKERAS_LOOP_UNROLL=1 (the processes they start inherit it), except
 #: those below, which check what a user's default builds: the unrolled loop itself, SavedModel,
 #: TFLite and ONNX export (the converters lower the unrolled loop), XLA, repeatable bits in fresh

@@ -116,6 +116,31 @@ def test_every_unroll_setting_gives_the_same_bits(rng, spec):
             np.testing.assert_array_equal(got, expected, err_msg=unroll)
 
 
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.name in ("lstm", "bilstm")],
+                         ids=repr)
+def test_every_unroll_setting_gives_the_same_gradient_bits_through_the_sequence_backward(
+        rng, spec):
+    """The LSTM's whole-sequence backward pass (the rule's choice in training) runs an unrolled
+    reverse loop: its input and weight gradients are the same bits with 1 and 4 steps per
+    iteration, as the outputs are."""
+    x = tf.constant(rng.normal(0, 1, (2, 19, C)).astype("float32"))
+    layer = spec.make(dtype="float32", output_mode="sequence")
+    layer(x)
+    layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    gradients = {}
+    for unroll in ("1", "4"):
+        with _speed.forced(unroll=unroll, backward="sequence"):
+            @tf.function
+            def step(x):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    loss = tf.reduce_sum(tf.sin(3.0 * layer(x, training=True)))
+                return tape.gradient(loss, [x, *layer.trainable_weights])
+            gradients[unroll] = [g.numpy() for g in step(x)]
+    for got, expected in zip(gradients["1"], gradients["4"], strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_the_unroll_setting_is_checked_and_keys_the_traces(monkeypatch):
     monkeypatch.setenv("MATKERAS_LOOP_UNROLL", "3")
     with pytest.raises(ValueError, match=r"MATKERAS_LOOP_UNROLL must be one of .*'1', '2', '4', "
@@ -164,10 +189,17 @@ def test_padding_masked_at_the_end_matches_the_oracle_on_the_unpadded_steps(rng,
         assert _max_diff(y[n], last[:, 0]) <= tol.FLOAT64_ATOL, length
 
 
-@pytest.mark.parametrize("spec", ALL_SPECS, ids=repr)
+#: The backward passes of the loop: TensorFlow's gradient of it ("steps", every layer kind) and
+#: the LSTM's own whole-sequence pass ("sequence", an unrolled reverse loop: matkeras.ops.
+#: _lstm_backward), the rule's choice for LSTM and BiLSTM in training.
+BACKWARDS = [(spec, "steps") for spec in ALL_SPECS] + [
+    (spec, "sequence") for spec in ALL_SPECS if spec.name in ("lstm", "bilstm")]
+
+
+@pytest.mark.parametrize("spec, backward", BACKWARDS, ids=lambda v: str(getattr(v, "name", v)))
 def test_gradient_of_the_unrolled_loop_matches_central_differences_of_the_oracle(
-        monkeypatch, rng, spec):
-    monkeypatch.setenv("MATKERAS_LSTM_BACKWARD", "steps")  # TensorFlow's gradient of the loop
+        monkeypatch, rng, spec, backward):
+    monkeypatch.setenv("MATKERAS_LSTM_BACKWARD", backward)
     layer, params, states = _layer(spec, rng)
     x = rng.normal(0, 1, (2, 19, C))
     tensor = tf.constant(x)
