@@ -318,8 +318,8 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         if self._PROJECTED:
             weights.update(input_projector=self.input_projector_variable,
                            output_projector=self.output_projector_variable)
-        weights = {k: ops.cast(v, dtype) for k, v in weights.items()}
-        states = [ops.cast(s, dtype) for s in states]
+        weights = {k: _in_dtype(v, dtype) for k, v in weights.items()}
+        states = [_in_dtype(s, dtype) for s in states]
         results = list(self._recur(sequences, weights, states,
                                    mask if self.use_mask else None, training=bool(training)))
         if self.go_backwards and self.output_mode == "sequence":
@@ -434,7 +434,8 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
         self._remember(None)
 
     def _initial_state_rows(self, rows, dtype):
-        return [ops.broadcast_to(ops.cast(v, dtype)[None, :], (rows, self._DIRECTIONS * self.units))
+        width = self._DIRECTIONS * self.units
+        return [ops.broadcast_to(_in_dtype(v, dtype)[None, :], (rows, width))
                 for v in self._state_variables]
 
     # The state predict_and_update_state left behind: numpy ``(rows, D*H)`` per state, or None
@@ -646,3 +647,15 @@ class RecurrentLayer(MatlabMapping, LearnRateFactorsMixin, MatlabL2Mixin, keras.
                 self._state_variables[index].assign(value)
             else:
                 getattr(self, f"{key}_variable").assign(value)
+
+
+def _in_dtype(value, dtype):
+    """`value` (a variable or a tensor) as a tensor of `dtype` (a tensor's dtype): cast only where
+    it differs (Keras's cast costs about 10 us a call on PyTorch when nothing changes). On
+    TensorFlow a variable is always read into a tensor: its ``value`` is the ``tf.Variable``,
+    which the loop's shared compiled function must not capture."""
+    if isinstance(value, keras.Variable):
+        if keras.backend.backend() == "tensorflow":
+            return ops.cast(value, dtype)
+        value = value.value
+    return value if value.dtype == dtype else ops.cast(value, dtype)

@@ -32,8 +32,10 @@ def lstm(inputs, kernel, recurrent_kernel, bias, hidden, cell, return_sequences,
 def bilstm(inputs, kernel, recurrent_kernel, bias, hidden, cell, training):
     """Both directions of MATLAB's default BiLSTM in one ``torch.lstm`` call (bidirectional, as
     ``torch.nn.LSTM(bidirectional=True)`` runs it): ``[(outputs, h_T, c_T)]`` per direction,
-    the backward outputs in the original time order. Weights as :func:`matkeras.ops.lstm.
-    matlab_bilstm` takes them: columns ``[forward 4H | backward 4H]``, states ``(batch, 2H)``."""
+    the backward outputs in the original time order, and the outputs of both ``(batch, time,
+    2H)`` as torch gives them (forward then backward: what the layer returns, without joining
+    the halves again). Weights as :func:`matkeras.ops.lstm.matlab_bilstm` takes them: columns
+    ``[forward 4H | backward 4H]``, states ``(batch, 2H)``."""
     import torch
 
     units = int(recurrent_kernel.shape[0])
@@ -45,7 +47,7 @@ def bilstm(inputs, kernel, recurrent_kernel, bias, hidden, cell, training):
     outputs, h_last, c_last = torch.lstm(inputs, starts, params, True, 1, 0.0, bool(training),
                                          True, True)
     return [(outputs[..., :units], h_last[0], c_last[0]),
-            (outputs[..., units:], h_last[1], c_last[1])]
+            (outputs[..., units:], h_last[1], c_last[1])], outputs
 
 
 def gru(inputs, kernel, recurrent_kernel, bias, hidden, recurrent_bias, return_sequences,
