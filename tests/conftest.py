@@ -90,7 +90,7 @@ def _frozen_survivors():
 #: those below, which check what a user's default builds: the unrolled loop itself, SavedModel,
 #: TFLite and ONNX export (the converters lower the unrolled loop), XLA, repeatable bits in fresh
 #: processes, real MATLAB networks and the command line. Measured on 2 cores, the whole suite
-#: with 2 workers: 652-689 s -> 445 s (test_forward 40 -> 11 s, test_recurrent_family 66 ->
+#: with 2 workers: 652-689 s -> 445-566 s (test_forward 40 -> 11 s, test_recurrent_family 66 ->
 #: 27 s, the notebooks 76 -> 55 s). MATKERAS_LOOP_UNROLL set when pytest starts (``auto``: the
 #: rule) holds for every module but test_unrolled_loop.
 DEFAULT_UNROLL = ("tests.layers.test_unrolled_loop", "tests.test_export",

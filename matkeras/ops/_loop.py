@@ -13,6 +13,7 @@ import functools
 import keras
 from keras import ops
 
+from matkeras.ops import _speed
 from matkeras.ops.precision import matmul
 
 IMPLEMENTATIONS = ("auto", "while", "scan")
@@ -131,8 +132,6 @@ _UNROLL_UP_TO = 1 << 18  # recurrent product size (rows x columns) up to which l
 def unroll_for(rows, columns):
     """Time steps per loop iteration for a step whose recurrent product is ``rows x columns``
     (``MATKERAS_LOOP_UNROLL`` or ``_speed.forced(unroll=...)`` over the rule)."""
-    from matkeras.ops import _speed
-
     forced = _speed.unroll()
     if forced is not None:
         return forced

@@ -169,14 +169,14 @@ def matlab_bilstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initia
     needs_backward_sequence = return_sequences or backward_last_output == "last-time-step"
     how = _speed.directions((state_activation, gate_activation), mask)
     joined = None  # both directions' outputs as one tensor, where the kernel gives them so
-    if how == "fused":
-        directions, joined = _torch.bilstm(
-            inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell, training)
-    elif how != "apart":
-        directions = _joined_directions(
-            inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
-            (state_activation, gate_activation), mask, needs_backward_sequence)
     if how != "apart":  # one call for both: the forward output is its final state when "last"
+        if how == "fused":
+            directions, joined = _torch.bilstm(
+                inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell, training)
+        else:
+            directions = _joined_directions(
+                inputs, kernel, recurrent_kernel, bias, initial_hidden, initial_cell,
+                (state_activation, gate_activation), mask, needs_backward_sequence)
         if not return_sequences:
             directions[0] = (directions[0][1], *directions[0][1:])
     else:
@@ -191,10 +191,9 @@ def matlab_bilstm(inputs, kernel, recurrent_kernel, bias, initial_hidden, initia
                 return_sequences=return_sequences or (backward and needs_backward_sequence),
                 mask=mask, go_backwards=backward, side_by_side=2, training=training))
     forward, backward = directions
-    if return_sequences and joined is not None:
-        output = joined
-    elif return_sequences:
-        output = ops.concatenate([forward[0], backward[0]], axis=-1)
+    if return_sequences:
+        output = joined if joined is not None else ops.concatenate(
+            [forward[0], backward[0]], axis=-1)
     elif backward_last_output == "last-time-step":
         output = ops.concatenate([forward[0], backward[0][:, -1]], axis=-1)
     else:
