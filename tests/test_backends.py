@@ -258,8 +258,9 @@ def _run(backend, folder):
         out = model(inputs if len(inputs) > 1 else inputs[0])
         expected[f"census{index}"] = np.asarray(out[0] if isinstance(out, (list, tuple))
                                                 else out)
+    # no Python tracebacks in the MLIR locations of JAX's eager ops (EAGER_JAX): numbers unchanged
     environment = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1",
-                   "PYTHONPATH": str(REPO)}
+                   "JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS": "0", "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), json.dumps(files),
                              json.dumps(census), backend],
                             capture_output=True, text=True, timeout=600, env=environment,
@@ -351,6 +352,16 @@ LAYER_TESTS_PASSED = {("torch", "layers"): 440, ("torch", "recurrent"): 250,
 #: of each new shape (about 25 ms each), so that all cases took 166 + 76 s of the suite's time.
 #: PyTorch's recurrent cases run one in two (all of them took 49 s of the suite's time; the
 #: float32 fused kernels are test_matkeras_on_another_backend's).
+#: How the layer runs' JAX compiles the one-op programs of their eager calls (about 25 ms each,
+#: most of those runs' time): XLA's cheaper compilation (JAX_DISABLE_MOST_OPTIMIZATIONS: 131 ->
+#: 106 s for both groups), its older CPU code emitters (a one-op compile about a third faster:
+#: 18.5-20.4 -> 12.3-13.0 s for 522 of them) and no Python tracebacks recorded in each op's MLIR
+#: locations (2.0 s of 15). test_matkeras_on_another_backend checks the recurrent layers and
+#: every fixture network with JAX's and XLA's defaults, what a user gets.
+EAGER_JAX = {"JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
+             "JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS": "0",
+             "XLA_FLAGS": " ".join([os.environ.get("XLA_FLAGS", ""),
+                                    "--xla_cpu_use_fusion_emitters=false"]).strip()}
 CASE_STRIDE = {("torch", "layers"): "0", ("torch", "recurrent"): "2", ("jax", "layers"): "3",
                ("jax", "recurrent"): "3"}
 
@@ -366,11 +377,8 @@ def test_layer_tests_pass_on_another_backend(backend, group):
     selection = ["-m", "not tensorflow"]
     if group == "recurrent":  # float32 recurrent layers: test_matkeras_on_another_backend
         selection += ["-k", "float64"]
-    # JAX_DISABLE_MOST_OPTIMIZATIONS: XLA compiles each op of these small eager calls about a
-    # third faster (measured: 131 -> 106 s for both groups); test_matkeras_on_another_backend
-    # checks the recurrent layers and every fixture network with XLA's full optimizations
-    environment = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1",
-                   "JAX_DISABLE_MOST_OPTIMIZATIONS": "1", "PYTHONPATH": str(REPO),
+    environment = {**os.environ, **EAGER_JAX, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1",
+                   "PYTHONPATH": str(REPO),
                    "MATKERAS_CASE_STRIDE": CASE_STRIDE[backend, group],
                    "MATKERAS_BLOCK_TENSORFLOW": "1"}
     environment.pop("PYTEST_XDIST_WORKER", None)
