@@ -258,9 +258,8 @@ def _run(backend, folder):
         out = model(inputs if len(inputs) > 1 else inputs[0])
         expected[f"census{index}"] = np.asarray(out[0] if isinstance(out, (list, tuple))
                                                 else out)
-    # no Python tracebacks in the MLIR locations of JAX's eager ops (EAGER_JAX): numbers unchanged
-    environment = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1",
-                   "JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS": "0", "PYTHONPATH": str(REPO)}
+    environment = {**os.environ, **NO_JAX_TRACEBACKS, "KERAS_BACKEND": backend,
+                   "JAX_ENABLE_X64": "1", "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(folder), json.dumps(files),
                              json.dumps(census), backend],
                             capture_output=True, text=True, timeout=600, env=environment,
@@ -347,21 +346,22 @@ LAYER_TESTS = {
 #: margin for cases merged later), so that a run that selects almost nothing fails.
 LAYER_TESTS_PASSED = {("torch", "layers"): 440, ("torch", "recurrent"): 250,
                       ("jax", "layers"): 260, ("jax", "recurrent"): 180}
+#: JAX records no Python traceback in the MLIR location of each op it compiles (2.0 s of 15 for
+#: 522 one-op compiles; the numbers are the same bits): in every process these tests start.
+NO_JAX_TRACEBACKS = {"JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS": "0"}
+#: The layer runs' JAX compiles a one-op program for each eager op of each new shape, most of
+#: those runs' time, with XLA's cheaper compilation (JAX_DISABLE_MOST_OPTIMIZATIONS: 131 -> 106 s
+#: for both groups) and its older CPU code emitters (one-op compiles about a third faster:
+#: 18.5-20.4 -> 12.3-13.0 s for 522). test_matkeras_on_another_backend checks the recurrent
+#: layers and every fixture network with XLA's defaults, what a user gets.
+EAGER_JAX = {**NO_JAX_TRACEBACKS, "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
+             "XLA_FLAGS": " ".join([os.environ.get("XLA_FLAGS", ""),
+                                    "--xla_cpu_use_fusion_emitters=false"]).strip()}
 #: On JAX every test function runs about one case in three (tests/conftest.py's
 #: MATKERAS_CASE_STRIDE: every level of each parameter still runs): JAX compiles each eager op
 #: of each new shape (about 25 ms each), so that all cases took 166 + 76 s of the suite's time.
 #: PyTorch's recurrent cases run one in two (all of them took 49 s of the suite's time; the
 #: float32 fused kernels are test_matkeras_on_another_backend's).
-#: How the layer runs' JAX compiles the one-op programs of their eager calls (about 25 ms each,
-#: most of those runs' time): XLA's cheaper compilation (JAX_DISABLE_MOST_OPTIMIZATIONS: 131 ->
-#: 106 s for both groups), its older CPU code emitters (a one-op compile about a third faster:
-#: 18.5-20.4 -> 12.3-13.0 s for 522 of them) and no Python tracebacks recorded in each op's MLIR
-#: locations (2.0 s of 15). test_matkeras_on_another_backend checks the recurrent layers and
-#: every fixture network with JAX's and XLA's defaults, what a user gets.
-EAGER_JAX = {"JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
-             "JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS": "0",
-             "XLA_FLAGS": " ".join([os.environ.get("XLA_FLAGS", ""),
-                                    "--xla_cpu_use_fusion_emitters=false"]).strip()}
 CASE_STRIDE = {("torch", "layers"): "0", ("torch", "recurrent"): "2", ("jax", "layers"): "3",
                ("jax", "recurrent"): "3"}
 
